@@ -1,0 +1,247 @@
+"""Load and validate an audit corpus: texts, optional membership labels, metadata.
+
+Sources: JSON Lines (optionally .gz), CSV, Parquet, a `datasets` folder saved with `save_to_disk`, or a
+`datasets` hub name (used only when the name is not a local path). The result is always a DataFrame with
+columns ``id`` (str), ``text`` (str), ``member`` (int 0/1, when labels are present) and every other source
+column kept as metadata.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from llm_audit.errors import AuditError
+
+_TRUE = {"1", "true", "member", "yes"}
+_FALSE = {"0", "false", "nonmember", "non-member", "no"}
+
+
+def text_hash(text: str) -> str:
+    """Stable content hash of a text (SHA-256 of its UTF-8 bytes, hex)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def text_id(text: str) -> str:
+    """The id given to a text that has none: a short prefix of its content hash."""
+    return text_hash(text)[:16]
+
+
+def load_corpus(
+    source: str | Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "member",
+    id_column: str = "id",
+    split: str | None = None,
+    member: int | None = None,
+    require_labels: bool = False,
+    empty: Literal["error", "skip"] = "error",
+) -> pd.DataFrame:
+    """Read ``source`` and return a validated corpus table.
+
+    ``member`` assigns one label to every row (for separate member / non-member files); otherwise labels come
+    from ``label_column`` when it exists. ``empty="skip"`` drops empty or whitespace-only texts (the count is
+    kept in ``df.attrs["skipped_empty"]``) instead of refusing them.
+    """
+    raw = _read_source(source, split)
+    name = str(source)
+    if text_column not in raw.columns:
+        raise AuditError(f"{name}: no '{text_column}' column (columns: {', '.join(map(str, raw.columns))})")
+    if len(raw) == 0:
+        raise AuditError(f"{name}: the corpus is empty")
+    df = raw.rename(columns={text_column: "text"})
+    if label_column != "member" and label_column in df.columns:
+        if "member" in df.columns:
+            df = df.drop(columns=["member"])
+        df = df.rename(columns={label_column: "member"})
+    if id_column != "id" and id_column in df.columns:
+        if "id" in df.columns:
+            df = df.drop(columns=["id"])
+        df = df.rename(columns={id_column: "id"})
+
+    df["text"] = _validate_texts(df["text"], name)
+    blank = df["text"].str.strip() == ""
+    skipped = int(blank.sum())
+    if skipped:
+        if empty == "skip":
+            df = df[~blank]
+            if len(df) == 0:
+                raise AuditError(f"{name}: every text is empty")
+        else:
+            row = int(np.flatnonzero(blank.to_numpy())[0])
+            raise AuditError(f"{name}: row {row + 1}: empty text ({skipped} empty in all; skip them with empty='skip')")
+
+    if "id" in df.columns:
+        missing = df["id"].isna()
+        df["id"] = df["id"].astype(str)
+        df.loc[missing, "id"] = df.loc[missing, "text"].map(text_id)
+    else:
+        df.insert(0, "id", df["text"].map(text_id))
+
+    if member is not None:
+        df["member"] = int(member)
+    elif "member" in df.columns:
+        df["member"] = _parse_labels(df["member"], name, label_column)
+    elif require_labels:
+        raise AuditError(f"{name}: no '{label_column}' column with membership labels")
+
+    df = _dedupe(df, name)
+    cols = ["id", "text"] + (["member"] if "member" in df.columns else [])
+    df = df[cols + [c for c in df.columns if c not in cols]].reset_index(drop=True)
+    df.attrs["skipped_empty"] = skipped if empty == "skip" else 0
+    df.attrs["source"] = name
+    return df
+
+
+def concat_corpora(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Join several loaded corpora (e.g. a member file and a non-member file) and re-check ids."""
+    df = pd.concat(parts, ignore_index=True)
+    return _dedupe(df, " + ".join(str(p.attrs.get("source", "?")) for p in parts))
+
+
+def _read_source(source: str | Path, split: str | None) -> pd.DataFrame:
+    path = Path(source)
+    if path.is_dir():
+        return _read_dataset_dir(path, split)
+    if path.exists():
+        suffixes = [s.lower() for s in path.suffixes]
+        if suffixes[-2:] == [".jsonl", ".gz"] or suffixes[-1:] in ([".jsonl"], [".json"], [".ndjson"]):
+            return _read_jsonl(path)
+        if suffixes[-1:] == [".csv"]:
+            return _read_csv(path)
+        if suffixes[-1:] in ([".parquet"], [".pq"]):
+            return _read_parquet(path)
+        raise AuditError(f"{path}: unknown corpus format (use .jsonl, .jsonl.gz, .csv, .parquet or a datasets folder)")
+    looks_like_path = str(source).startswith((".", "/", "~")) or Path(str(source)).suffix != ""
+    if looks_like_path or str(source).count("/") > 1:
+        raise AuditError(f"{source}: no such file")
+    return _read_hub_dataset(str(source), split)
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    rows: list[dict[str, Any]] = []
+    try:
+        with opener(path, "rb") as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise AuditError(f"{path}: line {lineno}: not valid UTF-8") from None
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise AuditError(f"{path}: line {lineno}: malformed JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise AuditError(f"{path}: line {lineno}: expected a JSON object, got {type(record).__name__}")
+                rows.append(record)
+    except (OSError, EOFError) as exc:
+        raise AuditError(f"{path}: cannot read ({exc})") from None
+    return pd.DataFrame(rows)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise AuditError(f"{path}: line {line}: not valid UTF-8") from None
+    try:
+        # keep_default_na=False: a text that reads "NA" or "null" is a text, not a missing value.
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        raise AuditError(f"{path}: malformed CSV ({str(exc).strip().splitlines()[0]})") from None
+    except pd.errors.EmptyDataError:
+        raise AuditError(f"{path}: the corpus is empty") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid and friends
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AuditError(f"{path}: not a readable Parquet file ({first})") from None
+
+
+def _read_dataset_dir(path: Path, split: str | None) -> pd.DataFrame:
+    import datasets  # imported here: loading `datasets` costs a second and most corpora are files
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise AuditError(f"{path}: not a datasets folder saved with save_to_disk ({exc})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split is None:
+            if len(ds) != 1:
+                raise AuditError(f"{path}: several splits ({', '.join(ds)}); name one with split=")
+            split = next(iter(ds))
+        if split not in ds:
+            raise AuditError(f"{path}: no split '{split}' (splits: {', '.join(ds)})")
+        ds = ds[split]
+    return ds.to_pandas()
+
+
+def _read_hub_dataset(name: str, split: str | None) -> pd.DataFrame:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(name, split=split or "train")
+    except Exception as exc:  # offline, unknown name, gated...: one line, never a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AuditError(f"{name}: not a local file and could not be loaded as a datasets name ({first})") from None
+    return ds.to_pandas()
+
+
+def _validate_texts(texts: pd.Series, name: str) -> pd.Series:
+    bad = texts.isna() | ~texts.map(lambda t: isinstance(t, str))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({texts.iloc[row]!r})")
+    return texts
+
+
+def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
+    def parse(value: Any) -> int | None:
+        if isinstance(value, (bool, np.bool_)):
+            return int(value)
+        if isinstance(value, (int, np.integer)) and value in (0, 1):
+            return int(value)
+        if isinstance(value, (float, np.floating)) and value in (0.0, 1.0):
+            return int(value)
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in _TRUE:
+                return 1
+            if low in _FALSE:
+                return 0
+        return None
+
+    parsed = labels.map(parse)
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1/true/false, got {labels.iloc[row]!r}")
+    return parsed.astype("int64")
+
+
+def _dedupe(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Drop exact repeats (same id, text, label); refuse an id shared by different texts or labels."""
+    key = ["id", "text"] + (["member"] if "member" in df.columns else [])
+    df = df.drop_duplicates(subset=key)
+    dup = df["id"].duplicated(keep=False)
+    if dup.any():
+        first = df.loc[dup, "id"].iloc[0]
+        n = int(df.loc[dup, "id"].nunique())
+        raise AuditError(f"{name}: id '{first}' is used by different texts or labels ({n} such ids)")
+    return df

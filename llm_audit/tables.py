@@ -1,0 +1,103 @@
+"""Reading and writing the tables between pipeline steps (Parquet or CSV), atomically.
+
+Every write goes to a temporary file in the destination folder, is flushed and fsync'd, then renamed
+over the target: a crash or a full disk leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+import pandas as pd
+
+from llm_audit.errors import AuditError
+
+TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` only on success."""
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise AuditError(f"{path}: folder {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot write here ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise AuditError(f"{path}: write failed ({exc.strerror or exc})") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> None:
+    with atomic_open(path, "w", overwrite=overwrite) as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
+    with atomic_open(path, "wb", overwrite=overwrite) as handle:
+        handle.write(data)
+
+
+def table_format(path: str | os.PathLike) -> str:
+    """'parquet' or 'csv', from the file suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise AuditError(f"{path}: unknown table format '{suffix}' (use .parquet or .csv)")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Write ``df`` to ``path`` (format from the suffix), atomically."""
+    path = Path(path)
+    fmt = table_format(path)
+    with atomic_open(path, "wb", overwrite=overwrite) as handle:
+        if fmt == "parquet":
+            df.to_parquet(handle, index=False)
+        else:
+            handle.write(df.to_csv(index=False).encode("utf-8"))
+    return path
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a Parquet or CSV table, with one-line errors naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise AuditError(f"{path}: no such file")
+    fmt = table_format(path)
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, keep_default_na=True)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AuditError(f"{path}: not a readable {fmt} table ({first})") from None
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        if type(exc).__module__.startswith("pyarrow"):
+            first = str(exc).strip().splitlines()[0]
+            raise AuditError(f"{path}: not a readable {fmt} table ({first})") from None
+        raise
