@@ -1,0 +1,69 @@
+"""Atomic table I/O: a failed write leaves the old file (or nothing) and no temporary behind."""
+
+import errno
+import os
+
+import pandas as pd
+import pytest
+
+from llm_audit import tables
+from llm_audit.errors import AuditError
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_round_trip(tmp_path, suffix):
+    df = pd.DataFrame({"id": ["a", "b"], "loss": [-1.5, -2.25]})
+    path = tables.write_table(df, tmp_path / f"t{suffix}")
+    back = tables.read_table(path)
+    assert back["id"].tolist() == ["a", "b"]
+    assert back["loss"].tolist() == [-1.5, -2.25]
+
+
+def test_refuses_overwrite_when_asked(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("keep me")
+    with pytest.raises(AuditError, match="already exists"):
+        tables.write_table(pd.DataFrame({"a": [1]}), path, overwrite=False)
+    assert path.read_text() == "keep me"
+
+
+def test_full_disk_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "t.parquet"
+    tables.write_table(pd.DataFrame({"a": [1, 2]}), path)
+    before = path.read_bytes()
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tables.os, "fsync", no_space)
+    with pytest.raises(AuditError, match="No space left"):
+        tables.write_table(pd.DataFrame({"a": [3, 4, 5]}), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+
+
+def test_interrupted_write_leaves_no_temp(tmp_path):
+    path = tmp_path / "out.txt"
+    with pytest.raises(KeyboardInterrupt):
+        with tables.atomic_open(path, "w") as handle:
+            handle.write("half")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_folder(tmp_path):
+    with pytest.raises(AuditError, match="does not exist"):
+        tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "missing" / "t.csv")
+
+
+def test_not_parquet_is_one_line_error(tmp_path):
+    path = tmp_path / "fake.parquet"
+    path.write_text("id,loss\na,1\n")
+    with pytest.raises(AuditError) as info:
+        tables.read_table(path)
+    assert "fake.parquet" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unknown_suffix(tmp_path):
+    with pytest.raises(AuditError, match="unknown table format"):
+        tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.xlsx")
