@@ -1,0 +1,351 @@
+"""The audit config: one YAML file naming the corpus, the model and every option of the four steps.
+
+The dataclasses below are the single place where each key, its type and its default are defined; the
+README's config reference is generated from them (``config_reference()``). A config is validated in full
+before any work starts: an unknown key, a wrong type or a missing corpus file is one ``AuditError`` naming
+the file and the key path (``config.yaml: scoring.batch_tokens: must be a positive integer, got -4``).
+
+Relative paths in a config file are resolved against the file's folder, so a config means the same thing
+from any working directory; ``config_hash`` is taken over the resolved config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from llm_audit.errors import AuditError
+
+SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref")
+EXTRACTORS = ("length", "n_tokens", "date", "domain", "lexical", "tfidf", "reference")
+REGIMES = ("zero-run", "one-run", "multi-run")
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    """A dataclass field carrying its one-line documentation (read by ``config_reference``)."""
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass
+class CorpusConfig:
+    path: str | None = _doc("one corpus file/folder/datasets name with a membership label column", default=None)
+    members: str | None = _doc("a corpus whose texts are all members (use with `nonmembers`, instead of `path`)", default=None)
+    nonmembers: str | None = _doc("a corpus whose texts are all non-members", default=None)
+    text_column: str = _doc("column holding the text (WikiMIA: `input`)", default="text")
+    label_column: str = _doc("column holding membership 0/1 (WikiMIA: `label`)", default="member")
+    id_column: str = _doc("column holding a unique id (absent: a hash of the text)", default="id")
+    split: str | None = _doc("split of a `datasets` corpus", default=None)
+    empty: Literal["error", "skip"] = _doc("what to do with empty texts: `error` or `skip` them", default="error")
+
+
+@dataclass
+class ModelConfig:
+    name: str | None = _doc("audited model: a local folder or a hub id (required)", default=None)
+    gguf_file: str | None = _doc("a .gguf file inside `name` to load instead of safetensors", default=None)
+    revision: str | None = _doc("hub revision (branch, tag or commit), e.g. Pythia's `step143000`", default=None)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _doc("`auto`: fp32 on CPU, bf16 on GPU", default="auto")
+    device: str = _doc("`auto` (cuda, then mps, then cpu), `cpu`, `cuda`, `cuda:1`, `mps`", default="auto")
+    trust_remote_code: bool = _doc("run the model repository's own code (only for repositories you trust)", default=False)
+    allow_pickle: bool = _doc("allow loading .bin/pickle weights (can execute code); default: safetensors only", default=False)
+
+
+@dataclass
+class ScoringConfig:
+    scores: list[str] = _doc(
+        "score families: loss, zlib, mink, minkpp, lowercase (second pass), ref (needs `reference_model`)",
+        default_factory=lambda: ["loss", "zlib", "mink", "minkpp"],
+    )
+    k: list[float] = _doc("k grid of Min-K% and Min-K%++ (columns `mink_0.2`, ...)", default_factory=lambda: [0.1, 0.2, 0.5])
+    max_tokens: int | None = _doc("truncate texts to this many tokens (null: score all with a sliding window)", default=None)
+    stride: int | None = _doc("sliding-window stride for texts longer than the context (null: half the context)", default=None)
+    batch_tokens: int = _doc("token budget of one batch (padded length x texts)", default=8192)
+    lowercase: bool = _doc("also compute the `lowercase` score (a second forward pass)", default=False)
+    reference_model: str | None = _doc("a second model (local folder or hub id) for the `ref` score", default=None)
+    cache_dir: str | None = _doc("score cache folder (null: `<runs_dir>/.score_cache`)", default=None)
+
+
+@dataclass
+class CovariatesConfig:
+    extractors: list[str] = _doc(
+        "covariate extractors: length, n_tokens, date, domain, lexical, tfidf, reference",
+        default_factory=lambda: ["length", "n_tokens", "date", "domain", "lexical", "tfidf"],
+    )
+    tokenizer: str | None = _doc("tokenizer for `n_tokens` (null: the audited model's)", default=None)
+    date_column: str | None = _doc("metadata column with dates (null: `date`/`year`/... if present, else years in the text)", default=None)
+    domain_column: str | None = _doc("metadata column with the domain/source (null: `domain`/`source` if present)", default=None)
+    tfidf_k: int = _doc("dimensions of the TF-IDF -> SVD text projection", default=32)
+
+
+@dataclass
+class EstimateConfig:
+    target: Literal["ate", "att", "atc"] = _doc("target population: all units, members' or non-members' covariates", default="ate")
+    eta: float = _doc("propensities are clipped to [eta, 1-eta]", default=0.02)
+    trim: bool = _doc("drop units outside [eta, 1-eta] instead of clipping", default=False)
+    folds: int = _doc("cross-fitting folds", default=5)
+    propensity: Literal["logistic", "hgb"] = _doc("propensity model: logistic regression or gradient boosting", default="logistic")
+    bootstrap: int = _doc("bootstrap replicates for the 95% intervals", default=1000)
+    fpr: list[float] = _doc("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
+    seed: int = _doc("seed of folds and bootstrap", default=0)
+    dp_epsilon: float | None = _doc("the model's DP epsilon, if trained with DP (adds the DP sanity bound)", default=None)
+    dp_delta: float = _doc("the model's DP delta", default=0.0)
+    regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (SPEC §3)", default="zero-run")
+
+
+@dataclass
+class ReportConfig:
+    formats: list[str] = _doc("report files to write: md, html", default_factory=lambda: ["md", "html"])
+
+
+@dataclass
+class AuditConfig:
+    name: str = _doc("run name: the run folder is `<runs_dir>/<name>` (letters, digits, `.`, `_`, `-`)", default="")
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    covariates: CovariatesConfig = field(default_factory=CovariatesConfig)
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+    def hash(self) -> str:
+        return config_hash(self)
+
+
+def config_hash(config: AuditConfig) -> str:
+    """SHA-256 of the canonical JSON of the resolved config: equal configs, equal hashes, in any key order."""
+    canonical = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Read, validate and resolve a YAML config file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise AuditError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AuditError(f"{path}: {where}not valid YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise AuditError(f"{path}: not valid UTF-8") from None
+    return config_from_dict(data if data is not None else {}, source=path.name, base_dir=path.parent)
+
+
+def config_from_dict(data: Any, *, source: str = "config", base_dir: str | Path | None = None) -> AuditConfig:
+    """Build a validated config from plain data (parsed YAML, or a dict built in code).
+
+    Relative corpus/model/cache paths are resolved against ``base_dir`` (the config file's folder) when
+    the file exists there; a model name that is not a local path is kept as a hub id.
+    """
+    config = _build(AuditConfig, data, source, "")
+    _check(config, source)
+    _resolve_paths(config, Path(base_dir) if base_dir is not None else Path.cwd(), source)
+    return config
+
+
+# --- building from plain data: types checked against the dataclass annotations ---------------------
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        where = prefix.rstrip(".") or "top level"
+        raise AuditError(f"{source}: {where}: must be a mapping of keys, got {_kind(data)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            hint = f" (known: {', '.join(sorted(names))})"
+            raise AuditError(f"{source}: {prefix}{key}: unknown key{hint}")
+    values = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _build(hint, value if value is not None else {}, source, f"{prefix}{key}.")
+        else:
+            values[key] = _coerce(value, hint, source, f"{prefix}{key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], source, key)
+    if origin is Literal:
+        if value not in args:
+            raise AuditError(f"{source}: {key}: must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin is list:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]  # a single item where a list is expected: `scores: loss`
+        if not isinstance(value, list):
+            raise AuditError(f"{source}: {key}: must be a list, got {_kind(value)}")
+        return [_coerce(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise AuditError(f"{source}: {key}: must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AuditError(f"{source}: {key}: must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AuditError(f"{source}: {key}: must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise AuditError(f"{source}: {key}: must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config type {hint!r} has no validator")  # a programming error, not a user one
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+# --- checks of values: ranges, choices, combinations -----------------------------------------------
+
+
+def _check(c: AuditConfig, source: str) -> None:
+    def fail(key: str, msg: str) -> None:
+        raise AuditError(f"{source}: {key}: {msg}")
+
+    if not c.name:
+        fail("name", "required (the run folder's name)")
+    if not RUN_NAME.match(c.name) or ".." in c.name:
+        fail("name", f"must be letters, digits, '.', '_' or '-' (no '/' or '..'), got {c.name!r}")
+
+    k = c.corpus
+    if k.path is None and (k.members is None or k.nonmembers is None):
+        if k.members is not None or k.nonmembers is not None:
+            fail("corpus", "`members` and `nonmembers` must be given together")
+        fail("corpus.path", "required (or `members` and `nonmembers`)")
+    if k.path is not None and (k.members is not None or k.nonmembers is not None):
+        fail("corpus", "give either `path` or `members` + `nonmembers`, not both")
+
+    if not c.model.name:
+        fail("model.name", "required (a local model folder or a hub id)")
+
+    s = c.scoring
+    if not s.scores:
+        fail("scoring.scores", "must name at least one score")
+    for i, name in enumerate(s.scores):
+        if name not in SCORE_FAMILIES:
+            fail(f"scoring.scores[{i}]", f"unknown score {name!r} (known: {', '.join(SCORE_FAMILIES)})")
+    if "ref" in s.scores and not s.reference_model:
+        fail("scoring.reference_model", "required by the `ref` score")
+    for i, kk in enumerate(s.k):
+        if not 0 < kk <= 1:
+            fail(f"scoring.k[{i}]", f"must be in (0, 1], got {kk}")
+    for key, val in (("max_tokens", s.max_tokens), ("stride", s.stride), ("batch_tokens", s.batch_tokens)):
+        if val is not None and val <= 0:
+            fail(f"scoring.{key}", f"must be a positive integer, got {val}")
+
+    v = c.covariates
+    for i, name in enumerate(v.extractors):
+        if name not in EXTRACTORS:
+            fail(f"covariates.extractors[{i}]", f"unknown extractor {name!r} (known: {', '.join(EXTRACTORS)})")
+    if v.tfidf_k <= 0:
+        fail("covariates.tfidf_k", f"must be a positive integer, got {v.tfidf_k}")
+
+    e = c.estimate
+    if not 0 <= e.eta < 0.5:
+        fail("estimate.eta", f"must be in [0, 0.5), got {e.eta}")
+    if e.folds < 2:
+        fail("estimate.folds", f"must be an integer >= 2, got {e.folds}")
+    if e.bootstrap < 0:
+        fail("estimate.bootstrap", f"must be a non-negative integer, got {e.bootstrap}")
+    if not e.fpr:
+        fail("estimate.fpr", "must name at least one FPR target")
+    for i, a in enumerate(e.fpr):
+        if not 0 < a < 1:
+            fail(f"estimate.fpr[{i}]", f"must be in (0, 1), got {a}")
+    if e.dp_epsilon is not None and e.dp_epsilon <= 0:
+        fail("estimate.dp_epsilon", f"must be positive, got {e.dp_epsilon}")
+    if not 0 <= e.dp_delta < 1:
+        fail("estimate.dp_delta", f"must be in [0, 1), got {e.dp_delta}")
+
+    for i, fmt in enumerate(c.report.formats):
+        if fmt not in ("md", "html"):
+            fail(f"report.formats[{i}]", f"unknown format {fmt!r} (known: md, html)")
+
+
+def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
+    for key in ("path", "members", "nonmembers"):
+        value = getattr(c.corpus, key)
+        if value is None:
+            continue
+        resolved = _local(value, base)
+        if resolved is not None:
+            setattr(c.corpus, key, str(resolved))
+        elif _looks_like_path(value):
+            raise AuditError(f"{source}: corpus.{key}: no such file: {value}")
+    for section, key in ((c.model, "name"), (c.scoring, "reference_model"), (c.covariates, "tokenizer")):
+        value = getattr(section, key)
+        if value is None:
+            continue
+        resolved = _local(value, base)
+        if resolved is not None:
+            setattr(section, key, str(resolved))
+        elif _looks_like_path(value):
+            label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
+            raise AuditError(f"{source}: {label}: no such file or folder: {value}")
+    if c.scoring.cache_dir is not None:
+        c.scoring.cache_dir = str((base / Path(c.scoring.cache_dir).expanduser()).resolve())
+
+
+def _local(value: str, base: Path) -> Path | None:
+    path = Path(value).expanduser()
+    candidate = path if path.is_absolute() else base / path
+    return candidate.resolve() if candidate.exists() else None
+
+
+def _looks_like_path(value: str) -> bool:
+    """A hub id is `org/name`; anything with a file suffix, a leading `.`/`/`/`~` or deeper nesting is a path."""
+    return value.startswith((".", "/", "~")) or value.count("/") > 1 or bool(re.search(r"\.(jsonl|gz|csv|parquet|pq|json|gguf)$", value))
+
+
+# --- the reference of every key, for the README --------------------------------------------------
+
+
+def config_reference() -> str:
+    """A Markdown table of every config key, its default and its meaning."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(AuditConfig):
+        hint = typing.get_type_hints(AuditConfig)[f.name]
+        if dataclasses.is_dataclass(hint):
+            for sub in dataclasses.fields(hint):
+                lines.append(_reference_row(f"{f.name}.{sub.name}", sub))
+        else:
+            lines.append(_reference_row(f.name, f))
+    return "\n".join(lines)
+
+
+def _reference_row(key: str, f: dataclasses.Field) -> str:
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+    shown = json.dumps(default) if default not in ("", None) else ("(required)" if key in ("name", "model.name") else "null")
+    return f"| `{key}` | `{shown}` | {f.metadata.get('doc', '')} |"
