@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTORS
 from llm_audit.errors import AuditError
 
 SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref")
-EXTRACTORS = ("length", "n_tokens", "date", "domain", "lexical", "tfidf", "reference")
 REGIMES = ("zero-run", "one-run", "multi-run")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -75,13 +75,14 @@ class ScoringConfig:
 @dataclass
 class CovariatesConfig:
     extractors: list[str] = _doc(
-        "covariate extractors: length, n_tokens, date, domain, lexical, tfidf, reference",
-        default_factory=lambda: ["length", "n_tokens", "date", "domain", "lexical", "tfidf"],
+        "covariate extractors: length (chars, words, tokens), date, domain, lexical, tfidf, ref_loss",
+        default_factory=lambda: list(DEFAULT_EXTRACTORS),
     )
-    tokenizer: str | None = _doc("tokenizer for `n_tokens` (null: the audited model's)", default=None)
+    tokenizer: str | None = _doc("tokenizer for the `n_tokens` covariate (null: the audited model's)", default=None)
     date_column: str | None = _doc("metadata column with dates (null: `date`/`year`/... if present, else years in the text)", default=None)
     domain_column: str | None = _doc("metadata column with the domain/source (null: `domain`/`source` if present)", default=None)
     tfidf_k: int = _doc("dimensions of the TF-IDF -> SVD text projection", default=32)
+    reference_scores: str | None = _doc("scores table of an independent reference model (for `ref_loss`)", default=None)
 
 
 @dataclass
@@ -269,6 +270,8 @@ def _check(c: AuditConfig, source: str) -> None:
     for i, name in enumerate(v.extractors):
         if name not in EXTRACTORS:
             fail(f"covariates.extractors[{i}]", f"unknown extractor {name!r} (known: {', '.join(EXTRACTORS)})")
+    if "ref_loss" in v.extractors and not v.reference_scores:
+        fail("covariates.reference_scores", "required by the `ref_loss` extractor")
     if v.tfidf_k <= 0:
         fail("covariates.tfidf_k", f"must be a positive integer, got {v.tfidf_k}")
 
@@ -314,6 +317,11 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
         elif _looks_like_path(value):
             label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
             raise AuditError(f"{source}: {label}: no such file or folder: {value}")
+    if c.covariates.reference_scores is not None:
+        resolved = _local(c.covariates.reference_scores, base)
+        if resolved is None:
+            raise AuditError(f"{source}: covariates.reference_scores: no such file: {c.covariates.reference_scores}")
+        c.covariates.reference_scores = str(resolved)
     if c.scoring.cache_dir is not None:
         c.scoring.cache_dir = str((base / Path(c.scoring.cache_dir).expanduser()).resolve())
 
