@@ -1,0 +1,10 @@
+"""Step 2: covariates of each text that do not depend on the audited model (SPEC §1).
+
+``extract_covariates(corpus_df, extractors=...)`` runs the extractors registered in ``EXTRACTORS``:
+``length`` (n_chars, n_words, n_tokens), ``date``, ``domain``, ``lexical``, ``tfidf`` and ``ref_loss``.
+"""
+
+from llm_audit.covariates.extract import DEFAULT_EXTRACTORS, EXTRACTORS, extract_covariates
+from llm_audit.covariates.options import CovariateOptions
+
+__all__ = ["CovariateOptions", "DEFAULT_EXTRACTORS", "EXTRACTORS", "extract_covariates"]

@@ -1,0 +1,55 @@
+"""Length covariates: characters, whitespace words and, with a tokenizer, tokens.
+
+Longer texts get lower per-token losses under any LM, so length confounds every loss-based score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.errors import AuditError
+
+
+def length_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
+    texts = corpus["text"]
+    out = pd.DataFrame(index=corpus.index)
+    out["n_chars"] = texts.str.len().astype("float64")
+    out["n_words"] = texts.map(lambda t: len(t.split())).astype("float64")
+    if options.tokenizer is not None:
+        tokenizer = load_tokenizer(options.tokenizer)
+        out["n_tokens"] = [float(n) for n in count_tokens(tokenizer, texts.tolist())]
+    return out, []
+
+
+def load_tokenizer(spec: Any) -> Any:
+    """A tokenizer object from a loaded tokenizer, a local folder, a local .gguf file, or a hub id.
+
+    Local paths are loaded with ``local_files_only=True`` so that they never touch the network.
+    """
+    if not isinstance(spec, (str, Path)):
+        return spec
+    from transformers import AutoTokenizer
+
+    path = Path(spec).expanduser()
+    try:
+        if path.is_file() and path.suffix == ".gguf":
+            return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
+        if path.exists():
+            return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        return AutoTokenizer.from_pretrained(str(spec))
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AuditError(f"tokenizer {spec}: cannot be loaded ({first})") from None
+
+
+def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Token count of each text without special tokens (a `transformers` or a raw `tokenizers` tokenizer)."""
+    if hasattr(tokenizer, "encode_batch") and not callable(getattr(tokenizer, "batch_decode", None)):
+        return [len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    # verbose=False: texts longer than the model context are expected here (they are counted, not scored).
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    return [len(x) for x in ids]
