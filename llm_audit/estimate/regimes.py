@@ -1,0 +1,353 @@
+"""Multi-run and one-run estimators (SPEC §3): inclusion is randomized by design, so the naive metrics
+estimate the causal ones; no propensity model is needed.
+
+- multi-run: the same pool scored under R models, each trained on its own Bernoulli(p) draw of the pool.
+  Pooling every (run, unit) pair gives the causal AUC, TPR@FPR, advantage and mean memorization over the
+  pool; tau_i = mean(S_i^r | T_i^r = 1) - mean(S_i^r | T_i^r = 0) is the per-unit memorization. Intervals:
+  two-way bootstrap, resampling runs (clusters) and units independently.
+- one-run: one model, T_i ~ Bernoulli(p_i) with known p_i. Horvitz-Thompson weights 1/p_i (members),
+  1/(1 - p_i) (non-members), normalized within arm, give the causal metrics over the whole pool; with a
+  constant p they equal the naive ones. Intervals: bootstrap over units. The estimate rests on no
+  interference between units, and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import auc as trapezoid_area
+from sklearn.metrics import roc_curve
+
+from llm_audit.errors import AuditError
+
+SCHEMA_VERSION = 1
+RESERVED = frozenset({"id", "member", "n_tokens", "truncated", "n_chars", "run", "model"})
+DEFAULT_FPR = (0.001, 0.01, 0.05)
+# SPEC §2: a low-FPR figure is unreliable when fewer than this many (effective) non-members lie above
+# its threshold.
+MIN_NONMEMBERS_ABOVE = 10
+
+NO_INTERFERENCE = (
+    "no interference (stability): a unit's score depends only on its own inclusion, not on which other "
+    "units were trained on"
+)
+
+
+def score_columns(df: pd.DataFrame, scores: Sequence[str] | None = None, *, name: str = "scores") -> list[str]:
+    """The score columns of a scores table: every numeric column that is not reserved, or ``scores``."""
+    if scores is None:
+        cols = [c for c in df.columns if c not in RESERVED and pd.api.types.is_numeric_dtype(df[c])
+                and not pd.api.types.is_bool_dtype(df[c])]
+    else:
+        missing = [s for s in scores if s not in df.columns]
+        if missing:
+            raise AuditError(f"{name}: no score column '{missing[0]}' (columns: {', '.join(map(str, df.columns))})")
+        cols = list(scores)
+    if not cols:
+        raise AuditError(f"{name}: no score column (a numeric column other than {', '.join(sorted(RESERVED))})")
+    for col in cols:
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise AuditError(f"{name}: row {bad[0]}, column '{col}': score is missing or not finite")
+    return cols
+
+
+# ---- metrics on one (possibly weighted) sample -------------------------------------------------------------
+
+
+def randomized_metrics(
+    score: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None, *, fpr: Sequence[float] = DEFAULT_FPR
+) -> dict[str, Any]:
+    """AUC, TPR@FPR, advantage and mean difference of members vs non-members, from one weighted ROC curve.
+
+    The AUC is the area under the full (``drop_intermediate=False``) ROC curve, which equals the weighted
+    Mann-Whitney statistic with ties counted 1/2. TPR@FPR=a is the largest TPR among ROC points with
+    FPR <= a (the project's fixed rule). Weights are normalized within each arm (Hajek).
+    """
+    score = np.asarray(score, dtype=float)
+    member = np.asarray(member, dtype=int)
+    w = np.ones_like(score) if weight is None else np.asarray(weight, dtype=float)
+    fprs, tprs, thresholds = roc_curve(member, score, sample_weight=w, drop_intermediate=False)
+    w1, w0 = w[member == 1], w[member == 0]
+    s1, s0 = score[member == 1], score[member == 0]
+    out: dict[str, Any] = {
+        "auc": float(trapezoid_area(fprs, tprs)),
+        "advantage": float(np.max(tprs - fprs)),
+        "mean_diff": float(np.average(s1, weights=w1) - np.average(s0, weights=w0)),
+        "tpr_at_fpr": {},
+    }
+    for a in fpr:
+        ok = np.flatnonzero(fprs <= a)
+        best = ok[np.argmax(tprs[ok])]
+        above = w0[s0 >= thresholds[best]]
+        # Kish's effective count of the non-members that set this FPR (equals the plain count when unweighted).
+        n_eff = float(above.sum() ** 2 / np.sum(above**2)) if above.size else 0.0
+        out["tpr_at_fpr"][_fpr_key(a)] = {"value": float(tprs[best]), "nonmembers_above": n_eff}
+    return out
+
+
+def _fpr_key(a: float) -> str:
+    return format(a, "g")
+
+
+def _interval(values: np.ndarray, level: float) -> list[float] | None:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return [float(lo), float(hi)]
+
+
+def _with_intervals(point: dict[str, Any], reps: list[dict[str, Any]], level: float) -> dict[str, Any]:
+    """The ``M`` dict of the estimates JSON: each value paired with its bootstrap percentile interval."""
+    def pick(key: str) -> np.ndarray:
+        return np.array([r[key] for r in reps], dtype=float)
+
+    m: dict[str, Any] = {k: {"value": point[k], "ci": _interval(pick(k), level)}
+                         for k in ("auc", "advantage", "mean_diff")}
+    m["tpr_at_fpr"] = {}
+    for key, entry in point["tpr_at_fpr"].items():
+        boot = np.array([r["tpr_at_fpr"][key]["value"] for r in reps], dtype=float)
+        m["tpr_at_fpr"][key] = {
+            "value": entry["value"],
+            "ci": _interval(boot, level),
+            "nonmembers_above": entry["nonmembers_above"],
+            "reliable": entry["nonmembers_above"] >= MIN_NONMEMBERS_ABOVE,
+        }
+    return m
+
+
+# ---- results -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RegimeEstimates:
+    """Randomized-regime estimates: per score one ``M`` (value + interval per metric), the counts behind
+    them, and the assumptions they rest on."""
+
+    regime: str
+    scores: dict[str, dict[str, Any]]
+    counts: dict[str, Any]
+    assumptions: list[str]
+    config: dict[str, Any]
+    per_unit: pd.DataFrame | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The estimates JSON: ``{"scores": {score: {"causal": M}}}``; naive equals causal here by design."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "regime": self.regime,
+            "scores": {name: {"causal": m} for name, m in self.scores.items()},
+            "counts": self.counts,
+            "assumptions": self.assumptions,
+            "config": self.config,
+        }
+
+
+# ---- input checks ----------------------------------------------------------------------------------------------
+
+
+def _membership(values: pd.Series, name: str) -> np.ndarray:
+    member = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(~member.isin([0, 1]).to_numpy())
+    if bad.size:
+        raise AuditError(f"{name}: row {bad[0]}, column 'member': expected 0 or 1, got {values.iloc[bad[0]]!r}")
+    return member.to_numpy(dtype=int)
+
+
+def _require(df: pd.DataFrame, cols: Sequence[str], name: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise AuditError(f"{name}: no '{missing[0]}' column (columns: {', '.join(map(str, df.columns))})")
+
+
+def _require_both_arms(member: np.ndarray, name: str) -> None:
+    if member.min() == member.max():
+        raise AuditError(f"{name}: every row has member = {member[0]}; need members and non-members")
+
+
+# ---- multi-run ---------------------------------------------------------------------------------------------------
+
+
+def multi_run(
+    scores_df: pd.DataFrame,
+    inclusion_df: pd.DataFrame | None = None,
+    *,
+    scores: Sequence[str] | None = None,
+    fpr: Sequence[float] = DEFAULT_FPR,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> RegimeEstimates:
+    """Causal metrics from R randomized training runs (SPEC §3, multi-run).
+
+    ``scores_df`` is long: one row per (``run``, ``id``) with the score columns; membership comes from
+    ``inclusion_df`` (``run``, ``id``, ``member``) or, when that is None, from a ``member`` column of
+    ``scores_df``. ``per_unit`` of the result holds tau_i per score with the run counts behind it.
+    """
+    _require(scores_df, ["run", "id"], "scores")
+    cols = score_columns(scores_df, scores)
+    table = scores_df
+    if inclusion_df is not None:
+        _require(inclusion_df, ["run", "id", "member"], "inclusion")
+        _no_duplicates(inclusion_df, "inclusion")
+        table = scores_df.drop(columns=["member"], errors="ignore").merge(
+            inclusion_df[["run", "id", "member"]], on=["run", "id"], how="left", validate="many_to_one",
+            indicator=True,
+        )
+        unmatched = table["_merge"] != "both"
+        if unmatched.any():
+            row = table[unmatched].iloc[0]
+            raise AuditError(f"inclusion: {int(unmatched.sum())} (run, id) pairs of the scores have no "
+                             f"inclusion row, e.g. run {row['run']!r}, id {row['id']!r}")
+    else:
+        _require(scores_df, ["member"], "scores")
+    _no_duplicates(table, "scores")
+    member_all = _membership(table["member"], "inclusion" if inclusion_df is not None else "scores")
+    _require_both_arms(member_all, "inclusion")
+
+    runs = pd.Index(pd.unique(table["run"]))
+    units = pd.Index(pd.unique(table["id"]))
+    r_idx = runs.get_indexer(table["run"])
+    u_idx = units.get_indexer(table["id"])
+    # Runs x units grids; a unit a run did not score stays NaN and drops out of every replicate.
+    t_grid = np.full((len(runs), len(units)), np.nan)
+    t_grid[r_idx, u_idx] = member_all
+    s_grids = {}
+    for col in cols:
+        grid = np.full((len(runs), len(units)), np.nan)
+        grid[r_idx, u_idx] = table[col].to_numpy(dtype=float)
+        s_grids[col] = grid
+
+    def metrics_on(rr: np.ndarray, ii: np.ndarray) -> dict[str, dict[str, Any]] | None:
+        t = t_grid[np.ix_(rr, ii)].ravel()
+        keep = ~np.isnan(t)
+        t = t[keep].astype(int)
+        if t.size == 0 or t.min() == t.max():
+            return None
+        return {col: randomized_metrics(s_grids[col][np.ix_(rr, ii)].ravel()[keep], t, fpr=fpr) for col in cols}
+
+    point = metrics_on(np.arange(len(runs)), np.arange(len(units)))
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_bootstrap):
+        rep = metrics_on(rng.integers(len(runs), size=len(runs)), rng.integers(len(units), size=len(units)))
+        if rep is not None:
+            reps.append(rep)
+    estimates = {col: _with_intervals(point[col], [r[col] for r in reps], level) for col in cols}
+
+    n_in = np.nansum(t_grid, axis=0)
+    n_out = np.sum(t_grid == 0, axis=0)
+    per_unit = pd.DataFrame({"id": units, "n_in": n_in.astype(int), "n_out": n_out.astype(int)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for col in cols:
+            s = s_grids[col]
+            mean_in = np.nansum(np.where(t_grid == 1, s, 0.0), axis=0) / n_in
+            mean_out = np.nansum(np.where(t_grid == 0, s, 0.0), axis=0) / n_out
+            per_unit[col] = mean_in - mean_out
+    counts = {
+        "runs": len(runs),
+        "units": len(units),
+        "pairs": int(np.sum(~np.isnan(t_grid))),
+        "member_pairs": int(np.nansum(t_grid)),
+        "units_without_both_arms": int(np.sum((n_in == 0) | (n_out == 0))),
+        "bootstrap_replicates": len(reps),
+    }
+    return RegimeEstimates(
+        regime="multi-run",
+        scores=estimates,
+        counts=counts,
+        assumptions=[
+            "inclusion randomized independently in every run (Bernoulli draws with fresh seeds)",
+            "the pooled metrics average over the training randomness of the R runs",
+        ],
+        config={"fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
+                "interval": "percentile, two-way bootstrap over runs and units"},
+        per_unit=per_unit,
+    )
+
+
+def _no_duplicates(df: pd.DataFrame, name: str) -> None:
+    dup = df.duplicated(["run", "id"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise AuditError(f"{name}: (run, id) = ({row['run']!r}, {row['id']!r}) appears more than once")
+
+
+# ---- one-run ---------------------------------------------------------------------------------------------------
+
+
+def one_run(
+    scores_df: pd.DataFrame,
+    *,
+    p: float | pd.Series = 0.5,
+    scores: Sequence[str] | None = None,
+    fpr: Sequence[float] = DEFAULT_FPR,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> RegimeEstimates:
+    """Causal metrics from one training run with randomized inclusion (SPEC §3, one-run).
+
+    ``p`` is the inclusion probability: one number for the whole pool, or a Series of per-unit p_i indexed
+    by ``id`` (Horvitz-Thompson weights). ``scores_df`` needs ``id``, ``member`` and the score columns.
+    """
+    _require(scores_df, ["id", "member"], "scores")
+    cols = score_columns(scores_df, scores)
+    dup = scores_df["id"].duplicated()
+    if dup.any():
+        raise AuditError(f"scores: id {scores_df['id'][dup].iloc[0]!r} appears more than once")
+    member = _membership(scores_df["member"], "scores")
+    _require_both_arms(member, "scores")
+    if isinstance(p, pd.Series):
+        probs = scores_df["id"].map(p).to_numpy(dtype=float)
+        missing = np.flatnonzero(np.isnan(probs))
+        if missing.size:
+            raise AuditError(f"inclusion probabilities: {missing.size} ids of the scores have none, "
+                             f"e.g. id {scores_df['id'].iloc[missing[0]]!r}")
+        label = "per-unit"
+    else:
+        probs = np.full(len(scores_df), float(p))
+        label = float(p)
+    bad = np.flatnonzero(~((probs > 0) & (probs < 1)))
+    if bad.size:
+        raise AuditError(f"inclusion probabilities: id {scores_df['id'].iloc[bad[0]]!r} has p = {probs[bad[0]]}; "
+                         "need 0 < p < 1")
+    weight = np.where(member == 1, 1.0 / probs, 1.0 / (1.0 - probs))
+    values = {col: scores_df[col].to_numpy(dtype=float) for col in cols}
+
+    def metrics_on(idx: np.ndarray) -> dict[str, dict[str, Any]] | None:
+        t = member[idx]
+        if t.min() == t.max():
+            return None
+        return {col: randomized_metrics(values[col][idx], t, weight[idx], fpr=fpr) for col in cols}
+
+    n = len(scores_df)
+    point = metrics_on(np.arange(n))
+    rng = np.random.default_rng(seed)
+    reps = [r for r in (metrics_on(rng.integers(n, size=n)) for _ in range(n_bootstrap)) if r is not None]
+    estimates = {col: _with_intervals(point[col], [r[col] for r in reps], level) for col in cols}
+    w1, w0 = weight[member == 1], weight[member == 0]
+    counts = {
+        "units": n,
+        "members": int(member.sum()),
+        "nonmembers": int(n - member.sum()),
+        "ess": {"member": float(w1.sum() ** 2 / np.sum(w1**2)), "nonmember": float(w0.sum() ** 2 / np.sum(w0**2))},
+        "bootstrap_replicates": len(reps),
+    }
+    return RegimeEstimates(
+        regime="one-run",
+        scores=estimates,
+        counts=counts,
+        assumptions=[
+            "inclusion randomized independently with the stated probabilities",
+            NO_INTERFERENCE,
+        ],
+        config={"p": label, "fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
+                "weights": "Horvitz-Thompson (1/p members, 1/(1-p) non-members), Hajek-normalized per arm",
+                "interval": "percentile, bootstrap over units"},
+    )
