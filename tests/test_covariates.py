@@ -309,3 +309,10 @@ def test_cli_bad_date_column_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("llm-audit: error: date column 'when'") and "\n" not in err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_group_column_carried_through_not_a_covariate():
+    out = extract_covariates(corpus(group=["s1", "s1", "s2", None, "s3", "s3"]), ["length"])
+    assert out.columns[:2].tolist() == ["id", "group"]
+    assert out["group"].tolist() == ["s1", "s1", "s2", "t3", "s3", "s3"]
+    assert "group_missing" not in out.columns

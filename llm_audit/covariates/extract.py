@@ -31,8 +31,11 @@ EXTRACTORS: dict[str, Callable[[pd.DataFrame, CovariateOptions], Extracted]] = {
 
 DEFAULT_EXTRACTORS = ("length", "date", "domain", "lexical", "tfidf")
 
-# Columns that are never covariates: the key, the text, and the treatment itself.
-_NOT_COVARIATES = ("id", "text", "member")
+# Columns that are never covariates: the key, the text, the treatment, and the document a chunk belongs to.
+_NOT_COVARIATES = ("id", "text", "member", "group")
+
+# Carried through from the corpus when present: the estimator keeps the chunks of one document in one fold.
+GROUP_COLUMN = "group"
 
 
 def extract_covariates(
@@ -53,6 +56,7 @@ def extract_covariates(
     ``attrs["imputed"]`` maps each imputed column to its count of imputed rows, ``attrs["notes"]`` says what
     was read from where, capped, skipped or dropped, and ``attrs["extractors"]`` lists the extractors run.
     The covariates never see ``member``: they describe the texts, not the audited model or the labels.
+    A ``group`` column of the corpus (the document a chunk was cut from) is carried through as is.
     """
     names = _validate(corpus_df, list(extractors), date_column, domain_column, tfidf_k)
     options = CovariateOptions(
@@ -79,6 +83,10 @@ def extract_covariates(
         raise AuditError(f"covariates: column '{duplicated[0]}' produced by two extractors")
     table, imputed, drop_notes = impute_and_prune(raw)
     table.insert(0, "id", corpus["id"].astype(str))
+    if GROUP_COLUMN in corpus.columns:
+        # A chunk without a document is its own document.
+        groups = corpus[GROUP_COLUMN].astype(object)
+        table.insert(1, GROUP_COLUMN, groups.where(groups.notna(), corpus["id"]).astype(str))
     table.attrs = {"imputed": imputed, "notes": notes + drop_notes, "extractors": names}
     return table
 
