@@ -18,17 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import auc as trapezoid_area
-from sklearn.metrics import roc_curve
 
 from llm_audit.errors import AuditError
+from llm_audit.estimate.design import score_columns
+from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, roc_metrics
 
 SCHEMA_VERSION = 1
-RESERVED = frozenset({"id", "member", "n_tokens", "truncated", "n_chars", "run", "model"})
 DEFAULT_FPR = (0.001, 0.01, 0.05)
-# SPEC §2: a low-FPR figure is unreliable when fewer than this many (effective) non-members lie above
-# its threshold.
-MIN_NONMEMBERS_ABOVE = 10
 
 NO_INTERFERENCE = (
     "no interference (stability): a unit's score depends only on its own inclusion, not on which other "
@@ -36,58 +32,28 @@ NO_INTERFERENCE = (
 )
 
 
-def score_columns(df: pd.DataFrame, scores: Sequence[str] | None = None, *, name: str = "scores") -> list[str]:
-    """The score columns of a scores table: every numeric column that is not reserved, or ``scores``."""
-    if scores is None:
-        cols = [c for c in df.columns if c not in RESERVED and pd.api.types.is_numeric_dtype(df[c])
-                and not pd.api.types.is_bool_dtype(df[c])]
-    else:
-        missing = [s for s in scores if s not in df.columns]
-        if missing:
-            raise AuditError(f"{name}: no score column '{missing[0]}' (columns: {', '.join(map(str, df.columns))})")
-        cols = list(scores)
-    if not cols:
-        raise AuditError(f"{name}: no score column (a numeric column other than {', '.join(sorted(RESERVED))})")
+def _finite_score_columns(df: pd.DataFrame, requested: Sequence[str] | None) -> list[str]:
+    """The score columns (the step-1 contract), refusing a missing or infinite score by row."""
+    cols = score_columns(df, list(requested) if requested else None)
     for col in cols:
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
+        bad = np.flatnonzero(~np.isfinite(df[col].to_numpy(dtype=float)))
         if bad.size:
-            raise AuditError(f"{name}: row {bad[0]}, column '{col}': score is missing or not finite")
+            raise AuditError(f"scores table: row {bad[0]}, column '{col}': score is missing or not finite")
     return cols
-
-
-# ---- metrics on one (possibly weighted) sample -------------------------------------------------------------
 
 
 def randomized_metrics(
     score: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None, *, fpr: Sequence[float] = DEFAULT_FPR
 ) -> dict[str, Any]:
-    """AUC, TPR@FPR, advantage and mean difference of members vs non-members, from one weighted ROC curve.
-
-    The AUC is the area under the full (``drop_intermediate=False``) ROC curve, which equals the weighted
-    Mann-Whitney statistic with ties counted 1/2. TPR@FPR=a is the largest TPR among ROC points with
-    FPR <= a (the project's fixed rule). Weights are normalized within each arm (Hajek).
-    """
-    score = np.asarray(score, dtype=float)
-    member = np.asarray(member, dtype=int)
-    w = np.ones_like(score) if weight is None else np.asarray(weight, dtype=float)
-    fprs, tprs, thresholds = roc_curve(member, score, sample_weight=w, drop_intermediate=False)
-    w1, w0 = w[member == 1], w[member == 0]
-    s1, s0 = score[member == 1], score[member == 0]
-    out: dict[str, Any] = {
-        "auc": float(trapezoid_area(fprs, tprs)),
-        "advantage": float(np.max(tprs - fprs)),
-        "mean_diff": float(np.average(s1, weights=w1) - np.average(s0, weights=w0)),
-        "tpr_at_fpr": {},
+    """AUC, TPR@FPR (with the effective non-members above its threshold), advantage and mean difference of
+    members vs non-members, with the project's shared weighted ROC metrics (Hajek weights)."""
+    m = roc_metrics(score, member, weight, tuple(fpr))
+    return {
+        "auc": m.auc,
+        "advantage": m.advantage,
+        "mean_diff": m.mean_diff,
+        "tpr_at_fpr": {_fpr_key(a): {"value": m.tpr_at_fpr[a], "nonmembers_above": m.n_eff_above[a]} for a in fpr},
     }
-    for a in fpr:
-        ok = np.flatnonzero(fprs <= a)
-        best = ok[np.argmax(tprs[ok])]
-        above = w0[s0 >= thresholds[best]]
-        # Kish's effective count of the non-members that set this FPR (equals the plain count when unweighted).
-        n_eff = float(above.sum() ** 2 / np.sum(above**2)) if above.size else 0.0
-        out["tpr_at_fpr"][_fpr_key(a)] = {"value": float(tprs[best]), "nonmembers_above": n_eff}
-    return out
 
 
 def _fpr_key(a: float) -> str:
@@ -190,7 +156,7 @@ def multi_run(
     ``scores_df``. ``per_unit`` of the result holds tau_i per score with the run counts behind it.
     """
     _require(scores_df, ["run", "id"], "scores")
-    cols = score_columns(scores_df, scores)
+    cols = _finite_score_columns(scores_df, scores)
     table = scores_df
     if inclusion_df is not None:
         _require(inclusion_df, ["run", "id", "member"], "inclusion")
@@ -297,7 +263,7 @@ def one_run(
     by ``id`` (Horvitz-Thompson weights). ``scores_df`` needs ``id``, ``member`` and the score columns.
     """
     _require(scores_df, ["id", "member"], "scores")
-    cols = score_columns(scores_df, scores)
+    cols = _finite_score_columns(scores_df, scores)
     dup = scores_df["id"].duplicated()
     if dup.any():
         raise AuditError(f"scores: id {scores_df['id'][dup].iloc[0]!r} appears more than once")
