@@ -134,3 +134,16 @@ def downsample_curve(fpr: np.ndarray, tpr: np.ndarray, max_points: int = 200) ->
     idx = np.unique(np.r_[0, np.searchsorted(fpr, targets, side="right") - 1, len(fpr) - 1])
     idx = idx[idx >= 0][:max_points]
     return fpr[idx].tolist(), tpr[idx].tolist()
+
+
+def curve_summaries(
+    fpr: np.ndarray, tpr: np.ndarray, fpr_targets: tuple[float, ...]
+) -> tuple[np.ndarray, dict[float, np.ndarray], np.ndarray]:
+    """AUC, TPR@FPR and advantage of many curves at once: rows are curves (bootstrap replicates),
+    columns points in order of non-decreasing FPR, starting at (0, 0)."""
+    fpr = np.atleast_2d(fpr)
+    tpr = np.atleast_2d(tpr)
+    auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]), axis=1) / 2.0
+    rows = np.arange(fpr.shape[0])
+    tprs = {a: tpr[rows, np.sum(fpr <= a + FPR_TOL, axis=1) - 1] for a in fpr_targets}
+    return auc, tprs, np.max(tpr - fpr, axis=1)

@@ -52,7 +52,7 @@ def randomized_metrics(
         "auc": m.auc,
         "advantage": m.advantage,
         "mean_diff": m.mean_diff,
-        "tpr_at_fpr": {_fpr_key(a): {"value": m.tpr_at_fpr[a], "nonmembers_above": m.n_eff_above[a]} for a in fpr},
+        "tpr_at_fpr": {_fpr_key(a): {"value": m.tpr_at_fpr[a], "n_eff_nonmember_above": m.n_eff_above[a]} for a in fpr},
     }
 
 
@@ -81,8 +81,8 @@ def _with_intervals(point: dict[str, Any], reps: list[dict[str, Any]], level: fl
         m["tpr_at_fpr"][key] = {
             "value": entry["value"],
             "ci": _interval(boot, level),
-            "nonmembers_above": entry["nonmembers_above"],
-            "reliable": entry["nonmembers_above"] >= MIN_NONMEMBERS_ABOVE,
+            "n_eff_nonmember_above": entry["n_eff_nonmember_above"],
+            "unreliable": entry["n_eff_nonmember_above"] < MIN_NONMEMBERS_ABOVE,
         }
     return m
 

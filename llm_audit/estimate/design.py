@@ -1,0 +1,184 @@
+"""From the scores and covariates tables to the arrays the estimators use.
+
+Validation lives here, at the boundary, so the estimators never see a NaN, a missing id or a single
+class they did not expect. The covariate design (standardize numeric, one-hot categorical, impute) is an
+sklearn ColumnTransformer placed inside every nuisance pipeline, so it is fit on the training folds only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from llm_audit.errors import AuditError
+
+RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
+GROUP_COLUMN = "group"
+MIN_PER_ARM = 20
+
+
+@dataclass
+class AuditData:
+    """Joined, validated inputs: one row per unit, in the order of the scores table."""
+
+    ids: np.ndarray
+    member: np.ndarray  # int 0/1
+    scores: dict[str, np.ndarray]
+    covariates: pd.DataFrame  # usable covariate columns only
+    groups: np.ndarray | None
+    notes: list[str] = field(default_factory=list)
+    constant_scores: list[str] = field(default_factory=list)
+
+
+def _is_categorical(col: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
+
+
+def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[str]:
+    """Every numeric non-reserved column is a score (the step-1 contract), unless names are given."""
+    if requested:
+        missing = [c for c in requested if c not in scores_df.columns]
+        if missing:
+            raise AuditError(f"scores table: no column '{missing[0]}' (columns: {', '.join(map(str, scores_df.columns))})")
+        bad = [c for c in requested if not pd.api.types.is_numeric_dtype(scores_df[c])]
+        if bad:
+            raise AuditError(f"scores table: column '{bad[0]}' is not numeric")
+        return list(requested)
+    cols = [
+        c for c in scores_df.columns
+        if c not in RESERVED and pd.api.types.is_numeric_dtype(scores_df[c]) and not pd.api.types.is_bool_dtype(scores_df[c])
+    ]
+    if not cols:
+        raise AuditError("scores table: no score column (a numeric column not named " + ", ".join(RESERVED) + ")")
+    return cols
+
+
+def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
+    if "id" not in df.columns:
+        raise AuditError(f"{name} table: no 'id' column")
+    ids = df["id"].astype(str)
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise AuditError(f"{name} table: {len(dup)} duplicated id(s), e.g. '{dup.iloc[0]}'")
+    return ids
+
+
+def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
+    if "member" not in scores_df.columns:
+        raise AuditError("scores table: no 'member' column (the zero-run estimator needs membership labels)")
+    m = pd.to_numeric(scores_df["member"], errors="coerce")
+    bad = ~m.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise AuditError(f"scores table: column 'member' row {row}: value {scores_df['member'].iloc[row]!r} is not 0/1")
+    t = m.to_numpy().astype(int)
+    n1, n0 = int(t.sum()), int(len(t) - t.sum())
+    if n1 == 0 or n0 == 0:
+        raise AuditError(f"scores table: column 'member' has one class only ({n1} members, {n0} non-members)")
+    if min(n1, n0) < MIN_PER_ARM:
+        raise AuditError(
+            f"scores table: too few units per arm ({n1} members, {n0} non-members; at least {MIN_PER_ARM} each)"
+        )
+    return t
+
+
+def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[str] | None = None) -> AuditData:
+    """Join on ``id``, validate, and keep the usable covariates (notes say what was dropped and why)."""
+    sid = _check_ids(scores_df, "scores")
+    cid = _check_ids(covariates_df, "covariates")
+    only_s = sid[~sid.isin(set(cid))]
+    only_c = cid[~cid.isin(set(sid))]
+    if len(only_s):
+        raise AuditError(f"ids: {len(only_s)} id(s) in the scores table are missing from the covariates table, e.g. '{only_s.iloc[0]}'")
+    if len(only_c):
+        raise AuditError(f"ids: {len(only_c)} id(s) in the covariates table are missing from the scores table, e.g. '{only_c.iloc[0]}'")
+    member = _member_column(scores_df)
+    names = score_columns(scores_df, scores)
+    score_arrays, constant = {}, []
+    for c in names:
+        v = scores_df[c].to_numpy(dtype=float)
+        bad = ~np.isfinite(v)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AuditError(f"scores table: column '{c}' has {int(bad.sum())} NaN/infinite value(s), e.g. id '{sid.iloc[i]}' (row {i})")
+        if np.all(v == v[0]):
+            constant.append(c)
+        score_arrays[c] = v
+
+    cov = covariates_df.assign(id=cid).set_index("id").loc[sid.to_numpy()].reset_index(drop=True)
+    groups = None
+    if GROUP_COLUMN in cov.columns:
+        groups = cov.pop(GROUP_COLUMN).astype(str).to_numpy()
+    notes: list[str] = []
+    keep = []
+    for c in cov.columns:
+        col = cov[c]
+        if col.isna().all():
+            notes.append(f"covariate '{c}' dropped: all values missing")
+        elif col.nunique(dropna=False) <= 1:
+            notes.append(f"covariate '{c}' dropped: constant")
+        else:
+            if col.isna().any():
+                notes.append(f"covariate '{c}': {int(col.isna().sum())} missing value(s) imputed (median or most frequent) with an indicator")
+            keep.append(c)
+    if not keep:
+        notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
+    for c in constant:
+        notes.append(f"score '{c}' is constant: every AUC is 0.5 by construction")
+    return AuditData(
+        ids=sid.to_numpy(), member=member, scores=score_arrays, covariates=cov[keep],
+        groups=groups, notes=notes, constant_scores=constant,
+    )
+
+
+def design_transformer(covariates: pd.DataFrame) -> ColumnTransformer:
+    """Standardized numeric columns (median-imputed, with a missing indicator where needed) and one-hot
+    categories; unseen categories in a test fold map to all zeros."""
+    cat = [c for c in covariates.columns if _is_categorical(covariates[c])]
+    num = [c for c in covariates.columns if c not in cat]
+    parts = []
+    if num:
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num))
+    if cat:
+        parts.append((
+            "cat",
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="<missing>"),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            ),
+            cat,
+        ))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+def categorical_as_str(covariates: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as plain object strings (NaN kept), so the imputer and encoder accept any dtype."""
+    out = covariates.copy()
+    for c in out.columns:
+        if _is_categorical(out[c]):
+            out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
+            out[c] = out[c].map(lambda v: v if isinstance(v, float) and np.isnan(v) else str(v))
+    return out
+
+
+def balance_columns(covariates: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """Covariates as the columns balance is checked on: numeric as is, one 0/1 column per category
+    level (``domain=github``); missing numeric values left NaN and ignored per column."""
+    names, cols = [], []
+    for c in covariates.columns:
+        col = covariates[c]
+        if _is_categorical(col):
+            levels = sorted(col.dropna().astype(str).unique())
+            for lv in levels:
+                names.append(f"{c}={lv}")
+                cols.append((col.astype(str) == lv).to_numpy(dtype=float))
+        else:
+            names.append(str(c))
+            cols.append(col.to_numpy(dtype=float))
+    return names, (np.column_stack(cols) if cols else np.empty((len(covariates), 0)))

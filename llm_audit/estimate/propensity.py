@@ -1,0 +1,99 @@
+"""Cross-fitted, calibrated propensity e(x) = P(member | x) (SPEC §4 steps 1-2).
+
+Out-of-fold predictions only: an in-sample propensity overfits, pushes e_hat to 0/1 and makes both the
+weights and the blind-baseline AUC look worse (or better) than they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from llm_audit.estimate.design import categorical_as_str, design_transformer
+
+PROPENSITY_MODELS = ("logistic", "hgb")
+
+
+def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K folds stratified by membership; all chunks of one document (same ``group``) in one fold."""
+    placeholder = np.zeros(len(member))
+    if groups is not None:
+        cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return list(cv.split(placeholder, member, groups))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(cv.split(placeholder, member))
+
+
+def propensity_pipeline(covariates: pd.DataFrame, model: str, seed: int) -> Pipeline:
+    """Design + classifier, Platt-calibrated on inner folds (sigmoid: smooth, so clipping rather than
+    isotonic steps decides the extreme values)."""
+    if model == "logistic":
+        base = LogisticRegression(C=1.0, max_iter=2000)
+    elif model == "hgb":
+        base = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, early_stopping=False, random_state=seed)
+    else:
+        raise ValueError(f"propensity model must be one of {PROPENSITY_MODELS}, got {model!r}")
+    if covariates.shape[1] == 0:
+        return Pipeline([("clf", DummyClassifier(strategy="prior"))])
+    return Pipeline([
+        ("design", design_transformer(covariates)),
+        ("clf", CalibratedClassifierCV(base, method="sigmoid", cv=3)),
+    ])
+
+
+def cross_fit_propensity(
+    covariates: pd.DataFrame,
+    member: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    model: str = "logistic",
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold e_hat for every unit."""
+    x = categorical_as_str(covariates) if covariates.shape[1] else pd.DataFrame(index=range(len(member)))
+    if x.shape[1] == 0:
+        x = pd.DataFrame({"_const": np.zeros(len(member))})
+    e_hat = np.empty(len(member))
+    for train, test in splits:
+        pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])
+        e_hat[test] = pipe.predict_proba(x.iloc[test])[:, 1]
+    return e_hat
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The propensity after clipping or trimming, and what that did."""
+
+    e_raw: np.ndarray
+    e: np.ndarray  # clipped to [eta, 1-eta] (when trimming: unchanged, see ``keep``)
+    keep: np.ndarray  # units used by the corrected estimators (all, unless trimmed)
+    in_overlap: np.ndarray  # e_raw within [eta, 1-eta]
+    n_clipped: dict[str, int]
+    n_trimmed: dict[str, int]
+
+
+def apply_overlap(e_raw: np.ndarray, member: np.ndarray, eta: float, trim: bool) -> Overlap:
+    t = np.asarray(member).astype(bool)
+    outside = (e_raw < eta) | (e_raw > 1 - eta)
+    counts = {"member": int((outside & t).sum()), "nonmember": int((outside & ~t).sum())}
+    zero = {"member": 0, "nonmember": 0}
+    e = np.clip(e_raw, eta, 1 - eta)
+    keep = ~outside if trim else np.ones(len(e_raw), dtype=bool)
+    return Overlap(
+        e_raw=e_raw, e=e, keep=keep, in_overlap=~outside,
+        n_clipped=zero if trim else counts, n_trimmed=counts if trim else zero,
+    )
+
+
+def blind_baseline_auc(e_raw: np.ndarray, member: np.ndarray) -> float:
+    """How well membership is predicted from the covariates alone, out of fold."""
+    return float(roc_auc_score(member, e_raw))
