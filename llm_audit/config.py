@@ -98,6 +98,7 @@ class EstimateConfig:
     dp_epsilon: float | None = _doc("the model's DP epsilon, if trained with DP (adds the DP sanity bound)", default=None)
     dp_delta: float = _doc("the model's DP delta", default=0.0)
     regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (SPEC §3)", default="zero-run")
+    inclusion_p: float = _doc("one-run: the probability with which each text was included at random", default=0.5)
 
 
 @dataclass
@@ -252,8 +253,8 @@ def _check(c: AuditConfig, source: str) -> None:
         fail("model.name", "required (a local model folder or a hub id)")
 
     s = c.scoring
-    if not s.scores:
-        fail("scoring.scores", "must name at least one score")
+    if not [f for f in s.scores if f not in ("lowercase", "ref")]:
+        fail("scoring.scores", "must name at least one of loss, zlib, mink, minkpp")
     for i, name in enumerate(s.scores):
         if name not in SCORE_FAMILIES:
             fail(f"scoring.scores[{i}]", f"unknown score {name!r} (known: {', '.join(SCORE_FAMILIES)})")
@@ -289,6 +290,8 @@ def _check(c: AuditConfig, source: str) -> None:
             fail(f"estimate.fpr[{i}]", f"must be in (0, 1), got {a}")
     if e.dp_epsilon is not None and e.dp_epsilon <= 0:
         fail("estimate.dp_epsilon", f"must be positive, got {e.dp_epsilon}")
+    if not 0 < e.inclusion_p < 1:
+        fail("estimate.inclusion_p", f"must be in (0, 1), got {e.inclusion_p}")
     if not 0 <= e.dp_delta < 1:
         fail("estimate.dp_delta", f"must be in [0, 1), got {e.dp_delta}")
 

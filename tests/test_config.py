@@ -60,7 +60,7 @@ def test_hash_is_stable_and_sensitive(tmp_path, corpus_file):
         ({"scoring": {"lowercase": "yes"}}, "config.yaml: scoring.lowercase: must be true or false"),
         ({"scoring": {"k": [0.2, 1.5]}}, "config.yaml: scoring.k[1]: must be in (0, 1], got 1.5"),
         ({"scoring": {"scores": ["loss", "mink_plus"]}}, "config.yaml: scoring.scores[1]: unknown score 'mink_plus'"),
-        ({"scoring": {"scores": ["ref"]}}, "config.yaml: scoring.reference_model: required by the `ref` score"),
+        ({"scoring": {"scores": ["loss", "ref"]}}, "config.yaml: scoring.reference_model: required by the `ref` score"),
         ({"estimate": {"target": "att2"}}, "config.yaml: estimate.target: must be one of ate, att, atc"),
         ({"estimate": {"eta": 0.7}}, "config.yaml: estimate.eta: must be in [0, 0.5)"),
         ({"estimate": "fast"}, "config.yaml: estimate: must be a mapping of keys, got str"),

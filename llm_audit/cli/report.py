@@ -1,0 +1,58 @@
+"""`llm-audit report`: report.md and report.html from a run folder or from an estimates.json."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from llm_audit.errors import AuditError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("report", help="write report.md / report.html from a run folder or an estimates.json")
+    p.add_argument("run_dir", nargs="?", help="a run folder (reads estimates.json, scores.parquet, covariates.parquet)")
+    p.add_argument("--estimates", help="an estimates.json (instead of a run folder)")
+    p.add_argument("--scores", help="scores table, for the slice table (with --estimates)")
+    p.add_argument("--covariates", help="covariates table, for the slice table (with --estimates)")
+    p.add_argument("--out-dir", help="where to write the reports (default: the run folder, or the estimates' folder)")
+    p.add_argument("--formats", default="md,html", help="comma-separated: md, html (default: %(default)s)")
+    p.add_argument("--title", help="the report's title")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_audit.report import load_estimates, write_report
+    from llm_audit.tables import read_table
+
+    if (args.run_dir is None) == (args.estimates is None):
+        raise AuditError("report: give a run folder or --estimates FILE (one of the two)")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    for fmt in formats:
+        if fmt not in ("md", "html"):
+            raise AuditError(f"--formats: unknown format {fmt!r} (md, html)")
+    if args.run_dir is not None:
+        run_dir = Path(args.run_dir)
+        if not run_dir.is_dir():
+            raise AuditError(f"{run_dir}: no such run folder")
+        estimates_path = run_dir / "estimates.json"
+        scores_path = Path(args.scores) if args.scores else run_dir / "scores.parquet"
+        covariates_path = Path(args.covariates) if args.covariates else run_dir / "covariates.parquet"
+        out_dir = Path(args.out_dir) if args.out_dir else run_dir
+        title = args.title or f"llm-audit: {run_dir.name}"
+    else:
+        estimates_path = Path(args.estimates)
+        scores_path = Path(args.scores) if args.scores else None
+        covariates_path = Path(args.covariates) if args.covariates else None
+        out_dir = Path(args.out_dir) if args.out_dir else estimates_path.parent
+        title = args.title or "llm-audit report"
+    estimates = load_estimates(estimates_path)
+    scores = read_table(scores_path) if scores_path is not None and scores_path.exists() else None
+    covariates = read_table(covariates_path) if covariates_path is not None and covariates_path.exists() else None
+    if args.scores and scores is None:
+        raise AuditError(f"{args.scores}: no such file")
+    if args.covariates and covariates is None:
+        raise AuditError(f"{args.covariates}: no such file")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in write_report(estimates, out_dir, scores=scores, covariates=covariates, formats=formats, title=title):
+        print(f"report: {path}")
+    return 0

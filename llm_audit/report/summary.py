@@ -1,0 +1,297 @@
+"""What a report says, as plain data: the headline rows, the verdict in words, the slice table.
+
+Both renderers (Markdown, HTML) read these, so the two files can never disagree. Works on the estimates
+JSON of every regime: zero-run (``naive`` / ``ipw`` / ``dr`` per score) and the randomized regimes
+(``causal`` only, where the naive figure is the causal one by design).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llm_audit.errors import AuditError
+
+# Columns of a scores table that are not scores (the scoring contract's reserved names).
+RESERVED_COLUMNS = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
+
+VERDICT_LABELS = {
+    "identified": "identified",
+    "weak_overlap": "weak overlap",
+    "not_identified": "not identified",
+}
+
+
+@dataclass
+class Figure:
+    """One metric value with its 95% interval (either may be missing) and whether it can be trusted."""
+
+    value: float | None
+    ci: tuple[float, float] | None = None
+    reliable: bool = True
+    missing: str = "n/a"  # what to print when there is no value (e.g. "not identified")
+
+    @classmethod
+    def of(cls, entry: Any) -> "Figure":
+        if entry is None:
+            return cls(None)
+        if isinstance(entry, (int, float)):
+            return cls(_finite(entry))
+        ci = entry.get("ci")
+        ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
+        reliable = entry.get("reliable", True) is not False and not entry.get("unreliable", False)
+        return cls(_finite(entry.get("value")), ci_pair, reliable)
+
+    def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
+        if self.value is None:
+            return self.missing
+        out = f"{self.value:.{digits}f}"
+        if with_ci and self.ci is not None:
+            out += f" [{self.ci[0]:.{digits}f}, {self.ci[1]:.{digits}f}]"
+        if not self.reliable:
+            out += "*"
+        return out
+
+
+@dataclass
+class HeadlineRow:
+    """One score's naive and corrected figures, as the headline table shows them."""
+
+    score: str
+    auc_naive: Figure
+    auc_ipw: Figure
+    auc_dr: Figure
+    tpr_naive: dict[str, Figure]
+    tpr_corrected: dict[str, Figure]
+    advantage_naive: Figure
+    advantage_corrected: Figure
+    mean_naive: Figure
+    mean_corrected: Figure
+    overlap: dict[str, Any] | None = None
+    placebo_auc: float | None = None
+    gamma_to_naive: float | None = None
+    gamma_to_chance: float | None = None
+
+
+@dataclass
+class Summary:
+    """Everything a renderer needs, extracted once from the estimates JSON."""
+
+    regime: str
+    rows: list[HeadlineRow]
+    fpr_keys: list[str]
+    verdict: str | None
+    verdict_text: str
+    blind_auc: float | None
+    corrected_label: str
+    notes: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def fpr_label(key: str) -> str:
+    """'0.001' -> '0.1%'."""
+    return f"{float(key) * 100:g}%"
+
+
+def summarize(est: dict[str, Any]) -> Summary:
+    if not isinstance(est, dict) or not isinstance(est.get("scores"), dict) or not est["scores"]:
+        raise AuditError("estimates: no 'scores' in the estimates JSON (is it an llm-audit estimates.json?)")
+    regime = str(est.get("regime") or "zero-run")
+    diag = est.get("diagnostics") or {}
+    fpr_keys = _fpr_keys(est)
+    randomized = all("causal" in v and "naive" not in v for v in est["scores"].values())
+    verdict = diag.get("verdict") if not randomized else None
+    rows = [_row(name, blocks, fpr_keys, randomized, verdict == "not_identified") for name, blocks in est["scores"].items()]
+    blind = _finite(diag.get("blind_auc"))
+    return Summary(
+        regime=regime,
+        rows=rows,
+        fpr_keys=fpr_keys,
+        verdict=verdict,
+        verdict_text=_verdict_text(est, rows, randomized),
+        blind_auc=blind,
+        corrected_label="causal" if randomized else "DR",
+        notes=[str(n) for n in list(est.get("notes") or []) + list(diag.get("notes") or [])],
+        assumptions=[str(a) for a in (est.get("assumptions") or diag.get("assumptions") or [])],
+        counts=est.get("counts") or diag.get("counts") or {},
+        reasons=[str(r) for r in diag.get("verdict_reasons") or []],
+    )
+
+
+def _fpr_keys(est: dict[str, Any]) -> list[str]:
+    keys: dict[str, None] = {}
+    for blocks in est["scores"].values():
+        for m in blocks.values():
+            if isinstance(m, dict) and isinstance(m.get("tpr_at_fpr"), dict):
+                keys.update(dict.fromkeys(m["tpr_at_fpr"]))
+    return sorted(keys, key=float)
+
+
+def _metric(m: dict[str, Any] | None, key: str, missing: str = "n/a") -> Figure:
+    fig = Figure.of(None if not isinstance(m, dict) else m.get(key))
+    fig.missing = missing
+    return fig
+
+
+def _tprs(m: dict[str, Any] | None, fpr_keys: list[str], missing: str = "n/a") -> dict[str, Figure]:
+    table = (m or {}).get("tpr_at_fpr") or {}
+    out = {k: Figure.of(table.get(k)) for k in fpr_keys}
+    for fig in out.values():
+        fig.missing = missing
+    return out
+
+
+def _row(name: str, blocks: dict[str, Any], fpr_keys: list[str], randomized: bool, unidentified: bool = False) -> HeadlineRow:
+    if randomized:
+        causal = blocks.get("causal")
+        auc = _metric(causal, "auc")
+        return HeadlineRow(
+            score=name, auc_naive=auc, auc_ipw=auc, auc_dr=auc,
+            tpr_naive=_tprs(causal, fpr_keys), tpr_corrected=_tprs(causal, fpr_keys),
+            advantage_naive=_metric(causal, "advantage"), advantage_corrected=_metric(causal, "advantage"),
+            mean_naive=_metric(causal, "mean_diff"), mean_corrected=_metric(causal, "mean_diff"),
+        )
+    naive, ipw, dr = blocks.get("naive"), blocks.get("ipw"), blocks.get("dr")
+    # The headline's "corrected" TPR/advantage/mean is the doubly robust one (consistent when either the
+    # propensity or the outcome model is right); IPW's stands beside it in the AUC columns.
+    corrected = dr if isinstance(dr, dict) else ipw
+    # The overlap-population estimates (issued when the full population is not identified) travel under
+    # their own names, never in place of the full-population ones.
+    overlap: dict[str, Any] = {}
+    for method in ("ipw", "dr"):
+        if isinstance(blocks.get(f"{method}_overlap"), dict):
+            overlap[method] = blocks[f"{method}_overlap"]
+    overlap = overlap or None
+    na = "not identified" if unidentified else "n/a"
+    sens = blocks.get("sensitivity") if isinstance(blocks.get("sensitivity"), dict) else {}
+    return HeadlineRow(
+        score=name,
+        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
+        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na),
+        advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
+        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
+        overlap=overlap,
+        placebo_auc=_finite(blocks.get("placebo_auc")),
+        gamma_to_naive=_finite(sens.get("gamma_to_naive")),
+        gamma_to_chance=_finite(sens.get("gamma_to_chance")),
+    )
+
+
+def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool) -> str:
+    """The overlap verdict in plain words, with the numbers that drive it."""
+    if randomized:
+        regime = est.get("regime", "randomized")
+        return (f"Regime {regime}: membership was assigned at random, so the member / non-member comparison is "
+                "itself causal; no correction is needed. The figures rest on the assumptions listed below.")
+    diag = est.get("diagnostics") or {}
+    verdict = diag.get("verdict")
+    blind = _finite(diag.get("blind_auc"))
+    ess = diag.get("ess") or {}
+    ess_m, ess_n = _finite(ess.get("member")), _finite(ess.get("nonmember"))
+    parts = []
+    if blind is not None:
+        parts.append(f"Membership is predictable from the covariates alone with AUC {blind:.2f} (the blind baseline)")
+    if verdict == "not_identified":
+        overlap_n = _overlap_n(diag, rows)
+        text = (parts[0] + ": " if parts else "") + "the corrected number is not identified (members and non-members "
+        text += "barely overlap in their covariates), so no corrected figure is given for the whole corpus"
+        first = next((r for r in rows if r.overlap), None)
+        if first is not None:
+            auc = _overlap_auc(first.overlap)
+            where = f"on the {overlap_n} texts where both groups overlap" if overlap_n else "on the texts where both groups overlap"
+            if auc is not None:
+                text += f"; {where}, the corrected AUC of {first.score} is {auc.text(2)} (that population only)"
+            else:
+                text += f"; see the estimate {where}"
+        elif overlap_n:
+            text += f"; {overlap_n} texts lie where both groups overlap"
+        return text + "."
+    if verdict == "weak_overlap":
+        head = (parts[0] + ": " if parts else "") + "overlap is weak"
+        tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
+        return head + tail + "; the corrected figures are identified but their intervals are wide. Read them with care."
+    if verdict == "identified":
+        head = (parts[0] + "; " if parts else "") + "members and non-members overlap well enough"
+        tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
+        return (head + tail + ": the corrected figures are identified, under the assumption that the covariates "
+                "capture every difference between the groups that also moves the score.")
+    return "No overlap verdict in the estimates." if verdict is None else f"Overlap verdict: {verdict}."
+
+
+def _overlap_n(diag: dict[str, Any], rows: list[HeadlineRow]) -> int | None:
+    for source in [diag.get("overlap_population") or {}, diag.get("overlap") or {}] + [r.overlap or {} for r in rows]:
+        if isinstance(source, dict):
+            for key in ("n", "n_units", "n_overlap"):
+                if isinstance(source.get(key), (int, float)):
+                    return int(source[key])
+    return None
+
+
+def _overlap_auc(overlap: dict[str, Any]) -> Figure | None:
+    for key in ("dr", "ipw"):
+        block = overlap.get(key)
+        if isinstance(block, dict) and block.get("auc") is not None:
+            fig = Figure.of(block["auc"])
+            if fig.value is not None:
+                return fig
+    if overlap.get("auc") is not None:
+        return Figure.of(overlap["auc"])
+    return None
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+# --- slices: naive AUC per domain and per date bucket -------------------------------------------------
+
+
+def slice_table(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, score_names: list[str]) -> pd.DataFrame:
+    """Naive AUC of each score within each domain and each date bucket (quantiles of the known dates).
+
+    A slice with only one arm has no AUC (NaN). Why show it: a naive AUC that collapses to 0.5 inside
+    every domain is a domain effect, not memorization.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if "member" not in scores_df.columns:
+        return pd.DataFrame()
+    merged = scores_df.merge(covariates_df, on="id", how="inner", suffixes=("", "_cov"))
+    groups: list[tuple[str, str, pd.Series]] = []
+    if "domain" in merged.columns:
+        for value in sorted(merged["domain"].astype(str).unique()):
+            groups.append(("domain", value, merged["domain"].astype(str) == value))
+    if "date" in merged.columns:
+        known = merged["date_missing"] == 0 if "date_missing" in merged.columns else merged["date"].notna()
+        dates = merged.loc[known, "date"]
+        if dates.nunique() >= 2:
+            buckets = pd.qcut(dates, q=min(4, int(dates.nunique())), duplicates="drop")
+            for interval in buckets.cat.categories:
+                mask = pd.Series(False, index=merged.index)
+                mask.loc[buckets.index[buckets == interval]] = True
+                lo, hi = math.floor(max(interval.left, dates.min())), math.floor(interval.right)
+                groups.append(("date", f"{lo}-{hi}", mask))
+        if (~known).any():
+            groups.append(("date", "unknown", ~known))
+    rows = []
+    for kind, value, mask in groups:
+        part = merged[mask.to_numpy()]
+        y = part["member"].to_numpy(dtype=int)
+        row: dict[str, Any] = {"slice": kind, "value": value, "members": int(y.sum()), "nonmembers": int((1 - y).sum())}
+        for name in score_names:
+            s = part[name].to_numpy(dtype=float)
+            ok = np.isfinite(s)
+            both = len(np.unique(y[ok])) == 2
+            row[name] = float(roc_auc_score(y[ok], s[ok])) if both else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
