@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -42,8 +41,6 @@ def propensity_pipeline(covariates: pd.DataFrame, model: str, seed: int) -> Pipe
         base = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, early_stopping=False, random_state=seed)
     else:
         raise ValueError(f"propensity model must be one of {PROPENSITY_MODELS}, got {model!r}")
-    if covariates.shape[1] == 0:
-        return Pipeline([("clf", DummyClassifier(strategy="prior"))])
     return Pipeline([
         ("design", design_transformer(covariates)),
         ("clf", CalibratedClassifierCV(base, method="sigmoid", cv=3)),
@@ -58,10 +55,11 @@ def cross_fit_propensity(
     model: str = "logistic",
     seed: int = 0,
 ) -> np.ndarray:
-    """Out-of-fold e_hat for every unit."""
-    x = categorical_as_str(covariates) if covariates.shape[1] else pd.DataFrame(index=range(len(member)))
-    if x.shape[1] == 0:
-        x = pd.DataFrame({"_const": np.zeros(len(member))})
+    """Out-of-fold e_hat for every unit; the overall member share when there is no covariate (a
+    per-fold share would differ by fold and perturb the weights for nothing)."""
+    if covariates.shape[1] == 0:
+        return np.full(len(member), float(np.mean(member)))
+    x = categorical_as_str(covariates)
     e_hat = np.empty(len(member))
     for train, test in splits:
         pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])

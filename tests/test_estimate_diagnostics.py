@@ -1,0 +1,99 @@
+"""Diagnostics and the bootstrap engine against brute force and closed forms."""
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from llm_audit.estimate.bootstrap import bootstrap_replicates, stratified_counts
+from llm_audit.estimate.diagnostics import (
+    auc_bounds_under_confounding,
+    dp_auc_bound,
+    overlap_verdict,
+    standardized_mean_differences,
+    tv_bound,
+)
+from llm_audit.estimate.metrics import roc_curve_weighted
+from llm_audit.estimate.weights import hajek_weights, raw_weights
+
+
+def test_vectorized_bootstrap_equals_replicate_by_replicate_recomputation():
+    rng = np.random.default_rng(0)
+    n = 400
+    s = np.round(rng.normal(size=n), 2)
+    t = rng.integers(0, 2, n)
+    w = hajek_weights(rng.uniform(0.2, 0.8, n), t)
+    reps = bootstrap_replicates(s, t, {"ipw": w}, None, fpr_targets=(0.05,), n_boot=7, seed=9, n_jobs=1)["ipw"]
+    counts = stratified_counts(t, 7, np.random.default_rng(np.random.SeedSequence(9).spawn(1)[0]))
+    for b in range(7):
+        wb = counts[b] * w
+        assert (counts[b][t == 1].sum(), counts[b][t == 0].sum()) == ((t == 1).sum(), (t == 0).sum())
+        assert reps["auc"][b] == pytest.approx(roc_auc_score(t, s, sample_weight=wb), abs=1e-10)
+        c = roc_curve_weighted(s, t, wb)
+        ok = c.fpr <= 0.05 + 1e-12
+        assert reps["tpr_at_fpr"][0.05][b] == pytest.approx(c.tpr[ok].max())
+        mean = np.average(s[t == 1], weights=wb[t == 1]) - np.average(s[t == 0], weights=wb[t == 0])
+        assert reps["mean_diff"][b] == pytest.approx(mean)
+
+
+def test_bootstrap_does_not_depend_on_the_number_of_jobs():
+    rng = np.random.default_rng(1)
+    s, t = rng.normal(size=300), rng.integers(0, 2, 300)
+    a = bootstrap_replicates(s, t, {"naive": np.ones(300)}, None, fpr_targets=(0.1,), n_boot=250, seed=4, n_jobs=1)
+    b = bootstrap_replicates(s, t, {"naive": np.ones(300)}, None, fpr_targets=(0.1,), n_boot=250, seed=4, n_jobs=2)
+    assert np.array_equal(a["naive"]["auc"], b["naive"]["auc"])
+
+
+def test_sensitivity_bounds_match_brute_force_over_box_vertices():
+    # the weighted AUC is linear-fractional in each arm's weights, so its extrema over the box of
+    # perturbed weights lie at vertices: enumerate them all on a tiny problem
+    rng = np.random.default_rng(2)
+    s = rng.normal(size=10)
+    t = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    e = rng.uniform(0.2, 0.8, 10)
+    gamma = 2.0
+    odds = e / (1 - e)
+    lo = np.where(t == 1, 1 + 1 / (odds * gamma), 1 + odds / gamma)
+    hi = np.where(t == 1, 1 + gamma / odds, 1 + odds * gamma)
+    vals = []
+    for bits in itertools.product((0, 1), repeat=10):
+        w = np.where(np.array(bits) == 1, hi, lo)
+        vals.append(roc_auc_score(t, s, sample_weight=w))
+    got_lo, got_hi = auc_bounds_under_confounding(s, t, e, "ate", gamma)
+    assert got_lo == pytest.approx(min(vals), abs=1e-9)
+    assert got_hi == pytest.approx(max(vals), abs=1e-9)
+    at_one = auc_bounds_under_confounding(s, t, e, "ate", 1.0)
+    point = roc_auc_score(t, s, sample_weight=raw_weights(e, t, "ate"))
+    assert at_one == pytest.approx((point, point), abs=1e-12)
+
+
+def test_tv_bound_closed_form():
+    # e takes values 0.2 and 0.8 on halves of the population: pi = 0.5, E|e - pi| = 0.3
+    e = np.r_[np.full(500, 0.2), np.full(500, 0.8)]
+    t = np.r_[np.zeros(400), np.ones(100), np.zeros(100), np.ones(400)]
+    assert tv_bound(e, t) == pytest.approx(0.3 / (2 * 0.25))
+    # the law of X given T: P(low | T=1) = 0.2, P(low | T=0) = 0.8 -> TV = 0.6
+
+
+def test_dp_bound():
+    assert dp_auc_bound(1.0) == pytest.approx(np.e / (1 + np.e))
+    assert dp_auc_bound(0.0) == pytest.approx(0.5)
+    x = np.linspace(0, 1, 1_000_001)
+    eps, d = 0.7, 0.05
+    env = np.clip(np.minimum.reduce([np.exp(eps) * x + d, 1 - np.exp(-eps) * (1 - d - x), np.ones_like(x)]), 0, 1)
+    assert dp_auc_bound(eps, d) == pytest.approx(np.trapezoid(env, x), abs=1e-9)
+
+
+def test_verdicts_and_smd():
+    n = {"member": 1000, "nonmember": 1000}
+    assert overlap_verdict(0.7, {"member": 900, "nonmember": 800}, n, 0.0)[0] == "identified"
+    assert overlap_verdict(0.92, {"member": 900, "nonmember": 800}, n, 0.0)[0] == "weak_overlap"
+    assert overlap_verdict(0.7, {"member": 900, "nonmember": 150}, n, 0.0)[0] == "weak_overlap"
+    assert overlap_verdict(0.98, {"member": 900, "nonmember": 800}, n, 0.0)[0] == "not_identified"
+    assert overlap_verdict(0.7, {"member": 25, "nonmember": 800}, n, 0.0)[0] == "not_identified"
+    x = np.array([[0.0], [2.0], [1.0], [3.0]])
+    t = np.array([1, 1, 0, 0])
+    before, after = standardized_mean_differences(x, t, np.array([1.0, 3.0, 1.0, 1.0]))
+    sd = np.sqrt((2.0 + 2.0) / 2)
+    assert before[0] == pytest.approx((1 - 2) / sd) and after[0] == pytest.approx((1.5 - 2) / sd)
