@@ -176,7 +176,9 @@ def estimate(
     e_raw = cross_fit_propensity(data.covariates, t, splits, model=propensity, seed=int(seeds[1]))
     ov = apply_overlap(e_raw, t, eta, trim)
     keep = ov.keep
-    notes = list(data.notes)
+    attrs_notes = covariates_df.attrs.get("notes") if isinstance(covariates_df.attrs, dict) else None
+    notes = [str(n) for n in attrs_notes] if isinstance(attrs_notes, (list, tuple)) else []
+    notes += data.notes
 
     blind = blind_baseline_auc(e_raw, t)
     w_keep = hajek_weights(ov.e[keep], t[keep], target)

@@ -1,0 +1,49 @@
+"""`llm-audit estimate` end to end: files in, estimates.json and a summary out; errors as one line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llm_audit.cli import main
+from llm_audit.simulate import simulate
+from llm_audit.tables import write_table
+
+
+@pytest.fixture()
+def files(tmp_path):
+    s, c = simulate(800, 0.8, 0.5, seed=21)
+    s = s.assign(zlib=s["score"] * 0.5, n_tokens=100)
+    write_table(s, tmp_path / "scores.parquet")
+    write_table(c, tmp_path / "cov.csv")
+    return tmp_path
+
+
+def test_cli_writes_estimates_and_prints_summary(files, capsys):
+    out = files / "est.json"
+    argv = ["estimate", "--scores", str(files / "scores.parquet"), "--covariates", str(files / "cov.csv"),
+            "--out", str(out), "--bootstrap", "30", "--fpr", "0.01,0.05", "--dp-epsilon", "1"]
+    assert main(argv) == 0
+    d = json.loads(out.read_text())
+    assert set(d["scores"]) == {"score", "zlib"}  # n_tokens is reserved, not a score
+    assert d["config"]["fpr"] == [0.01, 0.05] and d["diagnostics"]["dp"]["auc_bound"] > 0.73
+    text = capsys.readouterr().out
+    assert "ipw" in text and "verdict" in text
+    assert main(argv) == 2  # refuses to overwrite
+    assert "already exists" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--scores-cols", "zlib", "--target", "att"]) == 0
+    assert list(json.loads(out.read_text())["scores"]) == ["zlib"]
+
+
+def test_cli_error_is_one_line(files, capsys):
+    assert main(["estimate", "--scores", str(files / "nope.csv"), "--covariates", str(files / "cov.csv"),
+                 "--out", str(files / "e.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("llm-audit: error:") and "nope.csv" in err and "\n" not in err
+    assert not (files / "e.json").exists()
+
+
+def test_estimate_never_imports_torch():
+    code = "import sys, llm_audit.estimate, llm_audit.cli.estimate; sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
