@@ -50,6 +50,8 @@ def test_length_counts_chars_words_tokens(tokenizer):
     assert out["n_words"].tolist() == [3.0, 1.0]
     expected = [len(tokenizer.encode(t, add_special_tokens=False)) for t in df["text"]]
     assert out["n_tokens"].tolist() == [float(n) for n in expected]
+    raw = extract_covariates(df, ["length"], tokenizer=tokenizer.backend_tokenizer)  # a `tokenizers.Tokenizer`
+    assert raw["n_tokens"].tolist() == out["n_tokens"].tolist()
 
 
 def test_length_tokenizer_from_local_folder(tokenizer, tmp_path):
@@ -261,6 +263,7 @@ def test_all_default_extractors_round_trip_through_parquet(tmp_path):
         (corpus(), {"extractors": ["ref_loss"], "reference_scores": pd.DataFrame({"id": ["t0"]})}, "no 'loss' column"),
         (corpus(), {"tfidf_k": 0}, "tfidf_k must be a positive integer"),
         (corpus().drop(columns=["text"]), {}, "no 'text' column"),
+        (corpus(), {"extractors": ["length"], "tokenizer": "./no/such/tokenizer"}, "no such file or folder"),
     ],
 )
 def test_bad_input_one_line_error(df, kwargs, fragment):

@@ -35,6 +35,9 @@ def load_tokenizer(spec: Any) -> Any:
     from transformers import AutoTokenizer
 
     path = Path(spec).expanduser()
+    text = str(spec)
+    if not path.exists() and (text.startswith((".", "/", "~")) or text.count("/") > 1 or path.suffix == ".gguf"):
+        raise AuditError(f"tokenizer {spec}: no such file or folder")
     try:
         if path.is_file() and path.suffix == ".gguf":
             return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
@@ -48,7 +51,9 @@ def load_tokenizer(spec: Any) -> Any:
 
 def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
     """Token count of each text without special tokens (a `transformers` or a raw `tokenizers` tokenizer)."""
-    if hasattr(tokenizer, "encode_batch") and not callable(getattr(tokenizer, "batch_decode", None)):
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
         return [len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
     # verbose=False: texts longer than the model context are expected here (they are counted, not scored).
     ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
