@@ -1,0 +1,165 @@
+"""End to end: `llm-audit run` on a tiny model and a small real corpus; the run folder, step reuse, the
+score cache, refusals."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from llm_audit.cli import main
+from llm_audit.config import AuditConfig, load_config
+from llm_audit.errors import AuditError
+from llm_audit.pipeline import run_dir_for
+
+PILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pile_domains"
+DATA = Path(__file__).resolve().parents[1] / "llm_audit" / "data"
+
+
+def _docs(per_domain: int) -> list[dict]:
+    """Real text: the demo corpus the package ships (or the shared pile_domains it is derived from)."""
+    shipped = DATA / "pile_subset.jsonl.gz"
+    source = [shipped] if shipped.exists() else sorted(PILE.glob("*.jsonl.gz"))[:3]
+    rows, seen = [], {}
+    for path in source:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                r = json.loads(line)
+                if seen.get(r["domain"], 0) < per_domain and len(seen) <= 3 - (r["domain"] not in seen):
+                    seen[r["domain"]] = seen.get(r["domain"], 0) + 1
+                    rows.append({"id": r["id"], "domain": r["domain"], "text": r["text"][:300]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory):
+    from llm_audit.training import build_model, train_bpe_tokenizer, train_causal_lm
+
+    root = tmp_path_factory.mktemp("audit")
+    rows = _docs(30)
+    rng = random.Random(0)
+    first = rows[0]["domain"]
+    for r in rows:
+        r["member"] = int(rng.random() < (0.7 if r["domain"] == first else 0.35))
+    tok = train_bpe_tokenizer([r["text"] for r in rows], 400)
+    model = build_model(tok, n_layer=1, d_model=32, n_head=2, context=128)
+    train_causal_lm(model, tok, [r["text"] for r in rows if r["member"]], steps=30, batch_size=8, seq_len=64)
+    model.save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    with open(root / "corpus.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    config = {"name": "tiny", "corpus": {"path": "corpus.jsonl"}, "model": {"name": "model"},
+              "scoring": {"k": [0.2], "batch_tokens": 4096}, "covariates": {"tfidf_k": 4},
+              "estimate": {"bootstrap": 20, "folds": 3}}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    code = main(["run", str(root / "config.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"])
+    assert code == 0
+    return root, config, len(rows)
+
+
+def test_run_folder_has_every_file(audit):
+    root, _, n = audit
+    run = root / "runs" / "tiny"
+    for name in ("config.yaml", "run.json", "scores.parquet", "covariates.parquet", "estimates.json",
+                 "report.md", "report.html"):
+        assert (run / name).is_file(), name
+    record = json.loads((run / "run.json").read_text())
+    assert record["config_hash"] == load_config(run / "config.yaml").hash() == load_config(root / "config.yaml").hash()
+    assert record["llm_audit_version"] and record["steps"]["score"]["texts_scored"] == n
+    scores = pd.read_parquet(run / "scores.parquet")
+    assert len(scores) == n and {"id", "member", "n_tokens", "truncated", "loss", "zlib", "mink_0.2", "minkpp_0.2"} <= set(scores)
+
+
+def test_estimates_json_has_documented_keys(audit):
+    root, _, _ = audit
+    est = json.loads((root / "runs" / "tiny" / "estimates.json").read_text())
+    assert {"schema_version", "scores", "diagnostics", "config"} <= set(est)
+    assert {"blind_auc", "verdict", "ess", "smd"} <= set(est["diagnostics"])
+    for blocks in est["scores"].values():
+        for method in ("naive", "ipw", "dr"):
+            m = blocks[method]
+            assert {"auc", "tpr_at_fpr", "advantage", "mean_diff"} <= set(m)
+            assert set(m["tpr_at_fpr"]) == {"0.001", "0.01", "0.05"}
+    assert 0 <= est["scores"]["loss"]["naive"]["auc"]["value"] <= 1
+
+
+def test_markdown_report_has_headline(audit):
+    root, _, _ = audit
+    md = (root / "runs" / "tiny" / "report.md").read_text()
+    assert "| score | naive AUC | IPW AUC | DR AUC |" in md
+    for score in ("loss", "zlib", "mink_0.2", "minkpp_0.2"):
+        assert f"| {score} |" in md
+    assert "Blind-baseline AUC" in md and "**Verdict:" in md
+
+
+def test_rerun_reuses_every_step_and_force_reads_the_cache(audit, monkeypatch, capsys):
+    import llm_audit.scoring as scoring
+
+    root, _, n = audit
+    run = root / "runs" / "tiny"
+    before = json.loads((run / "run.json").read_text())["steps"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("scoring was run again")
+
+    with monkeypatch.context() as m:
+        m.setattr(scoring, "score_corpus", refuse)
+        assert main(["run", str(root / "config.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 0
+    assert "score: done before, reused" in capsys.readouterr().err
+    assert json.loads((run / "run.json").read_text())["steps"] == before
+    # --force redoes every step, but the score cache holds every text: none is scored again.
+    assert main(["run", str(root / "config.yaml"), "--runs-dir", str(root / "runs"), "--force", "--no-progress"]) == 0
+    step = json.loads((run / "run.json").read_text())["steps"]["score"]
+    assert step["texts"] == n and step["texts_scored"] == 0
+    assert f"score: {n} texts (0 scored, {n} from the cache)" in capsys.readouterr().err
+
+
+def test_changed_config_is_refused(audit, capsys):
+    root, config, _ = audit
+    changed = dict(config, estimate={"bootstrap": 30, "folds": 3})
+    (root / "changed.yaml").write_text(yaml.safe_dump(changed))
+    before = (root / "runs" / "tiny" / "estimates.json").read_bytes()
+    assert main(["run", str(root / "changed.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("llm-audit: error: ") and "holds a run of a different config" in err and "--force" in err
+    assert "\n" not in err
+    assert (root / "runs" / "tiny" / "estimates.json").read_bytes() == before
+
+
+def test_report_and_compare_on_a_run_folder(audit, capsys):
+    root, _, _ = audit
+    run = root / "runs" / "tiny"
+    assert main(["report", str(run), "--out-dir", str(root / "rep")]) == 0
+    assert "Naive AUC by slice" in (root / "rep" / "report.md").read_text()
+    assert main(["compare", str(run)]) == 0
+    assert "| tiny | loss |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "corpus, expected",
+    [
+        ('{"text": "a b c"}\n{"text": "d e f"}\n', "no 'member' column with membership labels"),
+        ('{"text": "a b c", "member": 1}\n{"text": "d e f", "member": 1}\n', "no non-members in the corpus"),
+    ],
+)
+def test_corpus_without_labels_is_refused_before_scoring(tmp_path, capsys, corpus, expected):
+    (tmp_path / "c.jsonl").write_text(corpus)
+    (tmp_path / "m").mkdir()  # never loaded: the corpus check comes first
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(
+        {"name": "x", "corpus": {"path": "c.jsonl"}, "model": {"name": "./m"}}))
+    assert main(["run", str(tmp_path / "config.yaml"), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "x").exists()
+
+
+def test_run_names_cannot_leave_the_runs_folder(tmp_path):
+    for name in ("../evil", "a/b", "..", "/abs"):
+        with pytest.raises(AuditError, match="not a valid run name"):
+            run_dir_for(AuditConfig(name=name), tmp_path)
+    assert run_dir_for(AuditConfig(name="ok-1.2"), tmp_path) == (tmp_path / "ok-1.2").resolve()
