@@ -1,0 +1,85 @@
+"""One batched forward pass -> per-token statistics for every window in the batch.
+
+The transformer body runs once on the padded batch; the LM head is applied only at the scored positions,
+tile by tile (``stats.head_stats``), so the full B x T x V logits are never built. Models whose head is not a
+plain linear layer over the body's last hidden state (checked numerically once per model) fall back to the
+model's own logits, reduced in vocabulary slices.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from llm_audit.scoring.batching import Batch
+from llm_audit.scoring.stats import TokenStats, head_stats, logits_stats
+
+
+class Head(NamedTuple):
+    body: torch.nn.Module
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    softcap: float | None
+
+
+def resolve_head(model: torch.nn.Module) -> Head | None:
+    """The (body, LM head) split of ``model`` when body + linear head reproduces its logits, else None."""
+    body = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if body is None or not isinstance(head, torch.nn.Linear):
+        return None
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    candidate = Head(body, head.weight, head.bias, softcap)
+    vocab = head.weight.shape[0]
+    ids = (torch.arange(8, device=head.weight.device) * 7919 % vocab).unsqueeze(0)
+    with torch.inference_mode():
+        full = model(input_ids=ids, use_cache=False).logits[0].float()
+        hidden = body(input_ids=ids, use_cache=False)[0][0]
+        mine = torch.nn.functional.linear(hidden, head.weight, head.bias).float()
+        if softcap is not None:
+            mine = softcap * torch.tanh(mine / softcap)
+    scale = full.abs().max().clamp_min(1.0)
+    return candidate if torch.allclose(mine, full, rtol=0, atol=1e-3 * float(scale)) else None
+
+
+def batch_stats(
+    model: torch.nn.Module,
+    head: Head | None,
+    batch: Batch,
+    *,
+    row_chunk: int = 1024,
+    vocab_chunk: int = 2048,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per window of ``batch`` (in order): float64 arrays (logp, mean, var) of its scored tokens."""
+    device = next(model.parameters()).device
+    ids = batch.input_ids.to(device)
+    kwargs = dict(
+        input_ids=ids,
+        attention_mask=batch.attention_mask.to(device),
+        position_ids=batch.position_ids.to(device),
+        use_cache=False,
+    )
+    predict = batch.predict.to(device)
+    targets = ids[:, 1:][predict]
+    with torch.inference_mode():
+        if head is not None:
+            hidden = head.body(**kwargs)[0][:, :-1][predict]
+            stats = head_stats(hidden, head.weight, targets, bias=head.bias, softcap=head.softcap,
+                               row_chunk=row_chunk, vocab_chunk=vocab_chunk)
+        else:
+            logits = model(**kwargs).logits[:, :-1][predict]
+            stats = logits_stats(logits, targets, vocab_chunk=vocab_chunk)
+    counts = batch.predict.sum(dim=1).tolist()
+    arrays = [t.double().cpu().numpy() for t in stats]
+    splits = np.cumsum(counts)[:-1]
+    return list(zip(*(np.split(a, splits) for a in arrays)))
+
+
+def as_token_stats(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> TokenStats:
+    """Join the per-window arrays of one text (in window order) into its statistics."""
+    if not parts:
+        empty = np.zeros(0)
+        return TokenStats(empty, empty, empty)
+    return TokenStats(*(np.concatenate(a) for a in zip(*parts)))

@@ -1,0 +1,184 @@
+"""Load the audited causal LM and its tokenizer, and fingerprint them so cached scores stay attributable.
+
+A local path never touches the network. Weights load from safetensors or GGUF; pickled ``.bin`` weights
+(arbitrary code on unpickling) only with ``allow_pickle=True``. The fingerprint identifies the numbers the
+model computes: a hash of the weight files (or the hub revision), the dtype and the tokenizer, not the folder
+name, so a copied model folder keeps its cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+from llm_audit.errors import AuditError
+
+_SAFE_WEIGHTS = ("*.safetensors",)
+_PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+           "float16": torch.float16, "fp16": torch.float16}
+
+
+class LoadedModel(NamedTuple):
+    model: Any
+    tokenizer: Any
+    fingerprint: dict[str, Any]
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        # under `accelerate launch` / torchrun each rank takes its own GPU
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``auto``: fp32 on CPU (bf16 matmuls are slow on most CPUs), bf16 on GPUs that support it, else fp16."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    if dtype not in _DTYPES:
+        raise AuditError(f"dtype: unknown '{dtype}' (use auto, float32, bfloat16 or float16)")
+    return _DTYPES[dtype]
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix.lower() in (".gguf", ".safetensors")
+
+
+def _weight_files(folder: Path, gguf_file: str | None, allow_pickle: bool) -> list[Path]:
+    """The weight files that will be loaded from ``folder``; refuses a folder without usable weights."""
+    if gguf_file is not None:
+        path = folder / gguf_file
+        if not path.is_file():
+            raise AuditError(f"{path}: no such GGUF file")
+        return [path]
+    safe = sorted(p for pattern in _SAFE_WEIGHTS for p in folder.glob(pattern))
+    if safe:
+        return safe
+    pickled = sorted(p for pattern in _PICKLED_WEIGHTS for p in folder.glob(pattern))
+    if pickled and not allow_pickle:
+        raise AuditError(f"{folder}: only pickled weights ({pickled[0].name}); pass allow_pickle / --allow-pickle "
+                         "if you trust them, or convert them to safetensors")
+    if pickled:
+        return pickled
+    ggufs = sorted(folder.glob("*.gguf"))
+    if ggufs:
+        raise AuditError(f"{folder}: GGUF weights only; name one with gguf_file / --gguf-file ({ggufs[0].name})")
+    raise AuditError(f"{folder}: no model weights (*.safetensors, *.gguf or, with allow_pickle, *.bin)")
+
+
+def _hash_files(files: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def tokenizer_hash(tokenizer: Any) -> str:
+    """Hash of everything that maps text to ids: the fast tokenizer's full JSON, else the vocabulary."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        payload = backend.to_str()
+    else:
+        payload = json.dumps(sorted(tokenizer.get_vocab().items()))
+    extra = json.dumps([getattr(tokenizer, "add_bos_token", None), getattr(tokenizer, "add_eos_token", None)])
+    return hashlib.sha256((payload + extra).encode("utf-8")).hexdigest()
+
+
+def parameters_hash(model: torch.nn.Module) -> str:
+    """Hash of an in-memory model's parameters and buffers (for models not loaded from files)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def make_fingerprint(name: str, revision: str | None, weights: str, dtype: torch.dtype, tokenizer: Any) -> dict[str, Any]:
+    fp = {"name": name, "revision": revision, "weights_sha256": weights, "dtype": str(dtype).removeprefix("torch."),
+          "tokenizer_sha256": tokenizer_hash(tokenizer)}
+    # The id leaves out the name: the same weights under another folder name are the same model.
+    identity = json.dumps({k: fp[k] for k in ("weights_sha256", "dtype", "tokenizer_sha256")}, sort_keys=True)
+    fp["id"] = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return fp
+
+
+def prepare_tokenizer(tokenizer: Any) -> Any:
+    """Padding needs a pad id; a tokenizer without one pads with eos (padded positions are masked anyway)."""
+    if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(
+    name_or_path: str | Path,
+    *,
+    gguf_file: str | None = None,
+    revision: str | None = None,
+    dtype: str | torch.dtype = "auto",
+    device: str = "auto",
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer from a local folder / GGUF file or a hub id; fingerprint them."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        path, gguf_file = path.parent, path.name
+    local = path.exists()
+    if not local and _looks_like_path(name):
+        raise AuditError(f"{name}: no such model folder or file")
+    if local and not path.is_dir():
+        raise AuditError(f"{name}: not a model folder (expected a folder with config.json and weights, or a .gguf file)")
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    source = str(path) if local else name
+    weights = _weight_files(path, gguf_file, allow_pickle) if local else None
+    kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": trust_remote_code}
+    if revision is not None and not local:
+        kwargs["revision"] = revision
+    if gguf_file is not None:
+        kwargs["gguf_file"] = gguf_file
+    model_kwargs = dict(kwargs, dtype=torch_dtype)
+    if gguf_file is None and not allow_pickle:
+        model_kwargs["use_safetensors"] = True
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AuditError(f"{name}: cannot load the model ({first})") from None
+    model = model.to(target).eval()
+    if local:
+        weights_hash = _hash_files(weights, path)
+    else:
+        weights_hash = f"{name}@{getattr(model.config, '_commit_hash', None) or revision or 'unknown'}"
+    fingerprint = make_fingerprint(name, revision, weights_hash, torch_dtype, tokenizer)
+    if gguf_file is not None:
+        fingerprint["gguf_file"] = gguf_file
+    return LoadedModel(model, prepare_tokenizer(tokenizer), fingerprint)
+
+
+def wrap_model(model: torch.nn.Module, tokenizer: Any, name: str = "in-memory") -> LoadedModel:
+    """An already loaded model and tokenizer, fingerprinted by their parameters."""
+    dtype = next(model.parameters()).dtype
+    return LoadedModel(model.eval(), prepare_tokenizer(tokenizer),
+                       make_fingerprint(name, None, parameters_hash(model), dtype, tokenizer))

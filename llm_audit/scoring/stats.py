@@ -1,0 +1,112 @@
+"""Per-token statistics of a causal LM: log-prob of the actual token and the moments of log p.
+
+For each scored position, with z the next-token logits and p = softmax(z):
+``l = log p(target)``, ``mu = sum_v p log p`` and ``var = sum_v p (log p)^2 - mu^2``. Every score of SPEC §6
+is a reduction of these three arrays.
+
+Why not ``log_softmax`` on the full logits: a B x T x V tensor for a 50k vocabulary is hundreds of MB and
+every elementwise pass over it is memory-bound. Here the LM head is applied tile by tile (rows x a slice of
+the vocabulary, a few MB that stay in cache) and each tile is folded into running sums of a streaming
+("online") softmax: the running max m, S0 = sum e^(z-m), S1 = sum e^(z-m)(z-m), S2 = sum e^(z-m)(z-m)^2.
+Since log p = z - logsumexp(z), the variance of log p is the variance of z under p: var = S2/S0 - (S1/S0)^2,
+and mu = S1/S0 - log S0. Centering at the running max keeps S1, S2 on the scale of the spread of z, so the
+subtraction stays exact to ~1e-6 in fp32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+
+class TokenStats(NamedTuple):
+    """Per scored token: log-prob of the actual token, mean and variance of log p.
+
+    1-D float tensors inside the engine; per text, float64 numpy arrays (what the attacks reduce)."""
+
+    logp: Any
+    mean: Any
+    var: Any
+
+
+def _fold(state: tuple[torch.Tensor, ...] | None, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Fold one tile of fp32 logits (rows x vocab slice; overwritten) into the running (m, S0, S1, S2)."""
+    tile_max = z.amax(dim=-1)
+    if state is None:
+        m = tile_max
+        s0 = s1 = s2 = None
+    else:
+        m_old, s0, s1, s2 = state
+        m = torch.maximum(m_old, tile_max)
+        d = m_old - m  # <= 0: re-express the old sums around the new max
+        scale = torch.exp(d)
+        s2 = scale * (s2 + d * (2 * s1 + d * s0))
+        s1 = scale * (s1 + d * s0)
+        s0 = scale * s0
+    z.sub_(m.unsqueeze(-1))
+    e = torch.exp(z)
+    t0 = e.sum(dim=-1)
+    t1 = torch.linalg.vecdot(e, z)
+    t2 = torch.linalg.vecdot(e.mul_(z), z)
+    if s0 is None:
+        return m, t0, t1, t2
+    return m, s0 + t0, s1 + t1, s2 + t2
+
+
+def _finish(state: tuple[torch.Tensor, ...], target_logit: torch.Tensor) -> TokenStats:
+    m, s0, s1, s2 = state
+    log_s0 = torch.log(s0)
+    ez = s1 / s0
+    var = (s2 / s0 - ez * ez).clamp_min(0.0)
+    return TokenStats(logp=target_logit - m - log_s0, mean=ez - log_s0, var=var)
+
+
+def head_stats(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    softcap: float | None = None,
+    row_chunk: int = 1024,
+    vocab_chunk: int = 2048,
+) -> TokenStats:
+    """Statistics of ``softmax(hidden @ weight.T + bias)`` at ``targets``, never holding more than one
+    ``row_chunk x vocab_chunk`` tile of logits. ``hidden`` is (n, d), ``targets`` (n,); results are fp32.
+
+    ``softcap`` reproduces Gemma-style final logit soft-capping (``cap * tanh(z / cap)``).
+    """
+    n, vocab = hidden.shape[0], weight.shape[0]
+    out = []
+    for r in range(0, n, row_chunk):
+        h = hidden[r : r + row_chunk]
+        tgt = targets[r : r + row_chunk]
+        # The target logit as its own dot product: cheaper than finding it inside the tiles.
+        zt = torch.linalg.vecdot(h, weight[tgt]).float()
+        if bias is not None:
+            zt = zt + bias[tgt].float()
+        if softcap is not None:
+            zt = softcap * torch.tanh(zt / softcap)
+        state = None
+        for v in range(0, vocab, vocab_chunk):
+            z = torch.nn.functional.linear(h, weight[v : v + vocab_chunk],
+                                           None if bias is None else bias[v : v + vocab_chunk]).float()
+            if softcap is not None:
+                z = softcap * torch.tanh(z / softcap)
+            state = _fold(state, z)
+        out.append(_finish(state, zt))
+    if not out:
+        empty = hidden.new_zeros(0, dtype=torch.float32)
+        return TokenStats(empty, empty, empty)
+    return TokenStats(*(torch.cat(parts) for parts in zip(*out)))
+
+
+def logits_stats(logits: torch.Tensor, targets: torch.Tensor, *, vocab_chunk: int = 2048) -> TokenStats:
+    """The same statistics from already computed logits (n, V): the fallback for models whose LM head is
+    not a plain linear layer."""
+    state = None
+    for v in range(0, logits.shape[-1], vocab_chunk):
+        state = _fold(state, logits[:, v : v + vocab_chunk].float().clone())
+    zt = logits.gather(1, targets[:, None])[:, 0].float()
+    return _finish(state, zt)

@@ -1,0 +1,95 @@
+"""Per-token moments against explicit sums over the vocabulary; windows score every token once."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from llm_audit.errors import AuditError
+from llm_audit.scoring.attacks import minkpp, mink, n_smallest, zlib_ratio
+from llm_audit.scoring.batching import check_window_params, collate, pack, plan_windows
+from llm_audit.scoring.stats import TokenStats, head_stats, logits_stats
+
+
+def explicit(logits: torch.Tensor, targets: torch.Tensor):
+    lp = torch.log_softmax(logits.double(), dim=-1)
+    p = lp.exp()
+    mean = (p * lp).sum(-1)
+    var = (p * lp * lp).sum(-1) - mean**2
+    return lp.gather(1, targets[:, None])[:, 0], mean, var
+
+
+@pytest.mark.parametrize("scale", [0.05, 1.0, 8.0])
+@pytest.mark.parametrize("row_chunk, vocab_chunk", [(7, 100), (1024, 2048), (3, 1001)])
+def test_head_moments_equal_explicit_sums(scale, row_chunk, vocab_chunk):
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(37, 16, generator=gen)
+    weight = torch.randn(1001, 16, generator=gen) * scale
+    bias = torch.randn(1001, generator=gen) * scale
+    targets = torch.randint(0, 1001, (37,), generator=gen)
+    got = head_stats(hidden, weight, targets, bias=bias, row_chunk=row_chunk, vocab_chunk=vocab_chunk)
+    want = explicit(hidden.double() @ weight.double().T + bias.double(), targets)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.double().numpy(), w.numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_softcap_and_logits_fallback_match_explicit_sums():
+    gen = torch.Generator().manual_seed(1)
+    hidden = torch.randn(11, 8, generator=gen)
+    weight = torch.randn(300, 8, generator=gen) * 5
+    targets = torch.randint(0, 300, (11,), generator=gen)
+    capped = 3.0 * torch.tanh((hidden @ weight.T) / 3.0)
+    want = explicit(capped, targets)
+    for got in (head_stats(hidden, weight, targets, softcap=3.0, vocab_chunk=64),
+                logits_stats(capped, targets, vocab_chunk=77)):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.double().numpy(), w.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("n_tokens", [1, 2, 5, 64, 65, 200])
+@pytest.mark.parametrize("stride", [1, 7, 32, 63])
+def test_windows_score_every_token_once_within_the_context(n_tokens, stride):
+    windows = plan_windows(0, n_tokens, 64, stride)
+    scored = [j for w in windows for j in range(w.first, w.end)]
+    assert scored == list(range(1, n_tokens))
+    for w in windows:
+        assert w.end - w.begin <= 64 and w.begin < w.first
+
+
+def test_stride_must_leave_context():
+    assert check_window_params(64, None) == 32
+    for bad in (0, 64, 100):
+        with pytest.raises(AuditError, match="stride"):
+            check_window_params(64, bad)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_collate_masks_padding_and_restarts_positions(side):
+    tokens = [list(range(10, 20)), [5, 6, 7]]
+    windows = plan_windows(0, 10, 6, 3) + plan_windows(1, 3, 6, 3)
+    batches = pack(windows, max_batch_tokens=12)
+    assert [len(b) for b in batches] == [2, 2]
+    batch = collate(windows, tokens, pad_id=0, padding_side=side)
+    assert int(batch.attention_mask.sum()) == sum(w.end - w.begin for w in windows)
+    assert int(batch.predict.sum()) == 9 + 2
+    for r, w in enumerate(windows):
+        real = batch.attention_mask[r].bool()
+        assert batch.input_ids[r][real].tolist() == tokens[w.text][w.begin : w.end]
+        assert batch.position_ids[r][real].tolist() == list(range(w.end - w.begin))
+        targets = batch.input_ids[r, 1:][batch.predict[r]].tolist()
+        assert targets == tokens[w.text][w.first : w.end]
+
+
+def test_reductions_on_known_values():
+    logp = np.array([-1.0, -5.0, -2.0, -0.5, -3.0, -4.0, -0.1, -0.2, -0.3, -0.4])
+    stats = TokenStats(logp, logp - 1.0, np.full(10, 4.0))
+    assert n_smallest(10, 0.1) == 1 and n_smallest(30, 0.1) == 3 and n_smallest(7, 0.2) == 2
+    assert mink(stats, "", 0.2) == pytest.approx((-5.0 - 4.0) / 2)
+    assert minkpp(stats, "", 0.5) == pytest.approx(0.5)  # (l - (l-1)) / 2 for every token
+    text = "héllo wörld " * 5
+    assert zlib_ratio(stats, text) == pytest.approx(logp.mean() / len(zlib.compress(text.encode("utf-8"))))
+    assert math.isnan(mink(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0)), "", 0.2))
