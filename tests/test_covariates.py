@@ -119,6 +119,7 @@ def test_date_without_column_is_latest_year_in_text():
         (pd.Timestamp("2016-12-31"), 2016 + 365 / 366),
         (None, None),
         (math.nan, None),
+        (pd.NA, None),
         ("  ", None),
         ("NA", None),
     ],

@@ -75,7 +75,7 @@ def parse_date(value: Any) -> float | None:
     milliseconds from 1e11 on (1e11 s is the year 5138, so no real date in seconds gets there).
     Raises ValueError when the value is present but is not a date.
     """
-    if value is None or value is pd.NaT or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return None
     if isinstance(value, (bool, np.bool_)):
         raise ValueError("a boolean is not a date")

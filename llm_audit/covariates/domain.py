@@ -48,8 +48,11 @@ def url_host(url: str) -> str | None:
 
 
 def _as_label(value: Any) -> str | None:
-    if value is None or pd.isna(value):
-        return None
+    try:
+        if value is None or bool(pd.isna(value)):
+            return None
+    except (TypeError, ValueError):  # a list or array cell: not missing, labelled by its text
+        pass
     text = str(value).strip()
     return text or None
 
