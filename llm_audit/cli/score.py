@@ -1,0 +1,79 @@
+"""`llm-audit score`: step 1, the scores table of a corpus under a causal LM."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from llm_audit.errors import AuditError
+
+
+def _float_list(value: str) -> list[float]:
+    try:
+        return [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {value!r}") from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("score", help="score every text under a causal LM (loss, zlib, Min-K%%, Min-K%%++, ...)")
+    p.add_argument("corpus", help="JSONL(.gz), CSV, Parquet, a datasets folder, or a datasets hub name")
+    p.add_argument("--model", required=True, help="local model folder, .gguf file, or hub id")
+    p.add_argument("--gguf-file", help="GGUF file inside the model folder / hub repo")
+    p.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16")
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), or a torch device")
+    p.add_argument("--allow-pickle", action="store_true", help="allow pickled .bin weights (runs code on load)")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="member")
+    p.add_argument("--id-column", default="id")
+    p.add_argument("--split", help="split of a datasets source")
+    p.add_argument("--scores", default="loss,zlib,mink,minkpp", help="attack families (default: %(default)s)")
+    p.add_argument("--k", type=_float_list, default=[0.1, 0.2, 0.5], help="k grid for mink/minkpp (default: 0.1,0.2,0.5)")
+    p.add_argument("--max-tokens", type=int, help="truncate texts to this many tokens (recorded in `truncated`)")
+    p.add_argument("--stride", type=int, help="sliding-window stride for texts longer than the context (default: context/2)")
+    p.add_argument("--context", type=int, help="window length (default: the model's context)")
+    p.add_argument("--batch-tokens", type=int, default=8192, help="token budget of a batch, padding included")
+    p.add_argument("--cache-dir", help="score cache: re-runs and interrupted runs only score what is missing")
+    p.add_argument("--lowercase", action="store_true", help="add the lowercase score (a second pass)")
+    p.add_argument("--ref-model", help="reference model for the `ref` score (its own tokenizer)")
+    p.add_argument("--out", required=True, help="scores table, .parquet or .csv")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_audit.corpus import load_corpus
+    from llm_audit.tables import table_format, write_table
+
+    out = Path(args.out)
+    table_format(out)
+    if out.exists() and not args.overwrite:
+        raise AuditError(f"{out}: already exists (pass --overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise AuditError(f"{out}: folder {out.parent} does not exist")
+    families = [s.strip() for s in args.scores.split(",") if s.strip()]
+    lowercase = args.lowercase or "lowercase" in families
+    if "ref" in families and not args.ref_model:
+        raise AuditError("--scores: 'ref' needs --ref-model")
+    families = [s for s in families if s not in ("lowercase", "ref")]
+    corpus = load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column,
+                         id_column=args.id_column, split=args.split)
+
+    from llm_audit.scoring import load_model, score_corpus
+    from llm_audit.scoring.runner import distributed_state
+
+    options = dict(dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code,
+                   allow_pickle=args.allow_pickle)
+    target = load_model(args.model, gguf_file=args.gguf_file, revision=args.revision, **options)
+    reference = load_model(args.ref_model, **options) if args.ref_model else None
+    table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,
+                         stride=args.stride, context=args.context, max_batch_tokens=args.batch_tokens,
+                         cache_dir=args.cache_dir, lowercase=lowercase, reference=reference,
+                         progress=not args.no_progress)
+    state = distributed_state()
+    if state is None or state.is_main_process:
+        write_table(table, out, overwrite=args.overwrite)
+    return 0
