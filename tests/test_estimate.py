@@ -131,3 +131,13 @@ def test_same_seed_gives_byte_identical_json(tmp_path):
     assert all(len(v["fpr"]) <= 200 for v in d["curves"]["score"].values())
     hist = d["diagnostics"]["propensity_histogram"]
     assert sum(hist["member"]) + sum(hist["nonmember"]) == 1_500
+
+
+def test_att_target_matches_the_members_population_truth():
+    tr = true_metrics(1.0, 0.5, target="att", n_mc=10**6)
+    s, c = simulate(N, 1.0, 0.5, seed=18)
+    est = estimate(s, c, target="att", n_bootstrap=0, seed=0)
+    for method in ("ipw", "dr"):
+        assert abs(est.value("score", method, "auc") - tr["auc"]) < 0.02, method
+        assert abs(est.value("score", method, "mean_diff") - tr["mean_diff"]) < 0.06, method
+    assert est.to_dict()["diagnostics"]["ess"]["member"] == pytest.approx(int(s["member"].sum()))

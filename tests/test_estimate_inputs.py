@@ -102,3 +102,13 @@ def test_grouped_units_keep_a_document_in_one_fold(tables):
     est = estimate(s, c.assign(group=[f"d{i // 3}" for i in range(len(c))]), n_bootstrap=0, seed=0)
     assert est.to_dict()["config"]["grouped_folds"] is True
     assert "group" not in est.to_dict()["config"]["covariates"]
+
+
+def test_refit_propensity_bootstrap_is_stated_and_brackets_the_estimate(tables):
+    s, c = tables
+    est = estimate(s, c, n_bootstrap=4, seed=0, refit_propensity=True, n_jobs=1)
+    d = est.to_dict()
+    assert d["config"]["refit_propensity"] is True
+    assert "refit" in d["diagnostics"]["uncertainty"]["naive_ipw"]
+    lo, hi = est.interval("score", "ipw", "auc")
+    assert 0 < lo <= hi < 1

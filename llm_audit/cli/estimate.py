@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dp-epsilon", type=float, help="the model was trained with (epsilon, delta)-DP: check the AUC bound")
     p.add_argument("--dp-delta", type=float, default=0.0)
     p.add_argument("--scores-cols", help="comma-separated score columns (default: every numeric non-reserved column)")
+    p.add_argument("--refit-propensity", action="store_true",
+                   help="refit the cross-fitted propensity inside each bootstrap replicate (slow; default: kept fixed)")
     p.add_argument("--jobs", type=int, default=-1, help="parallel bootstrap jobs (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
         propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
         seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
+        refit_propensity=args.refit_propensity,
     )
     est.save(out, overwrite=args.overwrite)
     print(est.summary())

@@ -8,7 +8,7 @@ import pandas as pd
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate import diagnostics as dg
-from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval
+from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval, refit_propensity_replicates
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns, prepare
 from llm_audit.estimate.dr import (
     OUTCOME_MODELS, DRTerms, dr_cdfs, dr_mean, dr_terms, fit_outcome, grid_roc, threshold_grid,
@@ -123,7 +123,7 @@ def _curve(fp_tp) -> dict:
 
 
 def _corrected(
-    name: str, s, t, e, rows, all_terms: DRTerms, target, fpr, n_bootstrap, seed, n_jobs,
+    name: str, s, t, e, rows, all_terms: DRTerms, target, fpr, n_bootstrap, seed, n_jobs, refit=None,
 ) -> tuple[dict, dict, dict, dict]:
     """IPW and DR blocks (and curves) on the units ``rows``."""
     s_r, t_r = s[rows], t[rows]
@@ -132,6 +132,8 @@ def _corrected(
     ipw_point, ipw_curve = _weighted_point(s_r, t_r, w, fpr)
     dr_point, dr_curve, se = _dr_point(terms, s_r, t_r, fpr)
     reps = bootstrap_replicates(s_r, t_r, {"ipw": w}, terms, fpr_targets=fpr, n_boot=n_bootstrap, seed=seed, n_jobs=n_jobs) if n_bootstrap else {}
+    if refit is not None and n_bootstrap:
+        reps["ipw"] = refit(s)
     dr_extra = {"se": se, "ci": [dr_point["mean_diff"] - Z95 * se, dr_point["mean_diff"] + Z95 * se],
                 "ci_method": "influence function"}
     return (
@@ -162,6 +164,7 @@ def estimate(
     grid_size: int = 100,
     thresholds: dg.OverlapThresholds = dg.OverlapThresholds(),
     gamma_max: float = 20.0,
+    refit_propensity: bool = False,
 ) -> Estimates:
     """Naive vs causally corrected memorization for every score column (SPEC §4), with diagnostics."""
     fpr = tuple(float(a) for a in fpr)
@@ -225,7 +228,14 @@ def estimate(
         om = fit_outcome(data.covariates, t, s, splits, model=outcome, seed=int(seeds[3]))
         terms = dr_terms(s, t, om, h_all, r_all, threshold_grid(s, grid_size))
         if identified:
-            ipw, dr, c_ipw, c_dr = _corrected(name, s, t, ov.e, np.flatnonzero(keep), terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 1]), n_jobs)
+            refit = None
+            if refit_propensity:
+                def refit(score, _seed=int(boot_seeds[3 * k + 1])):
+                    return refit_propensity_replicates(
+                        data.covariates, t, score, data.groups, folds=folds, model=propensity, eta=eta, trim=trim,
+                        target=target, fpr_targets=fpr, n_boot=n_bootstrap, seed=_seed, n_jobs=n_jobs,
+                    )
+            ipw, dr, c_ipw, c_dr = _corrected(name, s, t, ov.e, np.flatnonzero(keep), terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 1]), n_jobs, refit)
             entry.update(ipw=ipw, dr=dr)
             curves[name].update(ipw=c_ipw, dr=c_dr)
             sens_rows = np.flatnonzero(keep)
@@ -278,7 +288,10 @@ def estimate(
         "uncertainty": {
             "level": 0.95,
             "bootstrap_replicates": n_bootstrap,
-            "naive_ipw": "stratified bootstrap over units, percentile intervals; the cross-fitted propensity is kept fixed (not refit per replicate)",
+            "naive_ipw": "stratified bootstrap over units, percentile intervals; " + (
+                "the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
+                if refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)"),
+            "propensity_refit": refit_propensity,
             "dr": "multiplier bootstrap of the per-unit DR terms (nuisances not refit); the DR mean uses the influence-function standard error",
         },
         "assumptions": ASSUMPTIONS,
@@ -288,7 +301,7 @@ def estimate(
         "target": target, "eta": eta, "trim": trim, "folds": folds, "propensity": propensity, "outcome": outcome,
         "n_bootstrap": n_bootstrap, "fpr": list(fpr), "seed": seed, "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
         "grid_size": grid_size, "gamma_max": gamma_max, "scores": list(data.scores), "covariates": list(map(str, data.covariates.columns)),
-        "grouped_folds": data.groups is not None,
+        "grouped_folds": data.groups is not None, "refit_propensity": refit_propensity,
     }
     return Estimates({"schema_version": SCHEMA_VERSION, "scores": out_scores, "curves": curves,
                       "diagnostics": diagnostics, "config": config})
