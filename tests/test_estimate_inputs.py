@@ -104,7 +104,7 @@ def test_grouped_units_keep_a_document_in_one_fold(tables):
     assert "group" not in est.to_dict()["config"]["covariates"]
 
 
-def test_refit_propensity_bootstrap_is_stated_and_brackets_the_estimate(tables):
+def test_refit_propensity_bootstrap_is_stated_in_the_json(tables):
     s, c = tables
     est = estimate(s, c, n_bootstrap=4, seed=0, refit_propensity=True, n_jobs=1)
     d = est.to_dict()

@@ -111,6 +111,8 @@ def _dr_point(terms: DRTerms, score, member, fpr) -> tuple[dict, tuple, float]:
 
 
 def _subset_terms(terms: DRTerms, rows: np.ndarray) -> DRTerms:
+    if len(rows) == len(terms.h):  # all units: no copy of the (n, G) matrices
+        return terms
     return DRTerms(
         grid=terms.grid, phi_cdf=(terms.phi_cdf[0][rows], terms.phi_cdf[1][rows]),
         psi_mean=terms.psi_mean[rows], h=terms.h[rows], r=terms.r[rows],
