@@ -112,3 +112,16 @@ def test_refit_propensity_bootstrap_is_stated_in_the_json(tables):
     assert "refit" in d["diagnostics"]["uncertainty"]["naive_ipw"]
     lo, hi = est.interval("score", "ipw", "auc")
     assert 0 < lo <= hi < 1
+
+
+def test_dates_become_years_and_free_text_is_dropped(tables):
+    import pandas as pd
+
+    s, c = tables
+    c = c.assign(date=pd.to_datetime("2020-01-01") + pd.to_timedelta(np.arange(len(c)), unit="D"),
+                 text=[f"text {i}" for i in range(len(c))])
+    est = estimate(s, c, n_bootstrap=0, seed=0)
+    d = est.to_dict()
+    assert "date" in d["config"]["covariates"] and "text" not in d["config"]["covariates"]
+    assert any("'text' dropped: 600 distinct categories" in n for n in d["diagnostics"]["notes"])
+    assert "date" in d["diagnostics"]["smd"]

@@ -21,6 +21,7 @@ from llm_audit.errors import AuditError
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 GROUP_COLUMN = "group"
 MIN_PER_ARM = 20
+MAX_LEVELS = 200  # a categorical with more levels is not a covariate the one-hot design can use
 
 
 @dataclass
@@ -118,11 +119,17 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     notes: list[str] = []
     keep = []
     for c in cov.columns:
+        if pd.api.types.is_datetime64_any_dtype(cov[c]):
+            # dates enter as (fractional) years: a number the design can standardize
+            days = (cov[c] - pd.Timestamp("1970-01-01", tz=getattr(cov[c].dt, "tz", None))).dt.total_seconds() / 86400.0
+            cov[c] = 1970.0 + days / 365.2425
         col = cov[c]
         if col.isna().all():
             notes.append(f"covariate '{c}' dropped: all values missing")
         elif col.nunique(dropna=False) <= 1:
             notes.append(f"covariate '{c}' dropped: constant")
+        elif _is_categorical(col) and col.nunique() > MAX_LEVELS:
+            notes.append(f"covariate '{c}' dropped: {col.nunique()} distinct categories (> {MAX_LEVELS}; free text or an identifier?)")
         else:
             if col.isna().any():
                 notes.append(f"covariate '{c}': {int(col.isna().sum())} missing value(s) imputed (median or most frequent) with an indicator")
