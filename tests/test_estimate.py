@@ -3,7 +3,6 @@ Monte Carlo on 10^6 draws of the population, never from the estimator."""
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
