@@ -8,6 +8,7 @@ model's own logits, reduced in vocabulary slices.
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -24,8 +25,19 @@ class Head(NamedTuple):
     softcap: float | None
 
 
+_HEADS: "weakref.WeakKeyDictionary[torch.nn.Module, Head | None]" = weakref.WeakKeyDictionary()
+
+
 def resolve_head(model: torch.nn.Module) -> Head | None:
-    """The (body, LM head) split of ``model`` when body + linear head reproduces its logits, else None."""
+    """The (body, LM head) split of ``model`` when body + linear head reproduces its logits, else None.
+
+    Checked once per model object (one 8-token forward), then remembered."""
+    if model not in _HEADS:
+        _HEADS[model] = _check_head(model)
+    return _HEADS[model]
+
+
+def _check_head(model: torch.nn.Module) -> Head | None:
     body = getattr(model, getattr(model, "base_model_prefix", ""), None)
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if body is None or not isinstance(head, torch.nn.Linear):
@@ -49,8 +61,8 @@ def batch_stats(
     head: Head | None,
     batch: Batch,
     *,
-    row_chunk: int = 1024,
-    vocab_chunk: int = 2048,
+    row_chunk: int = 256,
+    vocab_chunk: int = 1024,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per window of ``batch`` (in order): float64 arrays (logp, mean, var) of its scored tokens."""
     device = next(model.parameters()).device

@@ -41,8 +41,8 @@ class Execution:
 
     max_batch_tokens: int = 8192
     padding_side: str = "right"
-    row_chunk: int = 1024
-    vocab_chunk: int = 2048
+    row_chunk: int = 256
+    vocab_chunk: int = 1024
     progress: bool = True
     on_batch: Callable[[int], None] | None = None
 
@@ -228,8 +228,8 @@ def score_corpus(
     reference_tokenizer: Any = None,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
-    row_chunk: int = 1024,
-    vocab_chunk: int = 2048,
+    row_chunk: int = 256,
+    vocab_chunk: int = 1024,
 ) -> pd.DataFrame:
     """The scores table of ``corpus`` (columns ``id``, ``text``, optional ``member``) under ``model``.
 
