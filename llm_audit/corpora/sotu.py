@@ -56,6 +56,9 @@ def build(
     cutoff_date = _as_date(cutoff)
     if isinstance(words, bool) or not isinstance(words, int) or words < 1:
         raise AuditError(f"sotu: words must be a positive integer, got {words!r}")
+    for cap in (max_members, max_nonmembers):
+        if cap is not None and cap < 1:
+            raise AuditError(f"sotu: the number of chunks per arm must be positive, got {cap}")
     speeches = load_speeches(include_related)
     rows = []
     for speech in speeches.itertuples(index=False):
@@ -90,8 +93,6 @@ def _subsample(corpus: pd.DataFrame, caps: dict[int, int | None], seed: int) -> 
     for arm, cap in caps.items():
         if cap is None:
             continue
-        if cap < 1:
-            raise AuditError(f"sotu: the number of chunks per arm must be positive, got {cap}")
         rows = np.flatnonzero(corpus["member"].to_numpy() == arm)
         if len(rows) > cap:
             keep[np.setdiff1d(rows, rng.choice(rows, size=cap, replace=False))] = False
