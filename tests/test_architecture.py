@@ -1,0 +1,23 @@
+"""The design's one hard boundary: estimation and reporting never load torch or transformers, so scores
+computed on a GPU cluster can be estimated and reported on a laptop without them."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "modules",
+    ["llm_audit.estimate", "llm_audit.report", "llm_audit.simulate", "llm_audit.cli"],
+)
+def test_layer_does_not_import_torch(modules):
+    code = (
+        f"import sys, {modules}\n"
+        "from llm_audit.cli import build_parser\n"
+        "build_parser()\n"
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "sys.exit(', '.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, f"{modules} imported {result.stderr.strip()}"
