@@ -17,7 +17,8 @@ def test_layer_does_not_import_torch(modules):
         "from llm_audit.cli import build_parser\n"
         "build_parser()\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
-        "sys.exit(', '.join(bad))"
+        "print(', '.join(bad), file=sys.stderr)\n"
+        "sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, f"{modules} imported {result.stderr.strip()}"
