@@ -97,6 +97,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def recorded_config_hash(run_dir: Path) -> str | None:
+    """The config hash a run folder was made with, or None when there is no readable run record."""
+    try:
+        return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8")).get("config_hash")
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+
+
 def _open_run(run_dir: Path, config: AuditConfig, force: bool) -> Run:
     record_path = run_dir / RUN_FILE
     digest = config.hash()
