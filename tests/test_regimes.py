@@ -64,7 +64,7 @@ def test_multi_run_recovers_closed_form_truth():
     assert m["auc"]["value"] == pytest.approx(TRUE_AUC, abs=0.01)
     assert m["mean_diff"]["value"] == pytest.approx(TAU, abs=0.02)
     assert m["tpr_at_fpr"]["0.01"]["value"] == pytest.approx(TRUE_TPR_01, abs=0.01)
-    assert m["tpr_at_fpr"]["0.01"]["reliable"]
+    assert not m["tpr_at_fpr"]["0.01"]["unreliable"]
     assert est["counts"] == {"runs": 16, "units": 3000, "pairs": 48000, "member_pairs": est["counts"]["member_pairs"],
                              "units_without_both_arms": est["counts"]["units_without_both_arms"],
                              "bootstrap_replicates": 50}

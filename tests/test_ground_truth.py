@@ -1,0 +1,96 @@
+"""The ground-truth benchmark at its smallest size: the ordering that must hold, and deterministic training.
+
+The harness lives in ``benchmarks/`` (not the package), so it runs as a user runs it: a subprocess from the
+repository root. It reads pile_domains from ../shared/data; the tests skip where that folder is absent
+(set LLM_AUDIT_PILE_DOMAINS to point elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LLM_AUDIT_PILE_DOMAINS", REPO.parent / "shared" / "data" / "pile_domains"))
+
+needs_data = pytest.mark.skipif(not (DATA / "wikipedia.jsonl.gz").exists(), reason=f"no pile_domains at {DATA}")
+
+
+def _harness(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "benchmarks.ground_truth", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory) -> dict:
+    cache = tmp_path_factory.mktemp("ground_truth")
+    done = _harness("--small", "--threads", "1", "--quiet", "--cache-dir", str(cache), "--data-dir", str(DATA))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "**AUC**" in done.stdout
+    (folder,) = cache.iterdir()
+    return json.loads((folder / "results.json").read_text())
+
+
+@needs_data
+@pytest.mark.slow
+def test_dr_is_closer_to_the_truth_than_naive_at_the_strongest_confounding(small_results):
+    strongest = max(small_results["zero_run"], key=float)
+    zero = small_results["zero_run"][strongest]
+    for score in ("loss", "mink_0.2"):
+        truth = small_results["truth"]["scores"][score]["causal"]["auc"]["value"]
+        naive = zero["scores"][score]["naive"]["auc"]["value"]
+        dr = zero["scores"][score]["dr"]["auc"]["value"]
+        # 120 units and 4 runs: the truth itself is known to about +-0.05, so only a clear ordering is asked.
+        assert abs(naive - truth) > abs(dr - truth) + 0.03, (score, truth, naive, dr)
+    truth = small_results["truth"]["scores"]["loss"]["causal"]["auc"]["value"]
+    assert abs(zero["scores"]["loss"]["naive"]["auc"]["value"] - truth) > 0.08
+
+
+@needs_data
+@pytest.mark.slow
+def test_every_regime_is_reported(small_results):
+    assert small_results["truth"]["regime"] == "multi-run"
+    assert small_results["truth"]["counts"]["runs"] == small_results["size"]["runs"]
+    assert any("no interference" in a for a in small_results["one_run"]["assumptions"])
+    assert set(small_results["zero_run"]) == {format(a, "g") for a in small_results["size"]["strengths"]}
+    # a = 0 is a randomized split: every method's AUC interval should hold the multi-run truth.
+    truth = small_results["truth"]["scores"]["loss"]["causal"]["auc"]["value"]
+    lo, hi = small_results["zero_run"]["0"]["scores"]["loss"]["naive"]["auc"]["ci"]
+    assert lo - 0.05 <= truth <= hi + 0.05
+
+
+def test_fine_tuning_is_deterministic_given_the_seed(tmp_path):
+    """Same seed, same texts, same base model: the same scores to the last bit (CPU)."""
+    code = f"""
+import sys, torch
+import pandas as pd
+from pathlib import Path
+from benchmarks.ground_truth import models
+from benchmarks.ground_truth.sizes import SIZES
+from dataclasses import replace
+from llm_audit.training import build_model, train_bpe_tokenizer
+
+torch.set_num_threads(1)
+texts = [f"text number {{i}}: the quick brown fox jumps over the lazy dog {{i * 7}} times." for i in range(40)]
+size = replace(SIZES["small"], vocab_size=300, finetune_steps=8, batch_size=4, seq_len=32)
+tok = train_bpe_tokenizer(texts, 300)
+model = build_model(tok, n_layer=1, d_model=32, n_head=2, context=64, seed=0)
+base = Path({str(tmp_path)!r}) / "base"
+model.save_pretrained(base); tok.save_pretrained(base)
+pool = pd.DataFrame({{"id": [str(i) for i in range(10)], "text": texts[:10]}})
+a = models.finetune_and_score(base, texts[:20], pool, size, seed=3)
+b = models.finetune_and_score(base, texts[:20], pool, size, seed=3)
+c = models.finetune_and_score(base, texts[:20], pool, size, seed=4)
+assert a.equals(b), "same seed, different scores"
+assert not a["loss"].equals(c["loss"]), "the seed changes nothing"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
