@@ -37,6 +37,23 @@ def test_head_moments_equal_explicit_sums(scale, row_chunk, vocab_chunk):
         np.testing.assert_allclose(g.double().numpy(), w.numpy(), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_row_blocks_on_several_threads_give_the_same_moments(threads):
+    gen = torch.Generator().manual_seed(2)
+    hidden = torch.randn(301, 16, generator=gen)
+    weight = torch.randn(777, 16, generator=gen) * 2
+    targets = torch.randint(0, 777, (301,), generator=gen)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = head_stats(hidden, weight, targets, row_chunk=50, vocab_chunk=128)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.get_num_threads() == before
+    for g, w in zip(got, explicit(hidden.double() @ weight.double().T, targets)):
+        np.testing.assert_allclose(g.double().numpy(), w.numpy(), atol=1e-5)
+
+
 def test_softcap_and_logits_fallback_match_explicit_sums():
     gen = torch.Generator().manual_seed(1)
     hidden = torch.randn(11, 8, generator=gen)

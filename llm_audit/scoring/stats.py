@@ -15,6 +15,7 @@ subtraction stays exact to ~1e-6 in fp32.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import torch
@@ -63,6 +64,44 @@ def _finish(state: tuple[torch.Tensor, ...], target_logit: torch.Tensor) -> Toke
 
 
 def head_stats(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    softcap: float | None = None,
+    row_chunk: int = 256,
+    vocab_chunk: int = 1024,
+) -> TokenStats:
+    """Statistics of ``softmax(hidden @ weight.T + bias)`` at ``targets`` (see ``_head_stats_block``).
+
+    On a multi-threaded CPU the rows are split into one block per thread, each block reduced by a
+    single-threaded worker. Why: the tiles' elementwise passes are many short parallel regions, and each
+    one waits for its slowest thread; on a busy machine a descheduled thread stalls every region (measured
+    20x slower on 2 loaded cores), while independent single-threaded workers never wait for each other."""
+    threads = torch.get_num_threads()
+    kwargs = dict(bias=bias, softcap=softcap, row_chunk=row_chunk, vocab_chunk=vocab_chunk)
+    n = hidden.shape[0]
+    if hidden.device.type != "cpu" or threads <= 1:
+        return _head_stats_block(hidden, weight, targets, **kwargs)
+    workers = max(1, min(threads, n // 64))
+    blocks = [slice(i * n // workers, (i + 1) * n // workers) for i in range(workers)]
+    torch.set_num_threads(1)
+    try:
+        if workers == 1:
+            return _head_stats_block(hidden, weight, targets, **kwargs)
+        def work(block: slice) -> TokenStats:
+            with torch.inference_mode():  # grad mode is per thread: the workers do not inherit the caller's
+                return _head_stats_block(hidden[block], weight, targets[block], **kwargs)
+
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(work, blocks))
+    finally:
+        torch.set_num_threads(threads)
+    return TokenStats(*(torch.cat(p) for p in zip(*parts)))
+
+
+def _head_stats_block(
     hidden: torch.Tensor,
     weight: torch.Tensor,
     targets: torch.Tensor,
