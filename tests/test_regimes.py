@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
 from llm_audit.errors import AuditError
-from llm_audit.estimate.regimes import multi_run, one_run, randomized_metrics
+from llm_audit.estimate.regimes import inclusion_probabilities, multi_run, one_run, randomized_metrics
 
 # Simulated world: unit effect u_i ~ N(0, SU^2), run noise e_ir ~ N(0, SE^2), S_i^r(t) = u_i + t*TAU + e_ir.
 # Then S(1) ~ N(TAU, SU^2 + SE^2) and S(0) ~ N(0, SU^2 + SE^2), independent across units i != j, so
@@ -173,3 +175,18 @@ def test_one_run_bad_probabilities_are_refused():
         one_run(df, p=p.iloc[1:], n_bootstrap=5)
     with pytest.raises(AuditError, match="more than once"):
         one_run(pd.concat([df, df.iloc[:1]]), n_bootstrap=5)
+
+
+def test_inclusion_probability_table_save_and_summary(tmp_path):
+    df, p = _one_run_world(n=300, seed=4, strength=1.0)
+    table = pd.DataFrame({"id": p.index, "p": p.to_numpy()})
+    est = one_run(df, p=inclusion_probabilities(table), n_bootstrap=20)
+    assert est.to_dict() == one_run(df, p=p, n_bootstrap=20).to_dict()
+    est.save(tmp_path / "estimates.json")
+    assert json.loads((tmp_path / "estimates.json").read_text()) == est.to_dict()
+    text = est.summary()
+    assert text.splitlines()[0].startswith("score") and "no interference" in text
+    with pytest.raises(AuditError, match="row 2, column 'p'"):
+        inclusion_probabilities(table.assign(p=[0.5, 0.5, 1.5] + [0.5] * 297))
+    with pytest.raises(AuditError, match="no 'p' column"):
+        inclusion_probabilities(table.drop(columns="p"))

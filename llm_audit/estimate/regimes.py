@@ -13,6 +13,8 @@ estimate the causal ones; no propensity model is needed.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -22,6 +24,7 @@ import pandas as pd
 from llm_audit.errors import AuditError
 from llm_audit.estimate.design import score_columns
 from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, roc_metrics
+from llm_audit.tables import atomic_write_text
 
 SCHEMA_VERSION = 1
 DEFAULT_FPR = (0.001, 0.01, 0.05)
@@ -112,6 +115,44 @@ class RegimeEstimates:
             "assumptions": self.assumptions,
             "config": self.config,
         }
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", overwrite=overwrite)
+
+    def summary(self) -> str:
+        """A plain-text table, one row per score, then the counts and the assumptions."""
+        fprs = [_fpr_key(a) for a in self.config["fpr"]]
+        head = ["score", "AUC [95% CI]", *[f"TPR@{a}" for a in fprs], "advantage", "mean diff"]
+        rows = [head]
+        for name, m in self.scores.items():
+            tprs = [_short(m["tpr_at_fpr"][a]) + ("*" if m["tpr_at_fpr"][a]["unreliable"] else "") for a in fprs]
+            rows.append([name, _short(m["auc"], ci=True), *tprs, _short(m["advantage"]), _short(m["mean_diff"])])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines += ["", f"{self.regime}: " + ", ".join(f"{k} {v}" for k, v in self.counts.items() if not isinstance(v, dict))]
+        lines += [f"assumes: {a}" for a in self.assumptions]
+        if any(e["unreliable"] for m in self.scores.values() for e in m["tpr_at_fpr"].values()):
+            lines.append(f"* fewer than {MIN_NONMEMBERS_ABOVE:g} non-members above the threshold: unreliable")
+        return "\n".join(lines)
+
+
+def _short(entry: dict[str, Any], ci: bool = False) -> str:
+    if ci and entry["ci"] is not None:
+        return f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+    return f"{entry['value']:.3f}"
+
+
+def inclusion_probabilities(table: pd.DataFrame, name: str = "inclusion probabilities") -> pd.Series:
+    """Per-unit inclusion probabilities of a one-run design from a table with ``id`` and ``p``."""
+    _require(table, ["id", "p"], name)
+    dup = table["id"].duplicated()
+    if dup.any():
+        raise AuditError(f"{name}: id {table['id'][dup].iloc[0]!r} appears more than once")
+    p = pd.to_numeric(table["p"], errors="coerce")
+    bad = np.flatnonzero(~((p > 0) & (p < 1)).to_numpy())
+    if bad.size:
+        raise AuditError(f"{name}: row {bad[0]}, column 'p': need 0 < p < 1, got {table['p'].iloc[bad[0]]!r}")
+    return pd.Series(p.to_numpy(dtype=float), index=table["id"].astype(str))
 
 
 # ---- input checks ----------------------------------------------------------------------------------------------
@@ -270,7 +311,7 @@ def one_run(
     member = _membership(scores_df["member"], "scores")
     _require_both_arms(member, "scores")
     if isinstance(p, pd.Series):
-        probs = scores_df["id"].map(p).to_numpy(dtype=float)
+        probs = scores_df["id"].astype(str).map(p).to_numpy(dtype=float)
         missing = np.flatnonzero(np.isnan(probs))
         if missing.size:
             raise AuditError(f"inclusion probabilities: {missing.size} ids of the scores have none, "
