@@ -94,3 +94,21 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_readme_section_is_replaced_in_place_and_other_sections_kept(tmp_path):
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.ground_truth.table import write_readme_section
+    finally:
+        sys.path.remove(str(REPO))
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Scoring throughput\n\nfigures\n")
+    write_readme_section(readme, "first table")
+    write_readme_section(readme, "second table")
+    text = readme.read_text()
+    assert text.count("## Ground truth") == 1 and "second table" in text and "first table" not in text
+    assert text.startswith("# Benchmarks\n\n## Scoring throughput\n\nfigures\n")
+    readme.write_text("# Benchmarks\n\n## Ground truth\n\nold\n\n## Estimator validity\n\nkept\n")
+    write_readme_section(readme, "new")
+    assert readme.read_text() == "# Benchmarks\n\n## Ground truth\n\nnew\n\n## Estimator validity\n\nkept\n"
