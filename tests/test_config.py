@@ -120,3 +120,17 @@ def test_reference_lists_every_key():
                 "`estimate.dp_delta`", "`report.formats`", "`name`"):
         assert key in ref
     assert "| `scoring.batch_tokens` | `8192` |" in ref
+
+
+def test_example_config_lists_every_key():
+    import dataclasses
+    import typing
+    from pathlib import Path
+
+    example = yaml.safe_load((Path(__file__).parents[1] / "configs" / "example.yaml").read_text())
+    hints = typing.get_type_hints(AuditConfig)
+    for f in dataclasses.fields(AuditConfig):
+        if dataclasses.is_dataclass(hints[f.name]):
+            assert set(example[f.name]) == {s.name for s in dataclasses.fields(hints[f.name])}, f.name
+        else:
+            assert f.name in example
