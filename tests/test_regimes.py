@@ -190,3 +190,26 @@ def test_inclusion_probability_table_save_and_summary(tmp_path):
         inclusion_probabilities(table.assign(p=[0.5, 0.5, 1.5] + [0.5] * 297))
     with pytest.raises(AuditError, match="no 'p' column"):
         inclusion_probabilities(table.drop(columns="p"))
+
+
+def test_multi_run_with_per_unit_probabilities_recovers_truth_where_unweighted_does_not():
+    # Each run includes unit i with p_i = sigmoid(1.5 x_i), S(0) = x_i + u_i + run noise: the units
+    # included most often are those with high scores anyway. S(t) ~ N(t*TAU, 1 + SU^2 + SE^2).
+    rng = np.random.default_rng(21)
+    n, runs = 2000, 8
+    x = rng.normal(0, 1, n)
+    unit = x + rng.normal(0, SU, n)
+    p = 1 / (1 + np.exp(-1.5 * x))
+    ids = [f"u{i}" for i in range(n)]
+    frames = []
+    for r in range(runs):
+        member = (rng.random(n) < p).astype(int)
+        frames.append(pd.DataFrame({"run": r, "id": ids, "member": member,
+                                    "loss": unit + TAU * member + rng.normal(0, SE, n)}))
+    df = pd.concat(frames, ignore_index=True)
+    truth = norm.cdf(TAU / np.sqrt(2 * (1 + SU**2 + SE**2)))
+    weighted = multi_run(df, p=pd.Series(p, index=ids), n_bootstrap=30).scores["loss"]["auc"]
+    unweighted = multi_run(df, n_bootstrap=0).scores["loss"]["auc"]
+    assert abs(unweighted["value"] - truth) > 0.15
+    assert weighted["value"] == pytest.approx(truth, abs=0.015)
+    assert weighted["ci"][0] <= truth <= weighted["ci"][1]

@@ -184,6 +184,7 @@ def multi_run(
     scores_df: pd.DataFrame,
     inclusion_df: pd.DataFrame | None = None,
     *,
+    p: pd.Series | None = None,
     scores: Sequence[str] | None = None,
     fpr: Sequence[float] = DEFAULT_FPR,
     n_bootstrap: int = 1000,
@@ -195,6 +196,9 @@ def multi_run(
     ``scores_df`` is long: one row per (``run``, ``id``) with the score columns; membership comes from
     ``inclusion_df`` (``run``, ``id``, ``member``) or, when that is None, from a ``member`` column of
     ``scores_df``. ``per_unit`` of the result holds tau_i per score with the run counts behind it.
+    ``p``: per-unit inclusion probabilities (a Series indexed by ``id``) when the design did not include
+    every unit with the same probability; the pooled metrics then use Horvitz-Thompson weights, as in
+    ``one_run``. Left None, every unit is assumed to share one probability (unweighted pooling).
     """
     _require(scores_df, ["run", "id"], "scores")
     cols = _finite_score_columns(scores_df, scores)
@@ -230,13 +234,17 @@ def multi_run(
         grid[r_idx, u_idx] = table[col].to_numpy(dtype=float)
         s_grids[col] = grid
 
+    probs = None if p is None else _unit_probabilities(pd.Series(units, dtype=str), p)
+    w_grid = None if probs is None else np.where(t_grid == 1, 1.0 / probs, 1.0 / (1.0 - probs))
+
     def metrics_on(rr: np.ndarray, ii: np.ndarray) -> dict[str, dict[str, Any]] | None:
         t = t_grid[np.ix_(rr, ii)].ravel()
         keep = ~np.isnan(t)
         t = t[keep].astype(int)
         if t.size == 0 or t.min() == t.max():
             return None
-        return {col: randomized_metrics(s_grids[col][np.ix_(rr, ii)].ravel()[keep], t, fpr=fpr) for col in cols}
+        w = None if w_grid is None else w_grid[np.ix_(rr, ii)].ravel()[keep]
+        return {col: randomized_metrics(s_grids[col][np.ix_(rr, ii)].ravel()[keep], t, w, fpr=fpr) for col in cols}
 
     point = metrics_on(np.arange(len(runs)), np.arange(len(units)))
     rng = np.random.default_rng(seed)
@@ -273,6 +281,7 @@ def multi_run(
             "the pooled metrics average over the training randomness of the R runs",
         ],
         config={"fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
+                "p": "per-unit" if p is not None else "common",
                 "interval": "percentile, two-way bootstrap over runs and units"},
         per_unit=per_unit,
     )
@@ -283,6 +292,19 @@ def _no_duplicates(df: pd.DataFrame, name: str) -> None:
     if dup.any():
         row = df[dup].iloc[0]
         raise AuditError(f"{name}: (run, id) = ({row['run']!r}, {row['id']!r}) appears more than once")
+
+
+def _unit_probabilities(ids: pd.Series, p: pd.Series) -> np.ndarray:
+    """``p`` looked up for every id, refusing a missing id or a p outside (0, 1)."""
+    probs = ids.map(p).to_numpy(dtype=float)
+    missing = np.flatnonzero(np.isnan(probs))
+    if missing.size:
+        raise AuditError(f"inclusion probabilities: {missing.size} ids of the scores have none, "
+                         f"e.g. id {ids.iloc[missing[0]]!r}")
+    bad = np.flatnonzero(~((probs > 0) & (probs < 1)))
+    if bad.size:
+        raise AuditError(f"inclusion probabilities: id {ids.iloc[bad[0]]!r} has p = {probs[bad[0]]}; need 0 < p < 1")
+    return probs
 
 
 # ---- one-run ---------------------------------------------------------------------------------------------------
@@ -311,19 +333,13 @@ def one_run(
     member = _membership(scores_df["member"], "scores")
     _require_both_arms(member, "scores")
     if isinstance(p, pd.Series):
-        probs = scores_df["id"].astype(str).map(p).to_numpy(dtype=float)
-        missing = np.flatnonzero(np.isnan(probs))
-        if missing.size:
-            raise AuditError(f"inclusion probabilities: {missing.size} ids of the scores have none, "
-                             f"e.g. id {scores_df['id'].iloc[missing[0]]!r}")
+        probs = _unit_probabilities(scores_df["id"].astype(str), p)
         label = "per-unit"
     else:
         probs = np.full(len(scores_df), float(p))
         label = float(p)
-    bad = np.flatnonzero(~((probs > 0) & (probs < 1)))
-    if bad.size:
-        raise AuditError(f"inclusion probabilities: id {scores_df['id'].iloc[bad[0]]!r} has p = {probs[bad[0]]}; "
-                         "need 0 < p < 1")
+        if not 0 < label < 1:
+            raise AuditError(f"inclusion probability: need 0 < p < 1, got {label}")
     weight = np.where(member == 1, 1.0 / probs, 1.0 / (1.0 - probs))
     values = {col: scores_df[col].to_numpy(dtype=float) for col in cols}
 
