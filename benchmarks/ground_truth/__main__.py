@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the table into the 'Ground truth' section of benchmarks/README.md")
     parser.add_argument("--threads", type=int, help="torch CPU threads for this process (default: torch's); "
                         "1 is much faster for these small models when other jobs share the cores")
+    parser.add_argument("--design-matched", action="store_true",
+                        help="also R runs with the strongest confounded propensity (separates interference)")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -67,14 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.cache_dir / f"{size.key()}-seed{args.seed}"
     log = (lambda _: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     log(f"ground truth benchmark, size {size.name}, seed {args.seed}, cache {folder}")
-    results = run_benchmark(Context(size=size, seed=args.seed, folder=folder, data_dir=args.data_dir, log=log))
+    results = run_benchmark(Context(size=size, seed=args.seed, folder=folder, data_dir=args.data_dir,
+                                    design_matched=args.design_matched, log=log))
     table = render(results)
     print(table)
     timings = results["timings_s"]
     print(f"\nstep times (s): {json.dumps(timings)}; total {sum(timings.values()):.0f} s")
     if args.write_readme:
         threads = f" --threads {args.threads}" if args.threads else ""
-        command = f"python -m benchmarks.ground_truth --size {size.name} --seed {args.seed}{threads} --write-readme"
+        matched = " --design-matched" if args.design_matched else ""
+        command = (f"python -m benchmarks.ground_truth --size {size.name} --seed {args.seed}{threads}{matched} "
+                   "--write-readme")
         body = ABOUT + (
             f"\n\nMeasured: `{command}` (size `{size.name}`: {size.runs} runs, {6 * size.pool_per_domain} pool "
             f"texts of {size.chunk_tokens[0]}-{size.chunk_tokens[1]} tokens, GPT-2 d={size.d_model} x "

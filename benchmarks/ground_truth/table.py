@@ -30,8 +30,9 @@ def _cell(entry: dict | None) -> str:
 
 def metric_table(results: dict[str, Any], metric: str, label: str) -> str:
     runs = results["truth"]["counts"]["runs"]
-    head = (f"| score | truth (multi-run, R={runs}) | one-run | a | zero-run naive | IPW | DR | blind AUC | verdict |\n"
-            "|---|---|---|---|---|---|---|---|---|")
+    design = results.get("design_matched_truth")
+    head = (f"| score | truth (multi-run, R={runs}) | one-run | a | design-matched truth | zero-run naive | IPW | DR "
+            "| blind AUC | verdict |\n|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for score in results["size"]["table_scores"]:
         truth = _entry(results["truth"]["scores"][score]["causal"], metric)
@@ -41,8 +42,11 @@ def metric_table(results: dict[str, Any], metric: str, label: str) -> str:
             cells = [_cell(_entry(per.get(m), metric)) for m in ("naive", "ipw", "dr")]
             diag = est["diagnostics"]
             first = k == 0
+            matched = ""
+            if design is not None and format(design["a"], "g") == a:
+                matched = _cell(_entry(design["scores"][score]["causal"], metric))
             rows.append(f"| {score if first else ''} | {_cell(truth) if first else ''} | {_cell(one) if first else ''} "
-                        f"| {a} | {' | '.join(cells)} | {diag['blind_auc']:.3f} | {diag['verdict']} |")
+                        f"| {a} | {matched} | {' | '.join(cells)} | {diag['blind_auc']:.3f} | {diag['verdict']} |")
     return f"**{label}** (95% intervals)\n\n{head}\n" + "\n".join(rows)
 
 
