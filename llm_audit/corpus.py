@@ -207,8 +207,13 @@ def _validate_texts(texts: pd.Series, name: str) -> pd.Series:
     bad = texts.isna() | ~texts.map(lambda t: isinstance(t, str))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({texts.iloc[row]!r})")
+        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({_plain(texts.iloc[row])!r})")
     return texts
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds: numpy 2 reprs read ``np.int64(2)`` in a message."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
@@ -231,7 +236,7 @@ def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1/true/false, got {labels.iloc[row]!r}")
+        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1/true/false, got {_plain(labels.iloc[row])!r}")
     return parsed.astype("int64")
 
 
