@@ -37,7 +37,18 @@ def _docs(per_domain: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def audit(tmp_path_factory):
+def one_thread():
+    """The tiny model gains nothing from intra-op threads, and on a busy 2-core machine they cost 10x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory, one_thread):
     from llm_audit.training import build_model, train_bpe_tokenizer, train_causal_lm
 
     root = tmp_path_factory.mktemp("audit")
@@ -98,7 +109,7 @@ def test_markdown_report_has_headline(audit):
     assert "Blind-baseline AUC" in md and "**Verdict:" in md
 
 
-def test_rerun_reuses_every_step_and_force_reads_the_cache(audit, monkeypatch, capsys):
+def test_rerun_reuses_every_step_and_force_reads_the_cache(audit, one_thread, monkeypatch, capsys):
     import llm_audit.scoring as scoring
 
     root, _, n = audit
