@@ -23,7 +23,15 @@ import pandas as pd
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate.design import score_columns
-from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, roc_metrics
+from llm_audit.estimate.metrics import (
+    MIN_NONMEMBERS_ABOVE,
+    advantage,
+    curve_auc,
+    effective_nonmembers_above,
+    roc_curve_weighted,
+    tpr_at_fpr_index,
+    weighted_mean_diff,
+)
 from llm_audit.tables import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -49,13 +57,22 @@ def randomized_metrics(
     score: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None, *, fpr: Sequence[float] = DEFAULT_FPR
 ) -> dict[str, Any]:
     """AUC, TPR@FPR (with the effective non-members above its threshold), advantage and mean difference of
-    members vs non-members, with the project's shared weighted ROC metrics (Hajek weights)."""
-    m = roc_metrics(score, member, weight, tuple(fpr))
+    members vs non-members, from one weighted ROC curve with the project's shared metric functions.
+
+    The AUC is the trapezoid area of the full curve (every distinct score a point), which is the weighted
+    Mann-Whitney statistic with ties counted 1/2; one sort per call keeps the bootstrap cheap.
+    """
+    curve = roc_curve_weighted(score, member, weight)
+    tprs = {}
+    for a in fpr:
+        k = tpr_at_fpr_index(curve.fpr, a)
+        n_eff = effective_nonmembers_above(score, member, weight, curve.thresholds[k]) if k > 0 else 0.0
+        tprs[_fpr_key(a)] = {"value": float(curve.tpr[k]), "n_eff_nonmember_above": n_eff}
     return {
-        "auc": m.auc,
-        "advantage": m.advantage,
-        "mean_diff": m.mean_diff,
-        "tpr_at_fpr": {_fpr_key(a): {"value": m.tpr_at_fpr[a], "n_eff_nonmember_above": m.n_eff_above[a]} for a in fpr},
+        "auc": curve_auc(curve.fpr, curve.tpr),
+        "advantage": advantage(curve.fpr, curve.tpr),
+        "mean_diff": weighted_mean_diff(score, member, weight),
+        "tpr_at_fpr": tprs,
     }
 
 
