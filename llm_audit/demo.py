@@ -295,9 +295,11 @@ def demo_summary(result: DemoResult) -> str:
     ]
     wd = result.within_domain_auc
     if wd:
+        mean = float(np.mean(list(wd.values())))
+        verdict = ("well above 0.5: the training did create memorization" if mean > 0.55 else
+                   "close to 0.5: little memorization beyond the domain effect")
         lines += ["", "Within each domain, members vs non-members (naive AUC of `loss`): "
-                  + ", ".join(f"{d} {v:.2f}" for d, v in sorted(wd.items()))
-                  + f"; mean {np.mean(list(wd.values())):.2f}. Above 0.5: the training did create memorization."]
+                  + ", ".join(f"{d} {v:.2f}" for d, v in sorted(wd.items())) + f"; mean {mean:.2f}, {verdict}."]
     if result.truth_estimates:
         t = summarize(result.truth_estimates)
         rows = {r.score: r for r in t.rows}
