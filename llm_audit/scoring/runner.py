@@ -117,6 +117,8 @@ def score_texts(
     if state is not None and cache is None:
         raise AuditError("cache_dir: required when scoring on several processes (the ranks merge through it)")
     done = cache.load() if cache is not None else pd.DataFrame()
+    if state is not None:
+        state.wait_for_everyone()  # every rank sees the same cache, hence the same split of what is missing
     missing = sorted(h for h in texts if h not in done.index)
     mine = missing[state.process_index :: state.num_processes] if state is not None else missing
     fresh = _compute(mine, texts, lm, settings, execution, cache,
