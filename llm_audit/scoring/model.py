@@ -90,6 +90,15 @@ def _hash_files(files: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+def _hub_commit(name: str, revision: str | None, gguf_file: str | None) -> str | None:
+    """The commit a hub model was loaded from: the name of its snapshot folder in the local hub cache
+    (a commit hash names the weights exactly, without hashing gigabytes)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, gguf_file or "config.json", revision=revision)
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
 def tokenizer_hash(tokenizer: Any) -> str:
     """Hash of everything that maps text to ids: the fast tokenizer's full JSON, else the vocabulary."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -170,7 +179,7 @@ def load_model(
     if local:
         weights_hash = _hash_files(weights, path)
     else:
-        weights_hash = f"{name}@{getattr(model.config, '_commit_hash', None) or revision or 'unknown'}"
+        weights_hash = f"{name}@{_hub_commit(name, revision, gguf_file) or revision or 'unknown'}"
     fingerprint = make_fingerprint(name, revision, weights_hash, torch_dtype, tokenizer)
     if gguf_file is not None:
         fingerprint["gguf_file"] = gguf_file
