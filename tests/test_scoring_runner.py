@@ -160,3 +160,15 @@ def test_two_processes_under_accelerate_give_the_one_process_table(gpt2, gpt2_di
     two = pd.read_parquet(out)
     assert two.attrs["n_computed"] == 5  # the main rank's half
     pd.testing.assert_frame_equal(two, score_corpus(corpus, gpt2, progress=False), check_exact=False, atol=1e-6, rtol=0)
+
+
+def test_tokenizer_without_pad_token_pads_with_eos(gpt2):
+    import copy
+
+    tok = copy.deepcopy(gpt2.tokenizer)
+    tok.pad_token = None
+    assert tok.pad_token_id is None
+    corpus = short_corpus(3, chars=60)
+    table = score_corpus(corpus, gpt2.model, tokenizer=tok, progress=False)
+    assert tok.pad_token_id == tok.eos_token_id
+    pd.testing.assert_frame_equal(table, score_corpus(corpus, gpt2, progress=False), check_exact=False, atol=1e-6, rtol=0)
