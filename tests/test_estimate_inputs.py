@@ -106,7 +106,7 @@ def test_grouped_units_keep_a_document_in_one_fold(tables):
 
 def test_refit_propensity_bootstrap_is_stated_in_the_json(tables):
     s, c = tables
-    est = estimate(s, c, n_bootstrap=4, seed=0, refit_propensity=True, n_jobs=1)
+    est = estimate(s, c, n_bootstrap=3, folds=3, seed=0, refit_propensity=True, n_jobs=1)
     d = est.to_dict()
     assert d["config"]["refit_propensity"] is True
     assert "refit" in d["diagnostics"]["uncertainty"]["naive_ipw"]
