@@ -125,17 +125,18 @@ def _curve(fp_tp) -> dict:
 
 
 def _corrected(
-    name: str, s, t, e, rows, all_terms: DRTerms, target, fpr, n_bootstrap, seed, n_jobs, refit=None,
+    s, t, e, rows, all_terms: DRTerms, target, fpr, n_bootstrap, seed, n_jobs, ipw_reps: dict | None = None,
 ) -> tuple[dict, dict, dict, dict]:
-    """IPW and DR blocks (and curves) on the units ``rows``."""
+    """IPW and DR blocks (and curves) on the units ``rows``; ``ipw_reps`` replaces the IPW replicates
+    (those of the refit-propensity bootstrap)."""
     s_r, t_r = s[rows], t[rows]
     w = hajek_weights(e[rows], t_r, target)
     terms = _subset_terms(all_terms, rows)
     ipw_point, ipw_curve = _weighted_point(s_r, t_r, w, fpr)
     dr_point, dr_curve, se = _dr_point(terms, s_r, t_r, fpr)
     reps = bootstrap_replicates(s_r, t_r, {"ipw": w}, terms, fpr_targets=fpr, n_boot=n_bootstrap, seed=seed, n_jobs=n_jobs) if n_bootstrap else {}
-    if refit is not None and n_bootstrap:
-        reps["ipw"] = refit(s)
+    if ipw_reps is not None:
+        reps["ipw"] = ipw_reps
     dr_extra = {"se": se, "ci": [dr_point["mean_diff"] - Z95 * se, dr_point["mean_diff"] + Z95 * se],
                 "ci_method": "influence function"}
     return (
@@ -230,14 +231,13 @@ def estimate(
         om = fit_outcome(data.covariates, t, s, splits, model=outcome, seed=int(seeds[3]))
         terms = dr_terms(s, t, om, h_all, r_all, threshold_grid(s, grid_size))
         if identified:
-            refit = None
-            if refit_propensity:
-                def refit(score, _seed=int(boot_seeds[3 * k + 1])):
-                    return refit_propensity_replicates(
-                        data.covariates, t, score, data.groups, folds=folds, model=propensity, eta=eta, trim=trim,
-                        target=target, fpr_targets=fpr, n_boot=n_bootstrap, seed=_seed, n_jobs=n_jobs,
-                    )
-            ipw, dr, c_ipw, c_dr = _corrected(name, s, t, ov.e, np.flatnonzero(keep), terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 1]), n_jobs, refit)
+            refit = refit_propensity_replicates(
+                data.covariates, t, s, data.groups, folds=folds, model=propensity, eta=eta, trim=trim,
+                target=target, fpr_targets=fpr, n_boot=n_bootstrap, seed=int(boot_seeds[3 * k + 1]), n_jobs=n_jobs,
+            ) if refit_propensity and n_bootstrap else None
+            ipw, dr, c_ipw, c_dr = _corrected(
+                s, t, ov.e, np.flatnonzero(keep), terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 1]), n_jobs, refit,
+            )
             entry.update(ipw=ipw, dr=dr)
             curves[name].update(ipw=c_ipw, dr=c_dr)
             sens_rows = np.flatnonzero(keep)
@@ -245,7 +245,7 @@ def estimate(
             entry.update(ipw=_null_block(fpr), dr=_null_block(fpr))
             sens_rows = overlap_rows
             if overlap_ok:
-                ipw, dr, c_ipw, c_dr = _corrected(name, s, t, ov.e, overlap_rows, terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 2]), n_jobs)
+                ipw, dr, c_ipw, c_dr = _corrected(s, t, ov.e, overlap_rows, terms, target, fpr, n_bootstrap, int(boot_seeds[3 * k + 2]), n_jobs)
                 entry.update(ipw_overlap=ipw, dr_overlap=dr)
                 curves[name].update(ipw_overlap=c_ipw, dr_overlap=c_dr)
         corrected_key = "ipw" if identified else "ipw_overlap"
