@@ -1,0 +1,176 @@
+"""Statistical guardrails (issue 7), on the simulator with known truth: the corrected numbers do not
+overclaim. A placebo score carries no memorization and must come out at chance; intervals must cover the
+causal AUC; thin TPR@FPR figures must be flagged; weak overlap must widen intervals and end in
+`not_identified`; the same seed must give the same bytes.
+
+The many-dataset checks are `slow`. They are sized for a 2-core CPU: n = 1000 texts, 200 bootstrap
+replicates, 2 worker processes each limited to one BLAS thread (more threads only fight over the cores).
+The truth comes from ``llm_audit.simulate.true_metrics`` (Monte Carlo on fresh draws, sklearn's AUC), the
+expected counts from plain loops here: nothing is taken from the estimator's own code.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from llm_audit.estimate import estimate
+from llm_audit.simulate import simulate, true_metrics
+
+N = 1000
+BOOTSTRAP = 200
+CONFOUNDING = 1.0  # a: the naive AUC of the placebo is about 0.71 at this strength
+
+
+def _parallel(function, jobs):
+    """Run ``function(*job)`` for every job on 2 processes, each with one BLAS thread."""
+    from joblib import Parallel, delayed
+
+    def limited(*args):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return function(*args)
+
+    return Parallel(n_jobs=2)(delayed(limited)(*job) for job in jobs)
+
+
+def placebo_column(covariates):
+    """A score that is a pure function of the covariates: it cannot carry memorization."""
+    return 0.8 * covariates["x1"] + 0.4 * covariates["x2"] + 0.5 * covariates["x3"]
+
+
+def _auc_intervals(seed: int, a: float, folds: int) -> dict:
+    scores, covariates = simulate(N, a, 0.5, seed=seed)
+    scores["placebo"] = placebo_column(covariates)
+    # The default DR grid (100 thresholds): on a grid of 10 the DR interval covered only 91-92% here.
+    est = estimate(scores, covariates, n_bootstrap=BOOTSTRAP, n_jobs=1, folds=folds, fpr=(0.05,), seed=seed)
+    return {(score, method): (est.value(score, method, "auc"), est.interval(score, method, "auc"))
+            for score in ("score", "placebo") for method in ("naive", "ipw", "dr")} | {"verdict": est.verdict}
+
+
+@pytest.fixture(scope="module")
+def many_datasets():
+    """200 confounded datasets, each estimated once with a real score and a placebo score (default 5 folds)."""
+    return _parallel(_auc_intervals, [(seed, CONFOUNDING, 5) for seed in range(200)])
+
+
+def _covers(results, key, target) -> float:
+    return float(np.mean([lo <= target <= hi for r in results for lo, hi in [r[key][1]]]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ipw", "dr"])
+def test_placebo_score_is_at_chance_after_correction(many_datasets, method):
+    first_100 = many_datasets[:100]
+    assert all(r["verdict"] == "identified" for r in first_100)
+    naive = np.array([r[("placebo", "naive")][0] for r in first_100])
+    assert naive.min() > 0.65  # the covariate shift alone makes the placebo look like a strong attack
+    assert _covers(first_100, ("placebo", "naive"), 0.5) == 0.0
+    assert _covers(first_100, ("placebo", method), 0.5) >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ipw", "dr"])
+def test_causal_auc_interval_coverage(many_datasets, method):
+    truth = true_metrics(CONFOUNDING, 0.5, n_mc=10**6)["auc"]
+    assert _covers(many_datasets, ("score", "naive"), truth) < 0.05  # the naive interval is confounded
+    assert _covers(many_datasets, ("score", method), truth) >= 0.93
+
+
+def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_path):
+    from llm_audit.report import write_report
+
+    scores, covariates = simulate(600, 0.5, 0.5, seed=3)
+    fpr = (0.001, 0.01, 0.02, 0.05)
+    est = estimate(scores, covariates, n_bootstrap=0, folds=2, fpr=fpr, seed=0).to_dict()
+    s = scores["score"].to_numpy()
+    t = scores["member"].to_numpy()
+    nonmembers = np.sort(s[t == 0])[::-1]
+    n0 = len(nonmembers)
+    for a in fpr:
+        # naive rule by hand: the lowest threshold whose share of non-members at or above it is <= a
+        above = max((k for k in range(n0 + 1) if k / n0 <= a), default=0)
+        entry = est["scores"]["score"]["naive"]["tpr_at_fpr"][format(a, "g")]
+        assert entry["n_eff_nonmember_above"] == pytest.approx(above)
+        assert entry["unreliable"] is (above < 10)
+    flags = {format(a, "g"): est["scores"]["score"]["naive"]["tpr_at_fpr"][format(a, "g")]["unreliable"] for a in fpr}
+    assert flags["0.001"] and not flags["0.05"]  # both kinds present
+    write_report(est, tmp_path, formats=["md"])
+    md = (tmp_path / "report.md").read_text()
+    assert "fewer than 10 (effective) non-members" in md
+    naive_cells = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] == "score" and cells[1].endswith("%"):  # the TPR-at-low-FPR table
+            naive_cells[cells[1]] = cells[2]
+    assert len(naive_cells) == len(fpr), md
+    for label, cell in naive_cells.items():
+        a = float(label.rstrip("%")) / 100
+        assert cell.endswith("*") is flags[format(a, "g")], (label, cell)
+
+
+OVERLAP_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 8.0)
+SEEDS = range(8)
+
+
+def _overlap_point(a: float, seed: int) -> tuple:
+    scores, covariates = simulate(N, a, 0.5, seed=seed)
+    est = estimate(scores, covariates, n_bootstrap=BOOTSTRAP, n_jobs=1, folds=2, fpr=(0.05,), seed=seed)
+    return a, est.verdict, est.interval("score", "ipw", "auc"), est.interval("score", "dr", "auc")
+
+
+@pytest.fixture(scope="module")
+def overlap_grid():
+    return _parallel(_overlap_point, [(a, seed) for a in OVERLAP_GRID for seed in SEEDS])
+
+
+SEVERITY = {"identified": 0, "weak_overlap": 1, "not_identified": 2}
+
+
+@pytest.mark.slow
+def test_weak_overlap_widens_intervals_then_is_not_identified(overlap_grid):
+    by_a = {a: [r for r in overlap_grid if r[0] == a] for a in OVERLAP_GRID}
+    widths = [np.mean([ci[1] - ci[0] for _, _, ci, _ in by_a[a]]) for a in (0.0, 1.0, 2.0)]
+    assert widths[0] < widths[1] < widths[2]  # less overlap, fewer effective units, wider intervals
+    severity = [np.mean([SEVERITY[v] for _, v, _, _ in by_a[a]]) for a in OVERLAP_GRID]
+    assert all(x <= y for x, y in zip(severity, severity[1:])), severity
+    assert severity[0] == 0 and severity[-1] == 2  # identified without confounding, refused when near-separable
+    for _, verdict, ipw, dr in by_a[8.0]:
+        assert ipw is None and dr is None  # no corrected number is printed
+
+
+OVERLAP_DEFECT = (
+    "estimate.diagnostics.overlap_verdict: at confounding a=3-4 (blind AUC 0.91-0.96) the verdict is still "
+    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 0-25% of datasets (clipping "
+    "at eta=0.02 caps the weights, so the ESS stays high and the intervals stop widening while the bias grows); "
+    "the verdict should reach `not_identified` first (e.g. count clipped units or compute the ESS before clipping)")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=OVERLAP_DEFECT)
+def test_a_printed_interval_still_covers_the_truth_under_weak_overlap(overlap_grid):
+    truth = true_metrics(1.0, 0.5, n_mc=10**6)["auc"]  # the ATE target does not depend on a
+    for a in OVERLAP_GRID:
+        printed = [ipw for r_a, verdict, ipw, _ in overlap_grid if r_a == a and verdict != "not_identified"]
+        if printed:
+            assert np.mean([lo <= truth <= hi for lo, hi in printed]) >= 0.75, a
+
+
+def test_same_config_and_seed_give_byte_identical_estimates_json(tmp_path, capsys):
+    """Through the CLI, with bootstrap jobs 1 and 2 (test_estimate.py checks the Python API)."""
+    from llm_audit.cli import main
+
+    scores, covariates = simulate(400, 1.0, 0.5, seed=9)
+    scores.to_csv(tmp_path / "s.csv", index=False)
+    covariates.to_parquet(tmp_path / "c.parquet")
+    outputs = []
+    for jobs in ("1", "2", "1"):
+        out = tmp_path / f"e{len(outputs)}.json"
+        assert main(["estimate", "--scores", str(tmp_path / "s.csv"), "--covariates", str(tmp_path / "c.parquet"),
+                     "--out", str(out), "--bootstrap", "100", "--folds", "3", "--seed", "7", "--jobs", jobs]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert json.loads(outputs[0])["config"]["seed"] == 7
