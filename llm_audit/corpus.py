@@ -53,10 +53,10 @@ def load_corpus(
     """
     raw = _read_source(source, split)
     name = str(source)
+    if len(raw) == 0:  # first: an empty JSONL file has no columns either, and "no 'text' column" misleads
+        raise AuditError(f"{name}: the corpus is empty")
     if text_column not in raw.columns:
         raise AuditError(f"{name}: no '{text_column}' column (columns: {', '.join(map(str, raw.columns))})")
-    if len(raw) == 0:
-        raise AuditError(f"{name}: the corpus is empty")
     df = raw.rename(columns={text_column: "text"})
     if label_column != "member" and label_column in df.columns:
         if "member" in df.columns:

@@ -113,7 +113,7 @@ def test_bad_inputs_name_the_file_and_row(tmp_path):
     assert "no 'input' column" in _error(write_jsonl(tmp_path / "ni.jsonl", [{"text": "x"}]), text_column="input")
     empty_file = tmp_path / "empty.jsonl"
     empty_file.write_text("")
-    assert "no 'text' column" in _error(empty_file)  # nothing to read the columns from
+    assert "the corpus is empty" in _error(empty_file)
     assert "row 2: empty text" in _error(write_jsonl(tmp_path / "e.jsonl", [ROWS[0], {"text": ""}]))
     assert "row 1: text is missing" in _error(write_jsonl(tmp_path / "n.jsonl", [{"text": 5}]))
     assert "row 2: 'member' must be 0/1" in _error(write_jsonl(tmp_path / "l.jsonl", [ROWS[0], dict(ROWS[1], member=2)]))
