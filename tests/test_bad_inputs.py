@@ -236,7 +236,7 @@ def _empty_parquet(tmp):
 def _empty_jsonl(tmp):
     path = tmp / "c.jsonl"
     path.write_text("\n", encoding="utf-8")
-    return covariates_case(tmp, path, f"{path}: ")  # no rows, so no columns either: see test_corpus.py
+    return covariates_case(tmp, path, f"{path}: the corpus is empty")
 
 
 def _bad_date(tmp):
