@@ -705,30 +705,29 @@ def test_pickled_weights_never_unpickled_without_opt_in(tmp_path, capsys):
     assert not marker.exists() and not (tmp_path / "s.parquet").exists()
 
 
-def test_pickle_saved_by_transformers_loads_only_with_opt_in(tmp_path):
-    """A real ``save_pretrained(..., safe_serialization=False)`` checkpoint: refused, then loaded when allowed,
-    computing what the safetensors copy computes."""
+def test_pickled_checkpoint_loads_only_with_opt_in(tmp_path):
+    """A checkpoint whose only weights are a pickled ``pytorch_model.bin`` (what ``save_pretrained(...,
+    safe_serialization=False)`` wrote before transformers 5, which always writes safetensors): refused, then
+    loaded when allowed, computing what the original model computes."""
     import torch
 
     from llm_audit.scoring import load_model
     from llm_audit.training import build_model
     from scoring_models import tokenizer
 
-    model = build_model(tokenizer(), "gpt2", n_layer=1, d_model=32, n_head=2, context=32, seed=1)
+    model = build_model(tokenizer(), "gpt2", n_layer=1, d_model=32, n_head=2, context=32, seed=1).eval()
     folder = tmp_path / "bin"
-    try:
-        model.save_pretrained(folder, safe_serialization=False)
-    except TypeError:
-        pytest.skip("this transformers no longer writes pickled checkpoints")
+    model.save_pretrained(folder)
     tokenizer().save_pretrained(folder)
-    if not list(folder.glob("*.bin")):
-        pytest.skip("this transformers wrote safetensors despite safe_serialization=False")
-    with pytest.raises(AuditError, match="allow_pickle"):
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(AuditError, match="only pickled weights \\(pytorch_model.bin\\); pass allow_pickle"):
         load_model(folder)
     loaded = load_model(folder, allow_pickle=True)
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
-        torch.testing.assert_close(loaded.model(ids).logits, model.eval()(ids).logits)
+        torch.testing.assert_close(loaded.model(ids).logits, model(ids).logits)
 
 
 def test_remote_code_is_not_run_without_trust(tmp_path):
