@@ -24,7 +24,7 @@ from typing import Any, Literal
 from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTORS
 from llm_audit.errors import AuditError
 
-SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref")
+SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref", "recall", "dcpdd")
 REGIMES = ("zero-run", "one-run", "multi-run")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -60,7 +60,8 @@ class ModelConfig:
 @dataclass
 class ScoringConfig:
     scores: list[str] = _doc(
-        "score families: loss, zlib, mink, minkpp, lowercase (second pass), ref (needs `reference_model`)",
+        "score families: loss, zlib, mink, minkpp, lowercase (second pass), ref (needs `reference_model`), "
+        "recall (needs `recall_prefix`), dcpdd (needs `dcpdd_reference`)",
         default_factory=lambda: ["loss", "zlib", "mink", "minkpp"],
     )
     k: list[float] = _doc("k grid of Min-K% and Min-K%++ (columns `mink_0.2`, ...)", default_factory=lambda: [0.1, 0.2, 0.5])
@@ -69,6 +70,9 @@ class ScoringConfig:
     batch_tokens: int = _doc("token budget of one batch (padded length x texts)", default=8192)
     lowercase: bool = _doc("also compute the `lowercase` score (a second forward pass)", default=False)
     reference_model: str | None = _doc("a second model (local folder or hub id) for the `ref` score", default=None)
+    recall_prefix: str | None = _doc("corpus file of known non-member texts, concatenated into the ReCaLL prefix (adds `recall`, a second pass)", default=None)
+    dcpdd_reference: str | None = _doc("local reference corpus file for DC-PDD's token frequencies (adds `dcpdd`)", default=None)
+    dcpdd_clip: float = _doc("DC-PDD's clip `a` of each token's p * log(1/f)", default=0.01)
     cache_dir: str | None = _doc("score cache folder (null: `<runs_dir>/.score_cache`)", default=None)
 
 
@@ -253,13 +257,19 @@ def _check(c: AuditConfig, source: str) -> None:
         fail("model.name", "required (a local model folder or a hub id)")
 
     s = c.scoring
-    if not [f for f in s.scores if f not in ("lowercase", "ref")]:
+    if not [f for f in s.scores if f not in ("lowercase", "ref", "recall")]:
         fail("scoring.scores", "must name at least one of loss, zlib, mink, minkpp")
     for i, name in enumerate(s.scores):
         if name not in SCORE_FAMILIES:
             fail(f"scoring.scores[{i}]", f"unknown score {name!r} (known: {', '.join(SCORE_FAMILIES)})")
     if "ref" in s.scores and not s.reference_model:
         fail("scoring.reference_model", "required by the `ref` score")
+    if "recall" in s.scores and not s.recall_prefix:
+        fail("scoring.recall_prefix", "required by the `recall` score")
+    if "dcpdd" in s.scores and not s.dcpdd_reference:
+        fail("scoring.dcpdd_reference", "required by the `dcpdd` score")
+    if not s.dcpdd_clip > 0:
+        fail("scoring.dcpdd_clip", f"must be positive, got {s.dcpdd_clip}")
     for i, kk in enumerate(s.k):
         if not 0 < kk <= 1:
             fail(f"scoring.k[{i}]", f"must be in (0, 1], got {kk}")
@@ -320,6 +330,13 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
         elif _looks_like_path(value):
             label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
             raise AuditError(f"{source}: {label}: no such file or folder: {value}")
+    for key in ("recall_prefix", "dcpdd_reference"):
+        value = getattr(c.scoring, key)
+        if value is not None:
+            resolved = _local(value, base)
+            if resolved is None:
+                raise AuditError(f"{source}: scoring.{key}: no such file: {value}")
+            setattr(c.scoring, key, str(resolved))
     if c.covariates.reference_scores is not None:
         resolved = _local(c.covariates.reference_scores, base)
         if resolved is None:

@@ -16,7 +16,7 @@ def _float_list(value: str) -> list[float]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("score", help="score every text under a causal LM (loss, zlib, Min-K%%, Min-K%%++, ...)")
+    p = subparsers.add_parser("score", help="score every text under a causal LM (loss, zlib, Min-K%%, Min-K%%++, ReCaLL, DC-PDD, ...)")
     p.add_argument("corpus", help="JSONL(.gz), CSV, Parquet, a datasets folder, or a datasets hub name")
     p.add_argument("--model", required=True, help="local model folder, .gguf file, or hub id")
     p.add_argument("--gguf-file", help="GGUF file inside the model folder / hub repo")
@@ -38,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", help="score cache: re-runs and interrupted runs only score what is missing")
     p.add_argument("--lowercase", action="store_true", help="add the lowercase score (a second pass)")
     p.add_argument("--ref-model", help="reference model for the `ref` score (its own tokenizer)")
+    p.add_argument("--recall-prefix", metavar="FILE",
+                   help="corpus file of known non-member texts: their concatenation is the ReCaLL prefix (adds `recall`)")
+    p.add_argument("--dcpdd-reference", metavar="FILE",
+                   help="local reference corpus file for DC-PDD's token frequencies (adds `dcpdd`)")
+    p.add_argument("--dcpdd-clip", type=float, default=0.01, help="DC-PDD's clip a of each token's term (default: %(default)s)")
     p.add_argument("--out", required=True, help="scores table, .parquet or .csv")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--no-progress", action="store_true")
@@ -58,9 +63,22 @@ def run(args: argparse.Namespace) -> int:
     lowercase = args.lowercase or "lowercase" in families
     if "ref" in families and not args.ref_model:
         raise AuditError("--scores: 'ref' needs --ref-model")
-    families = [s for s in families if s not in ("lowercase", "ref")]
+    if "recall" in families and not args.recall_prefix:
+        raise AuditError("--scores: 'recall' needs --recall-prefix")
+    if "dcpdd" in families and not args.dcpdd_reference:
+        raise AuditError("--scores: 'dcpdd' needs --dcpdd-reference")
+    if not args.dcpdd_clip > 0:
+        raise AuditError(f"--dcpdd-clip: must be positive, got {args.dcpdd_clip}")
+    families = [s for s in families if s not in ("lowercase", "ref", "recall")]
     corpus = load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column,
                          id_column=args.id_column, split=args.split)
+    # Side corpora: read like the scored corpus (same text column), their labels and ids unused.
+    prefix = reference_texts = None
+    if args.recall_prefix:
+        prefix = list(load_corpus(args.recall_prefix, text_column=args.text_column, id_column=args.id_column)["text"])
+    if args.dcpdd_reference:
+        reference_texts = list(load_corpus(args.dcpdd_reference, text_column=args.text_column,
+                                           id_column=args.id_column)["text"])
 
     from llm_audit.scoring import load_model, score_corpus
     from llm_audit.scoring.runner import distributed_state
@@ -72,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,
                          stride=args.stride, context=args.context, max_batch_tokens=args.batch_tokens,
                          cache_dir=args.cache_dir, lowercase=lowercase, reference=reference,
+                         recall_prefix=prefix, dcpdd_reference=reference_texts, dcpdd_clip=args.dcpdd_clip,
                          progress=not args.no_progress)
     state = distributed_state()
     if state is None or state.is_main_process:

@@ -2,17 +2,20 @@
 
 Convention for every score: **higher = more likely member**. To add an attack, write a function
 ``(stats, text[, k]) -> float`` and add one line to ``ATTACKS``; it then appears in the CLI's ``--scores``,
-in the cache and in the scores table.
+in the cache and in the scores table. An attack that needs side data (``needs``, e.g. DC-PDD's token
+frequencies) is ``(stats, text, ids, data) -> float``, ``ids`` the scored token ids, and is computed only
+when the runner is given that data.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from typing import Callable, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from llm_audit.scoring.frequencies import TokenFrequencies
 from llm_audit.scoring.stats import TokenStats
 
 DEFAULT_K = (0.1, 0.2, 0.5)
@@ -49,9 +52,23 @@ def minkpp(stats: TokenStats, text: str, k: float) -> float:
     return float(np.mean(np.sort(z)[: n_smallest(len(z), k)]))
 
 
+def dcpdd(stats: TokenStats, text: str, ids: np.ndarray, reference: TokenFrequencies) -> float:
+    """DC-PDD (Zhang et al. 2024): mean over the first occurrence of each scored token of
+    min(p(x_i) * log(1 / f(x_i)), a), f the smoothed token frequency in a reference corpus.
+
+    Sign: the authors' code (zhang-wei-chao/DC-PDD, com_det_sco.py) stores -mean(...) and ranks with
+    roc_curve(label, -score), i.e. members have the larger mean; kept un-negated so higher = member."""
+    if not len(ids):
+        return math.nan
+    _, first = np.unique(ids, return_index=True)
+    calibrated = np.exp(stats.logp[first]) * reference.log_inverse[ids[first]]
+    return float(np.mean(np.minimum(calibrated, reference.clip)))
+
+
 class Attack(NamedTuple):
     fn: Callable[..., float]
     uses_k: bool
+    needs: str | None = None  # the side data it needs (a key of the runner's ``extras``)
 
 
 ATTACKS: dict[str, Attack] = {
@@ -59,23 +76,38 @@ ATTACKS: dict[str, Attack] = {
     "zlib": Attack(zlib_ratio, uses_k=False),
     "mink": Attack(mink, uses_k=True),
     "minkpp": Attack(minkpp, uses_k=True),
+    "dcpdd": Attack(dcpdd, uses_k=False, needs="frequencies"),
 }
+
+ScoreFunction = Callable[[TokenStats, str, np.ndarray], float]
 
 
 def column_name(attack: str, k: float | None = None) -> str:
     return attack if k is None else f"{attack}_{format(k, 'g')}"
 
 
-def score_functions(attacks: Sequence[str], k_grid: Sequence[float]) -> dict[str, Callable[[TokenStats, str], float]]:
-    """Column name -> function of (stats, text), for the chosen attacks and k grid, in table order."""
-    out: dict[str, Callable[[TokenStats, str], float]] = {}
+def available(extras: Mapping[str, Any]) -> list[str]:
+    """The attacks computable with this side data, in registry order."""
+    return [name for name, attack in ATTACKS.items() if attack.needs is None or attack.needs in extras]
+
+
+def score_functions(
+    attacks: Sequence[str], k_grid: Sequence[float], extras: Mapping[str, Any] | None = None
+) -> dict[str, ScoreFunction]:
+    """Column name -> function of (stats, text, scored token ids), for the chosen attacks and k grid, in
+    table order. An attack whose side data is not in ``extras`` is left out."""
+    extras = extras or {}
+    out: dict[str, ScoreFunction] = {}
     for name in attacks:
         attack = ATTACKS[name]
-        if attack.uses_k:
+        if attack.needs is not None:
+            if attack.needs in extras:
+                out[name] = lambda s, t, ids, f=attack.fn, x=extras[attack.needs]: f(s, t, ids, x)
+        elif attack.uses_k:
             for k in k_grid:
-                out[column_name(name, k)] = lambda s, t, f=attack.fn, k=k: f(s, t, k)
+                out[column_name(name, k)] = lambda s, t, ids, f=attack.fn, k=k: f(s, t, k)
         else:
-            out[name] = attack.fn
+            out[name] = lambda s, t, ids, f=attack.fn: f(s, t)
     return out
 
 
@@ -89,3 +121,11 @@ def lowercase_ratio(loss_lowercased: float, loss_text: float) -> float:
 def ref_difference(loss_target: float, loss_reference: float) -> float:
     """NLL_ref(text) - NLL_target(text): how much easier the text is for the target than for a reference."""
     return loss_target - loss_reference
+
+
+def recall_ratio(loss_conditional: float, loss_text: float) -> float:
+    """ReCaLL (Xie et al. 2024): LL(text | non-member prefix) / LL(text), LL the mean token log-likelihood
+    (negative), over the same tokens. Already higher = member: the paper finds that a non-member prefix
+    lowers a member's LL more (so the ratio of two negatives grows past 1), and its code
+    (ruoyuxie/recall, src/run.py and eval.py) ranks ``ll_nonmember / ll`` with roc_curve(label, score)."""
+    return loss_conditional / loss_text
