@@ -42,19 +42,23 @@ def placebo_column(covariates):
     return 0.8 * covariates["x1"] + 0.4 * covariates["x2"] + 0.5 * covariates["x3"]
 
 
-def _auc_intervals(seed: int, a: float, folds: int) -> dict:
+def _auc_intervals(seed: int, a: float, folds: int, placebo: bool) -> dict:
     scores, covariates = simulate(N, a, 0.5, seed=seed)
-    scores["placebo"] = placebo_column(covariates)
+    names = ["score"]
+    if placebo:
+        scores["placebo"] = placebo_column(covariates)
+        names.append("placebo")
     # The default DR grid (100 thresholds): on a grid of 10 the DR interval covered only 91-92% here.
     est = estimate(scores, covariates, n_bootstrap=BOOTSTRAP, n_jobs=1, folds=folds, fpr=(0.05,), seed=seed)
     return {(score, method): (est.value(score, method, "auc"), est.interval(score, method, "auc"))
-            for score in ("score", "placebo") for method in ("naive", "ipw", "dr")} | {"verdict": est.verdict}
+            for score in names for method in ("naive", "ipw", "dr")} | {"verdict": est.verdict}
 
 
 @pytest.fixture(scope="module")
 def many_datasets():
-    """200 confounded datasets, each estimated once with a real score and a placebo score (default 5 folds)."""
-    return _parallel(_auc_intervals, [(seed, CONFOUNDING, 5) for seed in range(200)])
+    """200 confounded datasets estimated with the default 5 folds; the first 100 also carry a placebo score
+    (the estimates of `score` do not depend on which other scores are present)."""
+    return _parallel(_auc_intervals, [(seed, CONFOUNDING, 5, seed < 100) for seed in range(200)])
 
 
 def _covers(results, key, target) -> float:
