@@ -1,7 +1,8 @@
 """Per-text score cache: append-only Parquet shards under ``<root>/<key>/``.
 
 The key hashes everything that determines a text's scores except the text itself (model fingerprint,
-tokenizer, window / truncation parameters, k grid); rows are keyed by the text's SHA-256. Each flush writes a
+tokenizer, window / truncation parameters, k grid, the ReCaLL prefix's hash, the DC-PDD frequency table's
+hash and clip); rows are keyed by the text's SHA-256. Each flush writes a
 new shard atomically (temp file + rename) under a name unique to the process, so a run killed with -9 loses
 only what it had not flushed, and several processes (ranks of one run, or two runs) can share a cache.
 """
