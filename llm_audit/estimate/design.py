@@ -77,7 +77,9 @@ def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
     bad = ~m.isin([0, 1])
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"scores table: column 'member' row {row}: value {scores_df['member'].iloc[row]!r} is not 0/1")
+        value = scores_df["member"].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value  # numpy 2 repr is 'np.int64(3)'
+        raise AuditError(f"scores table: column 'member' row {row}: value {value!r} is not 0/1")
     t = m.to_numpy().astype(int)
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
     if n1 == 0 or n0 == 0:
