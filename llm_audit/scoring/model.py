@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +21,9 @@ from llm_audit.errors import AuditError
 
 _SAFE_WEIGHTS = ("*.safetensors",)
 _PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+_LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, ImportError)
+# transformers' GGUF reader unpacks raw bytes: a truncated or corrupt file fails inside struct/numpy
+_GGUF_LOAD_ERRORS = _LOAD_ERRORS + (struct.error, EOFError, IndexError, TypeError, OverflowError)
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
 
@@ -169,10 +173,11 @@ def load_model(
     model_kwargs = dict(kwargs, dtype=torch_dtype)
     if gguf_file is None and not allow_pickle:
         model_kwargs["use_safetensors"] = True
+    load_errors = _LOAD_ERRORS if gguf_file is None else _GGUF_LOAD_ERRORS
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
+    except load_errors as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AuditError(f"{name}: cannot load the model ({first})") from None
     model = model.to(target).eval()
