@@ -73,6 +73,19 @@ def model_context(model: Any, tokenizer: Any) -> int:
     raise AuditError("context: the model config gives no context length; pass context= / --context")
 
 
+def resolve_context(lm: LoadedModel, context: int | None) -> int:
+    """``context`` or the model's own; a longer one than the model has positions would fail mid-forward."""
+    if context is None:
+        return model_context(lm.model, lm.tokenizer)
+    try:
+        limit = model_context(lm.model, lm.tokenizer)
+    except AuditError:  # the model states no length: the caller's context is all there is
+        return context
+    if context > limit:
+        raise AuditError(f"context: {context} tokens, more than the model's {limit} positions")
+    return context
+
+
 def _as_loaded(model: Any, tokenizer: Any = None) -> LoadedModel:
     if isinstance(model, LoadedModel):
         return model
@@ -315,6 +328,7 @@ def score_corpus(
     if scores is not None and "dcpdd" in scores and dcpdd_reference is None:
         raise AuditError("scores: 'dcpdd' needs a reference corpus (dcpdd_reference / --dcpdd-reference)")
     target = _as_loaded(model, tokenizer)
+    resolve_context(target, context)  # refuse a too-long context before any pass
     extras: dict[str, Any] = {}
     if dcpdd_reference is not None:
         extras["frequencies"] = (dcpdd_reference if isinstance(dcpdd_reference, TokenFrequencies)
@@ -326,7 +340,7 @@ def score_corpus(
 
     def run_pass(lm: LoadedModel, texts: dict[str, str], desc: str,
                  extra: Pass = Pass()) -> tuple[pd.DataFrame, Settings, int]:
-        ctx = context or model_context(lm.model, lm.tokenizer)
+        ctx = resolve_context(lm, context)
         settings = Settings(k_grid, ctx, check_window_params(ctx, stride), max_tokens)
         cache = None
         if cache_dir is not None:
@@ -342,7 +356,7 @@ def score_corpus(
         # Tokenized as the texts are (special tokens included) and put in front of the text's own tokens,
         # as the authors' code concatenates the two tokenizations.
         prefix = tuple(target.tokenizer(prefix_text, add_special_tokens=True)["input_ids"])
-        ctx = context or model_context(target.model, target.tokenizer)
+        ctx = resolve_context(target, context)
         prefixed_window(Settings(k_grid, ctx, check_window_params(ctx, stride), max_tokens), len(prefix))
         recall_pass = Pass(prefix=prefix, key={"recall_prefix_sha256": text_hash(prefix_text)})
     hashes = corpus["text"].map(text_hash)
