@@ -105,6 +105,13 @@ def recorded_config_hash(run_dir: Path) -> str | None:
         return None
 
 
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # under a regular file, in /proc, no permission
+        raise AuditError(f"{path}: cannot create the folder ({exc.strerror})") from None
+
+
 def _open_run(run_dir: Path, config: AuditConfig, force: bool) -> Run:
     record_path = run_dir / RUN_FILE
     digest = config.hash()
@@ -125,7 +132,7 @@ def _open_run(run_dir: Path, config: AuditConfig, force: bool) -> Run:
                     "pick another `name`, or pass --force to replace that run")
         elif any(run_dir.iterdir()) and not force:
             raise AuditError(f"{run_dir}: exists and is not an llm-audit run folder; pick another `name` or pass --force")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(run_dir)
     record = {"config_hash": digest, "llm_audit_version": __version__, "created": _now(), "steps": {}}
     return Run(run_dir, record)
 
@@ -234,7 +241,7 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
         reference = load_model(s.reference_model, dtype=m.dtype, device=m.device,
                                trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle)
     cache_dir = Path(s.cache_dir) if s.cache_dir else Path(runs_dir).expanduser() / ".score_cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(cache_dir)
     # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.
     families = [f for f in s.scores if f not in ("lowercase", "ref")]
     return score_corpus(corpus[["id", "text", "member"]], lm, scores=families, k_grid=s.k, max_tokens=s.max_tokens,

@@ -361,15 +361,11 @@ def _run_dir_of_another_config(tmp):
 def _runs_dir_under_a_file(tmp):
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
-    case = config_case(tmp, base_config(), f"{blocker / 'runs'}", runs=blocker / "runs")
-    case.cli_defect = case.api_defect = RUN_DIR_DEFECT
-    return case
+    return config_case(tmp, base_config(), f"{blocker / 'runs'}", runs=blocker / "runs")
 
 
 def _runs_dir_in_proc(tmp):
-    case = config_case(tmp, base_config(), "/proc/llm-audit-runs", runs=Path("/proc/llm-audit-runs"))
-    case.cli_defect = case.api_defect = RUN_DIR_DEFECT
-    return case
+    return config_case(tmp, base_config(), "/proc/llm-audit-runs", runs=Path("/proc/llm-audit-runs"))
 
 
 def _score_out_under_a_file(tmp):
@@ -409,14 +405,8 @@ def _report_out_under_a_file(tmp):
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
     argv = ["report", "--estimates", str(est), "--out-dir", str(blocker / "reports")]
-    return Case(argv, lambda: write_report(json.loads(est.read_text()), blocker / "reports"), str(blocker / "reports"),
-                cli_defect=REPORT_DIR_DEFECT)
+    return Case(argv, lambda: write_report(json.loads(est.read_text()), blocker / "reports"), str(blocker / "reports"))
 
-
-RUN_DIR_DEFECT = ("pipeline.run_audit/_open_run: run_dir.mkdir under a regular file or in /proc raises "
-                  "NotADirectoryError/FileNotFoundError (a traceback) instead of an AuditError naming the folder")
-REPORT_DIR_DEFECT = ("cli/report.py run(): out_dir.mkdir under a regular file raises NotADirectoryError (a traceback) "
-                     "instead of an AuditError naming the folder")
 
 CASES = {
     "malformed JSONL": _malformed_jsonl,
