@@ -233,6 +233,9 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
     from llm_audit.scoring import load_model, score_corpus
 
     m, s = config.model, config.scoring
+    # the side corpora first: a bad file fails before the model loads
+    recall_prefix = load_corpus(s.recall_prefix)["text"].tolist() if s.recall_prefix else None
+    dcpdd_reference = load_corpus(s.dcpdd_reference)["text"].tolist() if s.dcpdd_reference else None
     lm = load_model(m.name, gguf_file=m.gguf_file, revision=m.revision, dtype=m.dtype, device=m.device,
                     trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle)
     loaded["model"] = lm
@@ -246,7 +249,9 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
     families = [f for f in s.scores if f not in ("lowercase", "ref")]
     return score_corpus(corpus[["id", "text", "member"]], lm, scores=families, k_grid=s.k, max_tokens=s.max_tokens,
                         stride=s.stride, max_batch_tokens=s.batch_tokens, cache_dir=cache_dir,
-                        lowercase=s.lowercase or "lowercase" in s.scores, reference=reference, progress=progress)
+                        lowercase=s.lowercase or "lowercase" in s.scores, reference=reference,
+                        recall_prefix=recall_prefix, dcpdd_reference=dcpdd_reference, dcpdd_clip=s.dcpdd_clip,
+                        progress=progress)
 
 
 def _covariates(config: AuditConfig, corpus: pd.DataFrame, loaded: dict[str, Any]) -> pd.DataFrame:

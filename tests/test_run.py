@@ -152,6 +152,32 @@ def test_report_and_compare_on_a_run_folder(audit, capsys):
     assert "| tiny | loss |" in capsys.readouterr().out
 
 
+def test_recall_and_dcpdd_scores_from_the_config(audit, tmp_path):
+    """`scores: [loss, recall, dcpdd]` reaches the engine with both side corpora and the clip."""
+    from llm_audit.scoring import load_model, score_corpus
+
+    root, _, n = audit
+    prefix = [{"id": "p0", "text": "A short text that was never trained on."}]
+    reference = [{"id": f"q{i}", "text": t} for i, t in enumerate(
+        ["The river froze in winter.", "Stocks rose after the report.", "She wrote a letter to her friend."])]
+    for name, records in (("prefix.jsonl", prefix), ("reference.jsonl", reference)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    config = {"name": "side", "corpus": {"path": str(root / "corpus.jsonl")}, "model": {"name": str(root / "model")},
+              "scoring": {"k": [0.2], "batch_tokens": 4096, "scores": ["loss", "recall", "dcpdd"],
+                          "recall_prefix": "prefix.jsonl", "dcpdd_reference": "reference.jsonl", "dcpdd_clip": 0.05},
+              "covariates": {"tfidf_k": 4}, "estimate": {"bootstrap": 20, "folds": 3}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "config.yaml"), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]) == 0
+    scores = pd.read_parquet(tmp_path / "runs" / "side" / "scores.parquet")
+    assert len(scores) == n and {"loss", "recall", "dcpdd"} <= set(scores.columns)
+    corpus = pd.read_json(root / "corpus.jsonl", lines=True, dtype={"id": str})
+    direct = score_corpus(corpus[["id", "text", "member"]], load_model(root / "model"), scores=["loss", "recall", "dcpdd"],
+                          k_grid=[0.2], recall_prefix=[prefix[0]["text"]],
+                          dcpdd_reference=[r["text"] for r in reference], dcpdd_clip=0.05, progress=False)
+    for column in ("recall", "dcpdd"):
+        assert scores[column].to_numpy() == pytest.approx(direct[column].to_numpy(), rel=1e-5, abs=1e-6)
+
+
 @pytest.mark.parametrize(
     "corpus, expected",
     [
