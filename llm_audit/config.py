@@ -103,6 +103,7 @@ class EstimateConfig:
     dp_delta: float = _doc("the model's DP delta", default=0.0)
     regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (SPEC §3)", default="zero-run")
     inclusion_p: float = _doc("one-run: the probability with which each text was included at random", default=0.5)
+    inclusion: str | None = _doc("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of `inclusion_p`", default=None)
 
 
 @dataclass
@@ -302,6 +303,8 @@ def _check(c: AuditConfig, source: str) -> None:
         fail("estimate.dp_epsilon", f"must be positive, got {e.dp_epsilon}")
     if not 0 < e.inclusion_p < 1:
         fail("estimate.inclusion_p", f"must be in (0, 1), got {e.inclusion_p}")
+    if e.inclusion is not None and e.regime != "one-run":
+        fail("estimate.inclusion", f"only for regime one-run, not {e.regime}")
     if not 0 <= e.dp_delta < 1:
         fail("estimate.dp_delta", f"must be in [0, 1), got {e.dp_delta}")
 
@@ -337,6 +340,11 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
             if resolved is None:
                 raise AuditError(f"{source}: scoring.{key}: no such file: {value}")
             setattr(c.scoring, key, str(resolved))
+    if c.estimate.inclusion is not None:
+        resolved = _local(c.estimate.inclusion, base)
+        if resolved is None:
+            raise AuditError(f"{source}: estimate.inclusion: no such file: {c.estimate.inclusion}")
+        c.estimate.inclusion = str(resolved)
     if c.covariates.reference_scores is not None:
         resolved = _local(c.covariates.reference_scores, base)
         if resolved is None:

@@ -275,9 +275,10 @@ def _covariates(config: AuditConfig, corpus: pd.DataFrame, loaded: dict[str, Any
 def _estimate(config: AuditConfig, scores: pd.DataFrame, covariates: pd.DataFrame) -> dict[str, Any]:
     e = config.estimate
     if e.regime == "one-run":
-        from llm_audit.estimate.regimes import one_run
+        from llm_audit.estimate.regimes import inclusion_probabilities, one_run
 
-        return one_run(scores, p=e.inclusion_p, fpr=e.fpr, n_bootstrap=e.bootstrap, seed=e.seed).to_dict()
+        p = inclusion_probabilities(read_table(e.inclusion), str(e.inclusion)) if e.inclusion else e.inclusion_p
+        return one_run(scores, p=p, fpr=e.fpr, n_bootstrap=e.bootstrap, seed=e.seed).to_dict()
     from llm_audit.estimate import estimate
 
     result = estimate(scores, covariates, target=e.target, eta=e.eta, trim=e.trim, folds=e.folds,

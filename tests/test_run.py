@@ -178,6 +178,18 @@ def test_recall_and_dcpdd_scores_from_the_config(audit, tmp_path):
         assert scores[column].to_numpy() == pytest.approx(direct[column].to_numpy(), rel=1e-5, abs=1e-6)
 
 
+def test_one_run_regime_with_an_inclusion_table(audit):
+    """`estimate.inclusion` (a per-text p table) reaches the one-run estimator."""
+    root, config, n = audit
+    ids = pd.read_json(root / "corpus.jsonl", lines=True, dtype={"id": str})["id"]
+    pd.DataFrame({"id": ids, "p": 0.4}).to_csv(root / "inclusion.csv", index=False)
+    one = dict(config, name="one", estimate={"bootstrap": 0, "regime": "one-run", "inclusion": "inclusion.csv"})
+    (root / "one.yaml").write_text(yaml.safe_dump(one))
+    assert main(["run", str(root / "one.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 0
+    d = json.loads((root / "runs" / "one" / "estimates.json").read_text())
+    assert d["regime"] == "one-run" and d["config"]["p"] == "per-unit" and d["counts"]["units"] == n
+
+
 @pytest.mark.parametrize(
     "corpus, expected",
     [

@@ -23,7 +23,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "overlap, balance, placebo and sensitivity diagnostics.",
     )
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
-    p.add_argument("--covariates", required=True, help="covariates table (.parquet or .csv) keyed by id")
+    p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
+    p.add_argument("--regime", default="zero-run", choices=["zero-run", "one-run", "multi-run"],
+                   help="how membership was assigned (SPEC §3): zero-run (observational, the default), one-run "
+                   "(one model, inclusion randomized with known p) or multi-run (long scores table: run, id, score "
+                   "columns, one row per run and text)")
+    p.add_argument("--inclusion", metavar="FILE",
+                   help="one-run: table (id, p) of per-text inclusion probabilities; multi-run: table (run, id, "
+                   "member) of each run's inclusion (default: the scores table's member column)")
+    p.add_argument("--inclusion-p", type=float, metavar="P",
+                   help="one-run: the inclusion probability shared by every text (default 0.5)")
     p.add_argument("--out", required=True, help="output estimates.json")
     p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (default ate)")
     p.add_argument("--eta", type=float, default=0.02, help="propensity clip bound (default 0.02)")
@@ -47,24 +56,49 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llm_audit.estimate import estimate
-    from llm_audit.tables import read_table
+    from llm_audit.tables import read_table, write_table
 
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise AuditError(f"{out}: already exists (pass --overwrite to replace it)")
+    per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if args.regime == "multi-run" else None
+    for path in (out, per_unit_out):
+        if path is not None and path.exists() and not args.overwrite:
+            raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
     if not out.parent.is_dir():
         raise AuditError(f"{out}: folder {out.parent} does not exist")
+    if args.regime == "zero-run" and not args.covariates:
+        raise AuditError("--covariates: required for the zero-run regime")
+    if args.inclusion_p is not None and args.regime != "one-run":
+        raise AuditError(f"--inclusion-p: only for --regime one-run, not {args.regime}")
+    if args.inclusion and args.regime == "zero-run":
+        raise AuditError("--inclusion: only for --regime one-run or multi-run")
+    if args.inclusion and args.inclusion_p is not None:
+        raise AuditError("--inclusion-p: give either --inclusion FILE or --inclusion-p, not both")
     scores = read_table(args.scores)
-    covariates = read_table(args.covariates)
     cols = [c.strip() for c in args.scores_cols.split(",") if c.strip()] if args.scores_cols else None
-    est = estimate(
-        scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
-        propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
-        seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
-        refit_propensity=args.refit_propensity,
-    )
+    if args.regime == "zero-run":
+        from llm_audit.estimate import estimate
+
+        covariates = read_table(args.covariates)
+        est = estimate(
+            scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
+            propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
+            seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
+            refit_propensity=args.refit_propensity,
+        )
+    elif args.regime == "one-run":
+        from llm_audit.estimate import inclusion_probabilities, one_run
+
+        p = (inclusion_probabilities(read_table(args.inclusion), args.inclusion) if args.inclusion
+             else 0.5 if args.inclusion_p is None else args.inclusion_p)
+        est = one_run(scores, p=p, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+    else:
+        from llm_audit.estimate import multi_run
+
+        inclusion = read_table(args.inclusion) if args.inclusion else None
+        est = multi_run(scores, inclusion, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+    if per_unit_out is not None:
+        write_table(est.per_unit, per_unit_out)
     est.save(out, overwrite=args.overwrite)
     print(est.summary())
-    print(f"\nwrote {out}")
+    print(f"\nwrote {out}" + (f" and {per_unit_out}" if per_unit_out is not None else ""))
     return 0

@@ -1,7 +1,9 @@
-"""Step 3: the zero-run causal estimator (SPEC §4-§5). Imports neither torch nor transformers."""
+"""Step 3: the zero-run causal estimator and the randomized regimes (SPEC §3-§5). Imports neither torch nor transformers."""
 
 from llm_audit.estimate.diagnostics import OverlapThresholds
+from llm_audit.estimate.regimes import RegimeEstimates, inclusion_probabilities, multi_run, one_run
 from llm_audit.estimate.results import Estimates
 from llm_audit.estimate.zero_run import estimate
 
-__all__ = ["Estimates", "OverlapThresholds", "estimate"]
+__all__ = ["Estimates", "OverlapThresholds", "RegimeEstimates", "estimate", "inclusion_probabilities", "multi_run",
+           "one_run"]
