@@ -102,7 +102,10 @@ def estimate_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragment:
     covs.to_csv(c_path, index=False)
     out = out_dir(tmp) / "estimates.json"
     argv = ["estimate", "--scores", str(s_path), "--covariates", str(c_path), "--out", str(out), "--bootstrap", "0"]
-    return Case(argv, lambda: estimate(scores, covs, n_bootstrap=0), fragment, [out])
+    # the CLI names the files where the API names the tables
+    cli_fragment = (fragment.replace("scores table:", f"{s_path}:").replace("the scores table", str(s_path))
+                    .replace("the covariates table", str(c_path)))
+    return Case(argv, lambda: estimate(scores, covs, n_bootstrap=0), fragment, [out], cli_fragment=cli_fragment)
 
 
 _MODEL_DIRS: dict[str, Path] = {}

@@ -14,6 +14,19 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from None
 
 
+def _naming_files(exc: AuditError, tables: dict[str, str | None]) -> AuditError:
+    """The estimators name their inputs by role ("scores table: ..."); on the command line, name the file."""
+    message = str(exc)
+    for label, path in tables.items():
+        if path is None:
+            continue
+        if message.startswith(f"{label}:"):
+            message = f"{path}{message[len(label):]}"
+        if label.endswith(" table"):  # "ids: 2 id(s) in the scores table are missing from the covariates table"
+            message = message.replace(f"the {label} ", f"{path} ").replace(f"the {label},", f"{path},")
+    return AuditError(message)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "estimate",
@@ -75,27 +88,32 @@ def run(args: argparse.Namespace) -> int:
         raise AuditError("--inclusion-p: give either --inclusion FILE or --inclusion-p, not both")
     scores = read_table(args.scores)
     cols = [c.strip() for c in args.scores_cols.split(",") if c.strip()] if args.scores_cols else None
-    if args.regime == "zero-run":
-        from llm_audit.estimate import estimate
+    tables = {"scores table": args.scores, "covariates table": args.covariates, "scores": args.scores,
+              "inclusion": args.inclusion, "inclusion probabilities": args.inclusion}
+    try:
+        if args.regime == "zero-run":
+            from llm_audit.estimate import estimate
 
-        covariates = read_table(args.covariates)
-        est = estimate(
-            scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
-            propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
-            seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
-            refit_propensity=args.refit_propensity,
-        )
-    elif args.regime == "one-run":
-        from llm_audit.estimate import inclusion_probabilities, one_run
+            covariates = read_table(args.covariates)
+            est = estimate(
+                scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
+                propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
+                seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
+                refit_propensity=args.refit_propensity,
+            )
+        elif args.regime == "one-run":
+            from llm_audit.estimate import inclusion_probabilities, one_run
 
-        p = (inclusion_probabilities(read_table(args.inclusion), args.inclusion) if args.inclusion
-             else 0.5 if args.inclusion_p is None else args.inclusion_p)
-        est = one_run(scores, p=p, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
-    else:
-        from llm_audit.estimate import multi_run
+            p = (inclusion_probabilities(read_table(args.inclusion), args.inclusion) if args.inclusion
+                 else 0.5 if args.inclusion_p is None else args.inclusion_p)
+            est = one_run(scores, p=p, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+        else:
+            from llm_audit.estimate import multi_run
 
-        inclusion = read_table(args.inclusion) if args.inclusion else None
-        est = multi_run(scores, inclusion, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+            inclusion = read_table(args.inclusion) if args.inclusion else None
+            est = multi_run(scores, inclusion, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+    except AuditError as exc:
+        raise _naming_files(exc, tables) from None
     if per_unit_out is not None:
         write_table(est.per_unit, per_unit_out)
     est.save(out, overwrite=args.overwrite)
