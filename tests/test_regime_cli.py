@@ -81,6 +81,16 @@ def test_one_run_with_an_inclusion_table(tmp_path):
         _plain_auc(table["loss"].to_numpy(), table["member"].to_numpy()), abs=1e-9)
 
 
+def test_regime_errors_name_the_file_and_the_plain_value(tmp_path, capsys):
+    table = _long_table(20, 2, seed=1)
+    table.loc[3, "member"] = 3
+    write_table(table, tmp_path / "long.parquet")
+    assert main(["estimate", "--regime", "multi-run", "--scores", str(tmp_path / "long.parquet"),
+                 "--out", str(tmp_path / "est.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"llm-audit: error: {tmp_path / 'long.parquet'}: row 3, column 'member': expected 0 or 1, got 3", err
+
+
 @pytest.mark.parametrize("extra, fragment", [
     ([], "--covariates: required for the zero-run regime"),
     (["--regime", "multi-run", "--inclusion-p", "0.5"], "--inclusion-p: only for --regime one-run"),

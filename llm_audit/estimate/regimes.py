@@ -164,22 +164,27 @@ def inclusion_probabilities(table: pd.DataFrame, name: str = "inclusion probabil
     _require(table, ["id", "p"], name)
     dup = table["id"].duplicated()
     if dup.any():
-        raise AuditError(f"{name}: id {table['id'][dup].iloc[0]!r} appears more than once")
+        raise AuditError(f"{name}: id {_plain(table['id'][dup].iloc[0])!r} appears more than once")
     p = pd.to_numeric(table["p"], errors="coerce")
     bad = np.flatnonzero(~((p > 0) & (p < 1)).to_numpy())
     if bad.size:
-        raise AuditError(f"{name}: row {bad[0]}, column 'p': need 0 < p < 1, got {table['p'].iloc[bad[0]]!r}")
+        raise AuditError(f"{name}: row {bad[0]}, column 'p': need 0 < p < 1, got {_plain(table['p'].iloc[bad[0]])!r}")
     return pd.Series(p.to_numpy(dtype=float), index=table["id"].astype(str))
 
 
 # ---- input checks ----------------------------------------------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, so messages show ``3``, not numpy 2's ``np.int64(3)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _membership(values: pd.Series, name: str) -> np.ndarray:
     member = pd.to_numeric(values, errors="coerce")
     bad = np.flatnonzero(~member.isin([0, 1]).to_numpy())
     if bad.size:
-        raise AuditError(f"{name}: row {bad[0]}, column 'member': expected 0 or 1, got {values.iloc[bad[0]]!r}")
+        raise AuditError(f"{name}: row {bad[0]}, column 'member': expected 0 or 1, got {_plain(values.iloc[bad[0]])!r}")
     return member.to_numpy(dtype=int)
 
 
@@ -231,7 +236,7 @@ def multi_run(
         if unmatched.any():
             row = table[unmatched].iloc[0]
             raise AuditError(f"inclusion: {int(unmatched.sum())} (run, id) pairs of the scores have no "
-                             f"inclusion row, e.g. run {row['run']!r}, id {row['id']!r}")
+                             f"inclusion row, e.g. run {_plain(row['run'])!r}, id {_plain(row['id'])!r}")
     else:
         _require(scores_df, ["member"], "scores")
     _no_duplicates(table, "scores")
@@ -308,7 +313,7 @@ def _no_duplicates(df: pd.DataFrame, name: str) -> None:
     dup = df.duplicated(["run", "id"])
     if dup.any():
         row = df[dup].iloc[0]
-        raise AuditError(f"{name}: (run, id) = ({row['run']!r}, {row['id']!r}) appears more than once")
+        raise AuditError(f"{name}: (run, id) = ({_plain(row['run'])!r}, {_plain(row['id'])!r}) appears more than once")
 
 
 def _unit_probabilities(ids: pd.Series, p: pd.Series) -> np.ndarray:
@@ -346,7 +351,7 @@ def one_run(
     cols = _finite_score_columns(scores_df, scores)
     dup = scores_df["id"].duplicated()
     if dup.any():
-        raise AuditError(f"scores: id {scores_df['id'][dup].iloc[0]!r} appears more than once")
+        raise AuditError(f"scores: id {_plain(scores_df['id'][dup].iloc[0])!r} appears more than once")
     member = _membership(scores_df["member"], "scores")
     _require_both_arms(member, "scores")
     if isinstance(p, pd.Series):
