@@ -156,6 +156,10 @@ def run_audit(
     if config.estimate.regime == "multi-run":
         raise AuditError("estimate.regime: multi-run needs the scores of several models; score each with "
                          "`llm-audit score` and use `llm-audit estimate --regime multi-run`")
+    if config.estimate.inclusion:  # a bad inclusion table fails now, not after the scoring
+        from llm_audit.estimate.regimes import inclusion_probabilities
+
+        inclusion_probabilities(read_table(config.estimate.inclusion), str(config.estimate.inclusion))
     run = _open_run(run_dir, config, force)
     fingerprint = corpus_fingerprint(corpus)
     digest = config.hash()

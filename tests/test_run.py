@@ -15,7 +15,7 @@ import yaml
 from llm_audit.cli import main
 from llm_audit.config import AuditConfig, load_config
 from llm_audit.errors import AuditError
-from llm_audit.pipeline import run_dir_for
+from llm_audit.pipeline import run_audit, run_dir_for
 
 PILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pile_domains"
 DATA = Path(__file__).resolve().parents[1] / "llm_audit" / "data"
@@ -188,6 +188,12 @@ def test_one_run_regime_with_an_inclusion_table(audit):
     assert main(["run", str(root / "one.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 0
     d = json.loads((root / "runs" / "one" / "estimates.json").read_text())
     assert d["regime"] == "one-run" and d["config"]["p"] == "per-unit" and d["counts"]["units"] == n
+    pd.DataFrame({"id": ids, "p": 1.0}).to_csv(root / "bad_inclusion.csv", index=False)
+    bad = dict(one, name="bad", estimate={"regime": "one-run", "inclusion": "bad_inclusion.csv"})
+    (root / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(AuditError, match=r"bad_inclusion.csv: row 0, column 'p': need 0 < p < 1"):
+        run_audit(load_config(root / "bad.yaml"), runs_dir=root / "runs", progress=False)
+    assert not (root / "runs" / "bad").exists()  # refused before the run folder and the scoring
 
 
 @pytest.mark.parametrize(
