@@ -19,15 +19,25 @@ from llm_audit.errors import AuditError
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True) -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` only on success."""
+def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
+    """Refuse an output that exists (unless ``overwrite``) or whose folder is missing.
+
+    The commands call this before any work, so a refusal costs nothing; ``atomic_open`` calls it again
+    at write time."""
     path = Path(path)
     if not overwrite and path.exists():
         raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise AuditError(f"{path}: folder {parent} does not exist")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` only on success."""
+    path = check_target(path, overwrite=overwrite)
+    parent = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:

@@ -39,12 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
     from llm_audit.corpus import load_corpus
     from llm_audit.covariates import extract_covariates
-    from llm_audit.tables import read_table, table_format, write_table
+    from llm_audit.tables import check_target, read_table, table_format, write_table
 
     out = Path(args.out)
     table_format(out)
-    if out.exists() and not args.overwrite:
-        raise AuditError(f"{out}: already exists (pass --overwrite to replace it)")
+    check_target(out, overwrite=args.overwrite)
     extractors = [e.strip() for e in args.extractors.split(",") if e.strip()]
     reference = read_table(args.reference_scores) if args.reference_scores else None
     if "ref_loss" in extractors and reference is None:

@@ -69,15 +69,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llm_audit.tables import read_table, write_table
+    from llm_audit.tables import check_target, read_table, write_table
 
     out = Path(args.out)
     per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if args.regime == "multi-run" else None
     for path in (out, per_unit_out):
-        if path is not None and path.exists() and not args.overwrite:
-            raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise AuditError(f"{out}: folder {out.parent} does not exist")
+        if path is not None:
+            check_target(path, overwrite=args.overwrite)
     if args.regime == "zero-run" and not args.covariates:
         raise AuditError("--covariates: required for the zero-run regime")
     if args.inclusion_p is not None and args.regime != "one-run":

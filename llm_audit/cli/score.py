@@ -51,14 +51,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llm_audit.corpus import load_corpus
-    from llm_audit.tables import table_format, write_table
+    from llm_audit.tables import check_target, table_format, write_table
 
     out = Path(args.out)
     table_format(out)
-    if out.exists() and not args.overwrite:
-        raise AuditError(f"{out}: already exists (pass --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise AuditError(f"{out}: folder {out.parent} does not exist")
+    check_target(out, overwrite=args.overwrite)
     families = [s.strip() for s in args.scores.split(",") if s.strip()]
     lowercase = args.lowercase or "lowercase" in families
     if "ref" in families and not args.ref_model:
