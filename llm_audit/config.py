@@ -53,6 +53,10 @@ class ModelConfig:
     revision: str | None = _doc("hub revision (branch, tag or commit), e.g. Pythia's `step143000`", default=None)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = _doc("`auto`: fp32 on CPU, bf16 on GPU", default="auto")
     device: str = _doc("`auto` (cuda, then mps, then cpu), `cpu`, `cuda`, `cuda:1`, `mps`", default="auto")
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = _doc(
+        "spread a model too large for one GPU over all GPUs, then CPU, then `offload_folder` (null: whole model on "
+        "`device`; one process only)", default=None)
+    offload_folder: str | None = _doc("folder for the weights `device_map` offloads to disk", default=None)
     trust_remote_code: bool = _doc("run the model repository's own code (only for repositories you trust)", default=False)
     allow_pickle: bool = _doc("allow loading .bin/pickle weights (can execute code); default: safetensors only", default=False)
 
@@ -256,6 +260,10 @@ def _check(c: AuditConfig, source: str) -> None:
 
     if not c.model.name:
         fail("model.name", "required (a local model folder or a hub id)")
+    if c.model.device_map is not None and c.model.device != "auto":
+        fail("model.device", f"leave at auto with device_map (the map places the model), got {c.model.device!r}")
+    if c.model.offload_folder is not None and c.model.device_map is None:
+        fail("model.offload_folder", "only with device_map")
 
     s = c.scoring
     if not [f for f in s.scores if f not in ("lowercase", "ref", "recall")]:
@@ -333,6 +341,8 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
         elif _looks_like_path(value):
             label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
             raise AuditError(f"{source}: {label}: no such file or folder: {value}")
+    if c.model.offload_folder is not None:  # created by the loader when it offloads
+        c.model.offload_folder = str(base / Path(c.model.offload_folder).expanduser())
     for key in ("recall_prefix", "dcpdd_reference"):
         value = getattr(c.scoring, key)
         if value is not None:

@@ -241,12 +241,14 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
     recall_prefix = load_corpus(s.recall_prefix)["text"].tolist() if s.recall_prefix else None
     dcpdd_reference = load_corpus(s.dcpdd_reference)["text"].tolist() if s.dcpdd_reference else None
     lm = load_model(m.name, gguf_file=m.gguf_file, revision=m.revision, dtype=m.dtype, device=m.device,
-                    trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle)
+                    trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle, device_map=m.device_map,
+                    offload_folder=m.offload_folder)
     loaded["model"] = lm
     reference = None
     if s.reference_model:
         reference = load_model(s.reference_model, dtype=m.dtype, device=m.device,
-                               trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle)
+                               trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle,
+                               device_map=m.device_map, offload_folder=m.offload_folder)
     cache_dir = Path(s.cache_dir) if s.cache_dir else Path(runs_dir).expanduser() / ".score_cache"
     _make_folder(cache_dir)
     # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.

@@ -23,6 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), or a torch device")
+    p.add_argument("--device-map", choices=("auto", "balanced", "balanced_low_0", "sequential"),
+                   help="spread a model too large for one GPU over all GPUs, then CPU, then --offload-folder")
+    p.add_argument("--offload-folder", help="folder for the weights --device-map offloads to disk")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickled .bin weights (runs code on load)")
     p.add_argument("--trust-remote-code", action="store_true")
     p.add_argument("--text-column", default="text")
@@ -80,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from llm_audit.scoring import load_model, score_corpus
     from llm_audit.scoring.runner import distributed_state
 
+    if args.offload_folder and not args.device_map:
+        raise AuditError("--offload-folder: only with --device-map")
     options = dict(dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code,
-                   allow_pickle=args.allow_pickle)
+                   allow_pickle=args.allow_pickle, device_map=args.device_map, offload_folder=args.offload_folder)
     target = load_model(args.model, gguf_file=args.gguf_file, revision=args.revision, **options)
     reference = load_model(args.ref_model, **options) if args.ref_model else None
     table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,

@@ -4,6 +4,10 @@ The transformer body runs once on the padded batch; the LM head is applied only 
 tile by tile (``stats.head_stats``), so the full B x T x V logits are never built. Models whose head is not a
 plain linear layer over the body's last hidden state (checked numerically once per model) fall back to the
 model's own logits, reduced in vocabulary slices.
+
+A model spread over devices (``device_map``) keeps accelerate's hooks: inputs go to the embeddings' device,
+the body's last hidden state moves to the head's device, and a head offloaded to CPU/disk (its weight on the
+``meta`` device outside the hooks) is reached only through the model's own forward.
 """
 
 from __future__ import annotations
@@ -40,20 +44,34 @@ def resolve_head(model: torch.nn.Module) -> Head | None:
 def _check_head(model: torch.nn.Module) -> Head | None:
     body = getattr(model, getattr(model, "base_model_prefix", ""), None)
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if body is None or not isinstance(head, torch.nn.Linear):
+    if body is None or not isinstance(head, torch.nn.Linear) or head.weight.device.type == "meta":
         return None
     softcap = getattr(model.config, "final_logit_softcapping", None)
     candidate = Head(body, head.weight, head.bias, softcap)
     vocab = head.weight.shape[0]
-    ids = (torch.arange(8, device=head.weight.device) * 7919 % vocab).unsqueeze(0)
+    ids = (torch.arange(8, device=input_device(model)) * 7919 % vocab).unsqueeze(0)
     with torch.inference_mode():
         full = model(input_ids=ids, use_cache=False).logits[0].float()
-        hidden = body(input_ids=ids, use_cache=False)[0][0]
+        hidden = body(input_ids=ids, use_cache=False)[0][0].to(head.weight.device)
         mine = torch.nn.functional.linear(hidden, head.weight, head.bias).float()
         if softcap is not None:
             mine = softcap * torch.tanh(mine / softcap)
+    full = full.to(mine.device)
     scale = full.abs().max().clamp_min(1.0)
     return candidate if torch.allclose(mine, full, rtol=0, atol=1e-3 * float(scale)) else None
+
+
+def input_device(model: torch.nn.Module) -> torch.device:
+    """Where the input ids go: the embeddings' device (for a model spread by ``device_map``, the device its
+    hook computes them on when their weights are offloaded)."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if embeddings is None:
+        return next(model.parameters()).device
+    hook = getattr(embeddings, "_hf_hook", None)
+    execution = getattr(hook, "execution_device", None)
+    if execution is not None:
+        return torch.device(execution if not isinstance(execution, int) else f"cuda:{execution}")
+    return embeddings.weight.device
 
 
 def batch_stats(
@@ -65,7 +83,7 @@ def batch_stats(
     vocab_chunk: int = 1024,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per window of ``batch`` (in order): float64 arrays (logp, mean, var) of its scored tokens."""
-    device = next(model.parameters()).device
+    device = input_device(model)
     ids = batch.input_ids.to(device)
     kwargs = dict(
         input_ids=ids,
@@ -77,12 +95,14 @@ def batch_stats(
     targets = ids[:, 1:][predict]
     with torch.inference_mode():
         if head is not None:
-            hidden = head.body(**kwargs)[0][:, :-1][predict]
-            stats = head_stats(hidden, head.weight, targets, bias=head.bias, softcap=head.softcap,
+            out = head.weight.device
+            hidden = head.body(**kwargs)[0][:, :-1].to(out)[predict.to(out)]
+            stats = head_stats(hidden, head.weight, targets.to(out), bias=head.bias, softcap=head.softcap,
                                row_chunk=row_chunk, vocab_chunk=vocab_chunk)
         else:
-            logits = model(**kwargs).logits[:, :-1][predict]
-            stats = logits_stats(logits, targets, vocab_chunk=vocab_chunk)
+            logits = model(**kwargs).logits[:, :-1]
+            logits = logits[predict.to(logits.device)]
+            stats = logits_stats(logits, targets.to(logits.device), vocab_chunk=vocab_chunk)
     counts = batch.predict.sum(dim=1).tolist()
     arrays = [t.double().cpu().numpy() for t in stats]
     splits = np.cumsum(counts)[:-1]

@@ -27,6 +27,8 @@ _GGUF_LOAD_ERRORS = _LOAD_ERRORS + (struct.error, EOFError, IndexError, TypeErro
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
 
+_DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
 
 class LoadedModel(NamedTuple):
     model: Any
@@ -148,8 +150,14 @@ def load_model(
     device: str = "auto",
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    device_map: str | dict[str, Any] | None = None,
+    offload_folder: str | Path | None = None,
 ) -> LoadedModel:
-    """Load a causal LM and its tokenizer from a local folder / GGUF file or a hub id; fingerprint them."""
+    """Load a causal LM and its tokenizer from a local folder / GGUF file or a hub id; fingerprint them.
+
+    ``device_map`` (``auto``, ``balanced``, ``sequential`` or a module -> device dict) spreads a model too large
+    for one GPU over every visible GPU, then CPU memory, then ``offload_folder`` on disk (accelerate's
+    dispatch); the whole model otherwise goes to ``device``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     name = str(name_or_path)
@@ -161,7 +169,11 @@ def load_model(
         raise AuditError(f"{name}: no such model folder or file")
     if local and not path.is_dir():
         raise AuditError(f"{name}: not a model folder (expected a folder with config.json and weights, or a .gguf file)")
+    if device_map is not None:
+        _check_device_map(device_map, device)
     target = resolve_device(device)
+    if device_map is not None and target.type == "cpu" and torch.cuda.is_available():
+        target = torch.device("cuda")  # the dtype follows the GPUs the model is spread over
     torch_dtype = resolve_dtype(dtype, target)
     source = str(path) if local else name
     weights = _weight_files(path, gguf_file, allow_pickle) if local else None
@@ -173,6 +185,10 @@ def load_model(
     model_kwargs = dict(kwargs, dtype=torch_dtype)
     if gguf_file is None and not allow_pickle:
         model_kwargs["use_safetensors"] = True
+    if device_map is not None:
+        model_kwargs["device_map"] = device_map
+        if offload_folder is not None:
+            model_kwargs["offload_folder"] = str(offload_folder)
     load_errors = _LOAD_ERRORS if gguf_file is None else _GGUF_LOAD_ERRORS
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
@@ -180,7 +196,7 @@ def load_model(
     except load_errors as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AuditError(f"{name}: cannot load the model ({first})") from None
-    model = model.to(target).eval()
+    model = (model if device_map is not None else model.to(target)).eval()
     if local:
         weights_hash = _hash_files(weights, path)
     else:
@@ -189,6 +205,17 @@ def load_model(
     if gguf_file is not None:
         fingerprint["gguf_file"] = gguf_file
     return LoadedModel(model, prepare_tokenizer(tokenizer), fingerprint)
+
+
+def _check_device_map(device_map: str | dict[str, Any], device: str) -> None:
+    """A spread model and a single ``device``, or a spread model per process, contradict each other."""
+    if device != "auto":
+        raise AuditError(f"device_map: '{device_map}' spreads the model itself; leave device at auto (got '{device}')")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise AuditError("device_map: under accelerate launch / torchrun each process holds a whole model copy on "
+                         "its own GPU; use one process with device_map, or several without it")
+    if isinstance(device_map, str) and device_map not in _DEVICE_MAPS:
+        raise AuditError(f"device_map: unknown '{device_map}' (use {', '.join(_DEVICE_MAPS)}, or a dict in Python)")
 
 
 def wrap_model(model: torch.nn.Module, tokenizer: Any, name: str = "in-memory") -> LoadedModel:
