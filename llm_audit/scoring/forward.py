@@ -79,8 +79,8 @@ def batch_stats(
     head: Head | None,
     batch: Batch,
     *,
-    row_chunk: int = 256,
-    vocab_chunk: int = 1024,
+    row_chunk: int | None = None,
+    vocab_chunk: int | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per window of ``batch`` (in order): float64 arrays (logp, mean, var) of its scored tokens."""
     device = input_device(model)

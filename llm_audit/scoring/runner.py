@@ -55,8 +55,8 @@ class Execution:
 
     max_batch_tokens: int = 8192
     padding_side: str = "right"
-    row_chunk: int = 256
-    vocab_chunk: int = 1024
+    row_chunk: int | None = None
+    vocab_chunk: int | None = None
     progress: bool = True
     on_batch: Callable[[int], None] | None = None
 
@@ -289,8 +289,8 @@ def score_corpus(
     dcpdd_clip: float = DEFAULT_CLIP,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
-    row_chunk: int = 256,
-    vocab_chunk: int = 1024,
+    row_chunk: int | None = None,
+    vocab_chunk: int | None = None,
 ) -> pd.DataFrame:
     """The scores table of ``corpus`` (columns ``id``, ``text``, optional ``member``) under ``model``.
 
