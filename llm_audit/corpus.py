@@ -77,7 +77,7 @@ def load_corpus(
                 raise AuditError(f"{name}: every text is empty")
         else:
             row = int(np.flatnonzero(blank.to_numpy())[0])
-            raise AuditError(f"{name}: row {row + 1}: empty text ({skipped} empty in all; skip them with empty='skip')")
+            raise AuditError(f"{name}: row {row + 1}: empty text ({skipped} empty in all; skip them with --empty skip / corpus.empty: skip)")
 
     if "id" in df.columns:
         missing = df["id"].isna()

@@ -206,7 +206,7 @@ def _no_text_column(tmp):
 
 def _whitespace_text(tmp):
     path = write_jsonl(tmp / "c.jsonl", rows(3) + [{"id": "w", "text": " \n\t ", "member": 1}])
-    return covariates_case(tmp, path, f"{path}: row 4: empty text (1 empty in all; skip them with empty='skip')")
+    return covariates_case(tmp, path, f"{path}: row 4: empty text (1 empty in all; skip them with --empty skip / corpus.empty: skip)")
 
 
 def _member_not_binary(tmp):

@@ -320,3 +320,13 @@ def test_group_column_carried_through_not_a_covariate():
     assert out.columns[:2].tolist() == ["id", "group"]
     assert out["group"].tolist() == ["s1", "s1", "s2", "t3", "s3", "s3"]
     assert "group_missing" not in out.columns
+
+
+def test_cli_empty_texts_refused_or_skipped(tmp_path, capsys):
+    rows = [{"id": f"t{i}", "text": t, "member": i % 2} for i, t in enumerate(TEXTS)] + [{"id": "blank", "text": "  \n"}]
+    _write_jsonl(tmp_path / "c.jsonl", rows)
+    argv = ["covariates", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o.csv"), "--extractors", "length"]
+    assert main(argv) == 2
+    assert "row 7: empty text (1 empty in all; skip them with --empty skip" in capsys.readouterr().err
+    assert main(argv + ["--empty", "skip"]) == 0
+    assert pd.read_csv(tmp_path / "o.csv")["id"].tolist() == [f"t{i}" for i in range(len(TEXTS))]

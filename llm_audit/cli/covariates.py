@@ -30,6 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--label-column", default="member")
     p.add_argument("--id-column", default="id")
     p.add_argument("--split", help="split of a datasets folder or hub dataset")
+    p.add_argument("--empty", choices=("error", "skip"), default="error",
+                   help="empty or whitespace-only texts: refuse the corpus (default) or leave them out")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         id_column=args.id_column,
         split=args.split,
+        empty=args.empty,
     )
     table = extract_covariates(
         corpus,

@@ -32,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--label-column", default="member")
     p.add_argument("--id-column", default="id")
     p.add_argument("--split", help="split of a datasets source")
+    p.add_argument("--empty", choices=("error", "skip"), default="error",
+                   help="empty or whitespace-only texts: refuse the corpus (default) or leave them out")
     p.add_argument("--scores", default="loss,zlib,mink,minkpp", help="attack families (default: %(default)s)")
     p.add_argument("--k", type=_float_list, default=[0.1, 0.2, 0.5], help="k grid for mink/minkpp (default: 0.1,0.2,0.5)")
     p.add_argument("--max-tokens", type=int, help="truncate texts to this many tokens (recorded in `truncated`)")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise AuditError(f"--dcpdd-clip: must be positive, got {args.dcpdd_clip}")
     families = [s for s in families if s not in ("lowercase", "ref", "recall")]
     corpus = load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column,
-                         id_column=args.id_column, split=args.split)
+                         id_column=args.id_column, split=args.split, empty=args.empty)
     # Side corpora: read like the scored corpus (same text column), their labels and ids unused.
     prefix = reference_texts = None
     if args.recall_prefix:
