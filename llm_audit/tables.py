@@ -19,6 +19,15 @@ from llm_audit.errors import AuditError
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it, then put it back: done once, at
+    os.umask(mask)      # import, so that no other thread creates a file in between
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
     """Refuse an output that exists (unless ``overwrite``) or whose folder is missing.
 
@@ -43,6 +52,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = 
     except OSError as exc:
         raise AuditError(f"{path}: cannot write here ({exc.strerror})") from None
     try:
+        # mkstemp creates the file private (0600); a finished output gets the permissions of any new file
+        # (0666 less the umask), so that a score cache or a run folder can be shared
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()

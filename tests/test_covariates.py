@@ -122,6 +122,10 @@ def test_date_without_column_is_latest_year_in_text():
         (pd.NA, None),
         ("  ", None),
         ("NA", None),
+        ("20190702", 2019 + 182 / 365),  # compact ISO YYYYMMDD, not 1970-08-20 in seconds
+        (20190702, 2019 + 182 / 365),
+        ("201907", 2019 + 181 / 365),  # YYYYMM: the first of the month
+        (20191345, 1970 + (20191345 - 0) / (365 * 86400)),  # no calendar date: seconds after all
     ],
 )
 def test_parse_date(value, year):

@@ -172,3 +172,12 @@ def test_tokenizer_without_pad_token_pads_with_eos(gpt2):
     table = score_corpus(corpus, gpt2.model, tokenizer=tok, progress=False)
     assert tok.pad_token_id == tok.eos_token_id
     pd.testing.assert_frame_equal(table, score_corpus(corpus, gpt2, progress=False), check_exact=False, atol=1e-6, rtol=0)
+
+
+def test_special_token_strings_in_a_text_are_scored_as_plain_text(gpt2):
+    text = "The log line read <|endoftext|> and then stopped."
+    table = score_corpus(pd.DataFrame({"id": ["s"], "text": [text]}), gpt2, scores=["loss"], progress=False)
+    as_text = gpt2.tokenizer(text, split_special_tokens=True)["input_ids"]
+    assert gpt2.tokenizer.eos_token_id not in as_text
+    assert table["n_tokens"].iloc[0] == len(as_text) > len(gpt2.tokenizer(text)["input_ids"])
+    assert table["loss"].iloc[0] == pytest.approx(-hf_nll(gpt2.model, lambda t: {"input_ids": as_text}, text), abs=1e-4)

@@ -67,3 +67,12 @@ def test_not_parquet_is_one_line_error(tmp_path):
 def test_unknown_suffix(tmp_path):
     with pytest.raises(AuditError, match="unknown table format"):
         tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.xlsx")
+
+
+def test_outputs_get_the_umask_permissions_not_the_temp_files(tmp_path):
+    import stat
+
+    from llm_audit.tables import _UMASK, atomic_write_text
+
+    atomic_write_text(tmp_path / "shared.txt", "x")
+    assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o666 & ~_UMASK

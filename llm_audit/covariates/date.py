@@ -71,8 +71,10 @@ def latest_year_in_text(text: str) -> float:
 def parse_date(value: Any) -> float | None:
     """A fractional year from a year, an ISO date, a datetime or a unix timestamp; None when missing.
 
-    Numbers with at most 4 digits are years; larger ones are unix timestamps in seconds, or in
-    milliseconds from 1e11 on (1e11 s is the year 5138, so no real date in seconds gets there).
+    Numbers with at most 4 digits are years; whole numbers of 6 or 8 digits that spell a calendar
+    YYYYMM / YYYYMMDD (years 1000-2999) are that month / day (as seconds they would all fall in 1970-73);
+    other larger numbers are unix timestamps in seconds, or in milliseconds from 1e11 on (1e11 s is the
+    year 5138, so no real date in seconds gets there).
     Raises ValueError when the value is present but is not a date.
     """
     if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
@@ -112,11 +114,27 @@ def _number_to_year(x: float) -> float:
         raise ValueError("not a finite number")
     if abs(x) < 10_000:
         return x
+    compact = _compact_date(x)
+    if compact is not None:
+        return _fractional_year(compact)
     seconds = x / 1000.0 if abs(x) >= 1e11 else x
     try:
         return _fractional_year(dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc))
     except (OverflowError, OSError) as exc:
         raise ValueError(f"timestamp out of range ({exc})") from None
+
+
+def _compact_date(x: float) -> dt.datetime | None:
+    """``x`` read as YYYYMMDD or YYYYMM when it spells a valid date with a year in 1000-2999, else None."""
+    if x != int(x):
+        return None
+    digits = str(int(x))
+    if len(digits) not in (6, 8) or not "1" <= digits[0] <= "2":
+        return None
+    try:
+        return dt.datetime(int(digits[:4]), int(digits[4:6]), int(digits[6:8]) if len(digits) == 8 else 1)
+    except ValueError:
+        return None
 
 
 def _fractional_year(when: dt.datetime) -> float:

@@ -54,7 +54,11 @@ def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
     from tokenizers import Tokenizer
 
     if isinstance(tokenizer, Tokenizer):
-        return [len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
+        before, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True  # "<|endoftext|>" in a
+        try:                                                                             # text: its characters
+            return [len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
+        finally:
+            tokenizer.encode_special_tokens = before
     # verbose=False: texts longer than the model context are expected here (they are counted, not scored).
-    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ids = tokenizer(texts, add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
     return [len(x) for x in ids]

@@ -48,7 +48,8 @@ def count_tokens(texts: Sequence[str], tokenizer: Any, *, clip: float = DEFAULT_
         raise AuditError(f"{source}: the reference corpus has no text")
     counts = np.zeros(len(tokenizer), dtype=np.int64)
     for start in range(0, len(texts), _CHUNK):
-        ids = tokenizer(texts[start : start + _CHUNK], add_special_tokens=False, verbose=False)["input_ids"]
+        ids = tokenizer(texts[start : start + _CHUNK], add_special_tokens=False, split_special_tokens=True,
+                        verbose=False)["input_ids"]
         flat = np.fromiter((i for row in ids for i in row), dtype=np.int64)
         counts += np.bincount(flat, minlength=len(counts))[: len(counts)]
     if not counts.sum():

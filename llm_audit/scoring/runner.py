@@ -25,7 +25,7 @@ from llm_audit.scoring.forward import as_token_stats, batch_stats, resolve_head
 from llm_audit.scoring.frequencies import DEFAULT_CLIP, TokenFrequencies, count_tokens
 from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: special-token strings in a text are scored as plain text
 PREFIX_SEPARATOR = "\n\n"  # between the texts of the ReCaLL prefix, so that they read as separate documents
 
 
@@ -181,7 +181,10 @@ def _compute(
     if not hashes:
         return pd.DataFrame(columns=[KEY_COLUMN, *columns]).set_index(KEY_COLUMN)
     model, tokenizer = lm.model, lm.tokenizer
-    encoded = tokenizer([texts[h] for h in hashes], add_special_tokens=True, verbose=False)["input_ids"]
+    # split_special_tokens: a text that contains "<|endoftext|>" is scored as those characters, not as the
+    # control token (the tokenizer's own BOS/EOS are still added)
+    encoded = tokenizer([texts[h] for h in hashes], add_special_tokens=True, split_special_tokens=True,
+                        verbose=False)["input_ids"]
     n_raw = [len(ids) for ids in encoded]
     if settings.max_tokens is not None:
         encoded = [ids[: settings.max_tokens] for ids in encoded]
@@ -355,7 +358,7 @@ def score_corpus(
         prefix_text = PREFIX_SEPARATOR.join(t for t in recall_prefix if isinstance(t, str) and t.strip())
         # Tokenized as the texts are (special tokens included) and put in front of the text's own tokens,
         # as the authors' code concatenates the two tokenizations.
-        prefix = tuple(target.tokenizer(prefix_text, add_special_tokens=True)["input_ids"])
+        prefix = tuple(target.tokenizer(prefix_text, add_special_tokens=True, split_special_tokens=True)["input_ids"])
         ctx = resolve_context(target, context)
         prefixed_window(Settings(k_grid, ctx, check_window_params(ctx, stride), max_tokens), len(prefix))
         recall_pass = Pass(prefix=prefix, key={"recall_prefix_sha256": text_hash(prefix_text)})
