@@ -1,4 +1,7 @@
-"""One audit, end to end: score -> covariates -> estimate -> report, into a self-describing run folder.
+"""One audit, end to end: covariates -> score -> estimate -> report, into a self-describing run folder.
+
+The covariates come before the scores: they need no model, so a bad date or domain column fails in seconds,
+not after hours of scoring.
 
 ``runs/<name>/`` holds the config as run (``config.yaml``, resolved), ``run.json`` (config hash, package
 version, corpus fingerprint, model fingerprint and what each step did), ``scores.parquet``,
@@ -26,7 +29,6 @@ from llm_audit.corpus import concat_corpora, load_corpus, text_hash
 from llm_audit.errors import AuditError
 from llm_audit.tables import atomic_write_text, read_table, write_table
 
-STEPS = ("score", "covariates", "estimate", "report")
 OUTPUTS = {
     "score": ("scores.parquet",),
     "covariates": ("covariates.parquet",),
@@ -173,7 +175,19 @@ def run_audit(
 
     loaded: dict[str, Any] = {}
 
-    # 1. score
+    # 1. covariates (no model needed: checked first)
+    if reuse and run.done("covariates", key, OUTPUTS["covariates"]):
+        say("covariates: done before, reused (covariates.parquet)")
+        covariates = read_table(run_dir / "covariates.parquet")
+    else:
+        t0 = time.perf_counter()
+        covariates = _covariates(config, corpus, loaded)
+        write_table(covariates, run_dir / "covariates.parquet")
+        run.finish("covariates", key, columns=[c for c in covariates.columns if c != "id"],
+                   notes=list(covariates.attrs.get("notes", [])), seconds=round(time.perf_counter() - t0, 2))
+        say(f"covariates: {covariates.shape[1] - 1} columns")
+
+    # 2. score
     if reuse and run.done("score", key, OUTPUTS["score"]):
         say("score: done before, reused (scores.parquet)")
         scores = read_table(run_dir / "scores.parquet")
@@ -186,17 +200,10 @@ def run_audit(
         run.finish("score", key, texts=int(len(scores)), texts_scored=n_new, seconds=round(time.perf_counter() - t0, 2))
         say(f"score: {len(scores)} texts ({n_new} scored, {len(scores) - n_new} from the cache)")
 
-    # 2. covariates
-    if reuse and run.done("covariates", key, OUTPUTS["covariates"]):
-        say("covariates: done before, reused (covariates.parquet)")
-        covariates = read_table(run_dir / "covariates.parquet")
-    else:
-        t0 = time.perf_counter()
-        covariates = _covariates(config, corpus, loaded)
-        write_table(covariates, run_dir / "covariates.parquet")
-        run.finish("covariates", key, columns=[c for c in covariates.columns if c != "id"],
-                   notes=list(covariates.attrs.get("notes", [])), seconds=round(time.perf_counter() - t0, 2))
-        say(f"covariates: {covariates.shape[1] - 1} columns")
+    # Texts too short to score (fewer than 2 tokens) were refused or, with corpus.empty: skip, left out.
+    if len(scores) < len(corpus):
+        say(f"score: {len(corpus) - len(scores)} text(s) of fewer than 2 tokens left out (corpus.empty: skip)")
+        covariates = covariates[covariates["id"].isin(scores["id"])].reset_index(drop=True)
 
     # 3. estimate
     if reuse and run.done("estimate", key, OUTPUTS["estimate"]):
@@ -249,6 +256,11 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
         reference = load_model(s.reference_model, dtype=m.dtype, device=m.device,
                                trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle,
                                device_map=m.device_map, offload_folder=m.offload_folder)
+    short = unscorable_ids(corpus, lm.tokenizer)
+    if short and config.corpus.empty != "skip":
+        raise AuditError(f"corpus: id {short[0]}: fewer than 2 tokens, nothing to score ({len(short)} such text(s); "
+                         "leave them out with corpus.empty: skip)")
+    corpus = corpus[~corpus["id"].isin(short)]
     cache_dir = Path(s.cache_dir) if s.cache_dir else Path(runs_dir).expanduser() / ".score_cache"
     _make_folder(cache_dir)
     # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.
@@ -258,6 +270,14 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
                         lowercase=s.lowercase or "lowercase" in s.scores, reference=reference,
                         recall_prefix=recall_prefix, dcpdd_reference=dcpdd_reference, dcpdd_clip=s.dcpdd_clip,
                         progress=progress)
+
+
+def unscorable_ids(corpus: pd.DataFrame, tokenizer: Any) -> list[str]:
+    """Ids of the texts with fewer than 2 tokens under ``tokenizer`` (special tokens included, as scored):
+    no token has a preceding context, so every score would be NaN."""
+    ids = tokenizer(corpus["text"].tolist(), add_special_tokens=True, split_special_tokens=True,
+                    verbose=False)["input_ids"]
+    return [ident for ident, row in zip(corpus["id"], ids) if len(row) < 2]
 
 
 def _covariates(config: AuditConfig, corpus: pd.DataFrame, loaded: dict[str, Any]) -> pd.DataFrame:

@@ -218,3 +218,34 @@ def test_run_names_cannot_leave_the_runs_folder(tmp_path):
         with pytest.raises(AuditError, match="not a valid run name"):
             run_dir_for(AuditConfig(name=name), tmp_path)
     assert run_dir_for(AuditConfig(name="ok-1.2"), tmp_path) == (tmp_path / "ok-1.2").resolve()
+
+
+def test_a_bad_date_column_fails_before_the_model_loads(tmp_path, capsys):
+    rows = [{"text": f"text number {i}", "member": i % 2, "when": "garbage" if i == 3 else 2000 + i} for i in range(6)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "m").mkdir()  # not a loadable model: the covariates step must fail first
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(
+        {"name": "x", "corpus": {"path": "c.jsonl"}, "model": {"name": "./m"},
+         "covariates": {"extractors": ["date"], "date_column": "when"}}))
+    assert main(["run", str(tmp_path / "config.yaml"), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "row 4 (id " in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "x" / "scores.parquet").exists()
+
+
+def test_texts_too_short_to_score_are_refused_or_skipped(audit, capsys):
+    root, config, n = audit
+    rows = pd.read_json(root / "corpus.jsonl", lines=True, dtype={"id": str})
+    rows.loc[3, "text"] = "a"  # one token: no token has a context, every score would be NaN
+    rows.to_json(root / "short.jsonl", orient="records", lines=True)
+    short = dict(config, name="short", corpus={"path": "short.jsonl"})
+    (root / "short.yaml").write_text(yaml.safe_dump(short))
+    assert main(["run", str(root / "short.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"id {rows.loc[3, 'id']}: fewer than 2 tokens, nothing to score (1 such text(s)" in err
+    assert not (root / "runs" / "short" / "scores.parquet").exists()
+    skip = dict(short, corpus={"path": "short.jsonl", "empty": "skip"})
+    (root / "short.yaml").write_text(yaml.safe_dump(skip))
+    assert main(["run", str(root / "short.yaml"), "--runs-dir", str(root / "runs"), "--no-progress", "--force"]) == 0
+    assert "1 text(s) of fewer than 2 tokens left out" in capsys.readouterr().err
+    d = json.loads((root / "runs" / "short" / "estimates.json").read_text())
+    assert d["diagnostics"]["n"]["total"] == n - 1
