@@ -156,14 +156,14 @@ def test_report_killed_mid_write_leaves_the_old_report_whole(killed_runs, capsys
         assert main(["run", str(config), "--runs-dir", str(tmp / "runs"), "--no-progress"]) == 0
     before = (run_dir / "report.html").read_bytes()
     (run_dir / "report.md").unlink()
-    killed = killing_child(["report", str(run_dir)], HALF_WRITE)
+    killed = killing_child(["report", str(run_dir), "--overwrite"], HALF_WRITE)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (run_dir / "report.html").read_bytes() == before  # the old page, whole
     assert (run_dir / "report.md").is_file()  # written before the kill, complete
     # A SIGKILL leaves the half-written temporary (no code runs after it), under a hidden name never read.
     stale = leftovers(run_dir)
     assert len(stale) == 1 and stale[0].startswith(".report.html.")
-    assert main(["report", str(run_dir)]) == 0
+    assert main(["report", str(run_dir), "--overwrite"]) == 0
     assert (run_dir / "report.html").read_text().rstrip().endswith("</html>")
 
 

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from llm_audit.cli import main
 from llm_audit.errors import AuditError
 from llm_audit.report import load_estimates, summarize, write_report
-from llm_audit.report.compare import compare_table
+from llm_audit.report.compare import compare_markdown, compare_table
 from llm_audit.report.summary import slice_table
 from report_fixtures import SCRIPT, tables, zero_run_estimates
 
@@ -110,6 +110,14 @@ def test_report_cli_from_estimates_file(tmp_path, capsys):
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "report.md").is_file()
     assert main(["report"]) == 2
     assert "give a run folder or --estimates" in capsys.readouterr().err
+    before = (tmp_path / "out" / "report.md").read_text()
+    (tmp_path / "out" / "report.md").write_text("my notes")
+    assert main(["report", "--estimates", str(tmp_path / "est.json"), "--out-dir", str(tmp_path / "out")]) == 2
+    assert "report.md: already exists (pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out" / "report.md").read_text() == "my notes"
+    assert main(["report", "--estimates", str(tmp_path / "est.json"), "--out-dir", str(tmp_path / "out"),
+                 "--overwrite"]) == 0
+    assert (tmp_path / "out" / "report.md").read_text() == before
 
 
 def test_bad_estimates_file(tmp_path):
@@ -120,3 +128,11 @@ def test_bad_estimates_file(tmp_path):
     bad.write_text('{"x": 1}')
     with pytest.raises(AuditError, match="not an llm-audit estimates.json"):
         load_estimates(bad)
+
+
+def test_compare_survival_share_is_na_when_the_naive_auc_is_at_chance():
+    est = zero_run_estimates()
+    est["scores"]["loss"]["naive"]["auc"] = {"value": 0.472, "ci": [0.43, 0.51]}  # covers 0.5
+    loss = compare_table({"a": est}).set_index("score").loc["loss"]
+    assert loss["survives"] is None or loss["survives"] != loss["survives"]  # None, or NaN in a float column
+    assert "| n/a |" in compare_markdown(compare_table({"a": est}))

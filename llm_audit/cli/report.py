@@ -17,12 +17,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", help="where to write the reports (default: the run folder, or the estimates' folder)")
     p.add_argument("--formats", default="md,html", help="comma-separated: md, html (default: %(default)s)")
     p.add_argument("--title", help="the report's title")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report files in the output folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from llm_audit.report import load_estimates, write_report
-    from llm_audit.tables import read_table
+    from llm_audit.tables import check_target, read_table
 
     if (args.run_dir is None) == (args.estimates is None):
         raise AuditError("report: give a run folder or --estimates FILE (one of the two)")
@@ -45,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         covariates_path = Path(args.covariates) if args.covariates else None
         out_dir = Path(args.out_dir) if args.out_dir else estimates_path.parent
         title = args.title or "llm-audit report"
+    if out_dir.is_dir():  # a missing folder is created below; existing reports are kept unless asked
+        for fmt in formats:
+            check_target(out_dir / f"report.{fmt}", overwrite=args.overwrite)
     estimates = load_estimates(estimates_path)
     scores = read_table(scores_path) if scores_path is not None and scores_path.exists() else None
     covariates = read_table(covariates_path) if covariates_path is not None and covariates_path.exists() else None

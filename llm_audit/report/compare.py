@@ -24,7 +24,9 @@ def compare_table(estimates_by_run: dict[str, dict[str, Any]], fpr: str = COMPAR
             tn, tc = r.tpr_naive.get(fpr), r.tpr_corrected.get(fpr)
             ov = Figure.of((r.overlap or {}).get("dr", {}).get("auc")) if r.overlap else None
             survives = None
-            if naive.value is not None and dr.value is not None and abs(naive.value - 0.5) > 1e-9:
+            # A share of "distance from chance" means nothing when the naive AUC is not clearly off chance.
+            off_chance = naive.ci is None or not naive.ci[0] <= 0.5 <= naive.ci[1]
+            if naive.value is not None and dr.value is not None and abs(naive.value - 0.5) > 1e-9 and off_chance:
                 survives = (dr.value - 0.5) / (naive.value - 0.5)
             rows.append({
                 "run": run, "score": r.score,
@@ -61,7 +63,7 @@ def compare_markdown(table: pd.DataFrame, fpr: str = COMPARE_FPR) -> str:
             "n/a" if r["survives"] is None or r["survives"] != r["survives"] else f"{100 * r['survives']:.0f}%",
         ])
     note = ("survives: (DR AUC - 0.5) / (naive AUC - 0.5), the share of the naive AUC's distance from chance "
-            "that remains once the covariates are balanced.")
+            "that remains once the covariates are balanced (n/a when the naive interval covers 0.5).")
     return markdown_table(header, rows) + "\n\n" + note
 
 
