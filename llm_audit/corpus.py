@@ -241,12 +241,22 @@ def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
 
 
 def _dedupe(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Drop exact repeats (same id, text, label); refuse an id shared by different texts or labels."""
+    """Drop exact repeats (same id, text, label); refuse an id shared by different texts or labels, and a
+    text labelled both member and non-member (one of the two labels is wrong)."""
     key = ["id", "text"] + (["member"] if "member" in df.columns else [])
     df = df.drop_duplicates(subset=key)
     dup = df["id"].duplicated(keep=False)
     if dup.any():
         first = df.loc[dup, "id"].iloc[0]
+        rows = " and ".join(str(i + 1) for i in df.index[df["id"] == first][:2])
         n = int(df.loc[dup, "id"].nunique())
-        raise AuditError(f"{name}: id '{first}' is used by different texts or labels ({n} such ids)")
+        raise AuditError(f"{name}: rows {rows}: id '{first}' is used by different texts or labels ({n} such ids)")
+    if "member" in df.columns:
+        both = df.groupby("text", sort=False)["member"].transform("nunique") > 1
+        if both.any():
+            text = df.loc[both, "text"].iloc[0]
+            clash = df[both & (df["text"] == text)]
+            rows = " and ".join(f"{i + 1} (id {ident})" for i, ident in zip(clash.index[:2], clash["id"][:2]))
+            raise AuditError(f"{name}: rows {rows}: the same text is labelled member and non-member "
+                             f"({int(df.loc[both, 'text'].nunique())} such texts); fix the labels or drop one")
     return df
