@@ -296,8 +296,8 @@ def _check(c: AuditConfig, source: str) -> None:
         fail("covariates.tfidf_k", f"must be a positive integer, got {v.tfidf_k}")
 
     e = c.estimate
-    if not 0 <= e.eta < 0.5:
-        fail("estimate.eta", f"must be in [0, 0.5), got {e.eta}")
+    if not 0 < e.eta < 0.5:  # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
+        fail("estimate.eta", f"must be in (0, 0.5), got {e.eta}")
     if e.folds < 2:
         fail("estimate.folds", f"must be an integer >= 2, got {e.folds}")
     if e.bootstrap < 0:

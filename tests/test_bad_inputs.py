@@ -219,9 +219,15 @@ def _member_two(tmp):
     return covariates_case(tmp, path, f"{path}: row 3: 'member' must be 0/1/true/false, got 2")
 
 
+def _same_text_both_labels(tmp):
+    path = write_jsonl(tmp / "c.jsonl", rows(3) + [{"id": "copy", "text": rows(3)[1]["text"], "member": 1 - rows(3)[1]["member"]}])
+    return covariates_case(tmp, path, f"{path}: rows 2 (id r1) and 4 (id copy): the same text is labelled member "
+                                      "and non-member (1 such texts); fix the labels or drop one")
+
+
 def _duplicate_ids(tmp):
     path = write_jsonl(tmp / "c.jsonl", [rows(2)[0], dict(rows(2)[1], id="r0")])
-    return covariates_case(tmp, path, f"{path}: id 'r0' is used by different texts or labels (1 such ids)")
+    return covariates_case(tmp, path, f"{path}: rows 1 and 2: id 'r0' is used by different texts or labels (1 such ids)")
 
 
 def _empty_csv(tmp):
@@ -423,6 +429,7 @@ CASES = {
     "member value 'maybe'": _member_not_binary,
     "member value 2": _member_two,
     "duplicate ids with different texts": _duplicate_ids,
+    "one text labelled member and non-member": _same_text_both_labels,
     "empty corpus (CSV header only)": _empty_csv,
     "empty corpus (Parquet, no rows)": _empty_parquet,
     "empty corpus (JSONL, no lines)": _empty_jsonl,
@@ -527,7 +534,7 @@ def test_full_disk_during_report_keeps_the_old_report(tmp_path, monkeypatch, cap
     small_estimates().save(tmp_path / "estimates.json")
     (tmp_path / "report.md").write_text("previous report")
     _full_disk(monkeypatch)
-    code = main(["report", "--estimates", str(tmp_path / "estimates.json"), "--formats", "md"])
+    code = main(["report", "--estimates", str(tmp_path / "estimates.json"), "--formats", "md", "--overwrite"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("llm-audit: error: ") and "No space left on device" in err and "\n" not in err
     assert (tmp_path / "report.md").read_text() == "previous report"
@@ -748,3 +755,62 @@ def test_ids_cannot_become_paths(tmp_path):
     assert not (tmp_path.parent / "escaped").exists() and not Path("/tmp/abs_escaped").exists()
     assert all(p.is_relative_to(work) for p in work.rglob("*"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "work"]
+
+
+# --- estimate-step cases added with the QA fixes (appended: the same two checks as CASES) ----------------
+
+
+def _covariates_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragment: str) -> Case:
+    """An estimate case whose message starts with the covariates table: the CLI names that file instead."""
+    case = estimate_case(tmp, scores, covs, fragment)
+    case.cli_fragment = case.cli_fragment.replace("covariates table:", f"{tmp / 'covariates.csv'}:")
+    return case
+
+
+def _infinite_covariate(tmp):
+    s, c = estimate_tables()
+    c.loc[6, "x"] = np.inf
+    return _covariates_case(tmp, s, c, "covariates table: column 'x' has 1 infinite value(s), e.g. id 'u6' (row 6)")
+
+
+def _member_covariate_disagrees(tmp):
+    s, c = estimate_tables()
+    c["member"] = s["member"]
+    c.loc[2, "member"] = 1 - c.loc[2, "member"]
+    return _covariates_case(tmp, s, c, "covariates table: column 'member' disagrees with the scores table on 1 id(s), e.g. id 'u2'")
+
+
+def _score_as_covariate(tmp):
+    s, c = estimate_tables()
+    return _covariates_case(tmp, s, c.assign(loss=s["loss"]), "covariates table: column 'loss' is also a score column of the scores table")
+
+
+def _config_eta_zero(tmp):
+    return config_case(tmp, base_config(estimate__eta=0), "config.yaml: estimate.eta: must be in (0, 0.5), got 0")
+
+
+def _estimate_out_not_json(tmp):
+    case = estimate_case(tmp, *estimate_tables(), "--out:")
+    case.argv[case.argv.index("--out") + 1] = str(out_dir(tmp) / "estimates.parquet")
+    case.outputs = [out_dir(tmp) / "estimates.parquet"]
+    case.cli_fragment = f"--out: {out_dir(tmp) / 'estimates.parquet'}: must end in .json"
+    return case
+
+
+ESTIMATE_CASES = {
+    "infinite covariate": _infinite_covariate,
+    "member column in the covariates that disagrees": _member_covariate_disagrees,
+    "score column as a covariate": _score_as_covariate,
+    "config: estimate.eta 0": _config_eta_zero,
+}
+CLI_ONLY_CASES = {"estimate --out not .json": _estimate_out_not_json}
+
+
+@pytest.mark.parametrize("builder", [pytest.param(b, id=n) for n, b in {**ESTIMATE_CASES, **CLI_ONLY_CASES}.items()])
+def test_cli_refuses_estimate_inputs(builder, tmp_path, capsys, request):
+    test_cli_refuses_with_one_line_and_writes_nothing(builder, tmp_path, capsys, request)
+
+
+@pytest.mark.parametrize("builder", [pytest.param(b, id=n) for n, b in ESTIMATE_CASES.items()])
+def test_api_refuses_estimate_inputs(builder, tmp_path, request):
+    test_api_refuses_with_one_line(builder, tmp_path, request)

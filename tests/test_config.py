@@ -62,7 +62,7 @@ def test_hash_is_stable_and_sensitive(tmp_path, corpus_file):
         ({"scoring": {"scores": ["loss", "mink_plus"]}}, "config.yaml: scoring.scores[1]: unknown score 'mink_plus'"),
         ({"scoring": {"scores": ["loss", "ref"]}}, "config.yaml: scoring.reference_model: required by the `ref` score"),
         ({"estimate": {"target": "att2"}}, "config.yaml: estimate.target: must be one of ate, att, atc"),
-        ({"estimate": {"eta": 0.7}}, "config.yaml: estimate.eta: must be in [0, 0.5)"),
+        ({"estimate": {"eta": 0.7}}, "config.yaml: estimate.eta: must be in (0, 0.5)"),
         ({"estimate": "fast"}, "config.yaml: estimate: must be a mapping of keys, got str"),
         ({"report": {"formats": ["pdf"]}}, "config.yaml: report.formats[0]: unknown format 'pdf'"),
         ({"corpus": {"path": "missing.jsonl"}}, "config.yaml: corpus.path: no such file: missing.jsonl"),

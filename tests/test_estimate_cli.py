@@ -47,3 +47,19 @@ def test_cli_error_is_one_line(files, capsys):
 def test_estimate_never_imports_torch():
     code = "import sys, llm_audit.estimate, llm_audit.cli.estimate; sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["est.parquet", "est.csv", "est"])
+def test_out_that_is_not_json_is_refused_before_any_work(files, capsys, name):
+    assert main(["estimate", "--scores", str(files / "nope.csv"), "--covariates", str(files / "cov.csv"),
+                 "--out", str(files / name)]) == 2  # the missing scores file is never reached
+    err = capsys.readouterr().err.strip()
+    assert err == f"llm-audit: error: --out: {files / name}: must end in .json (the estimates are written as JSON)", err
+    assert not (files / name).exists()
+
+
+def test_help_shows_plain_percent_signs(capsys):
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    text = capsys.readouterr().out
+    assert "95% intervals" in text.replace("\n", " ").replace("  ", " ") and "%%" not in text

@@ -24,12 +24,73 @@ def test_one_class_only(tables):
     _err(s.assign(member=1), c, "one class only")
 
 
-def test_too_few_units_per_arm(tables):
+def test_fewer_than_20_per_arm_gives_naive_figures_and_not_identified(tables):
+    # README: "< 20 units per arm" is a reason for not_identified, not a crash; the naive figures stand
     s, c = tables
     s = s.copy()
     s["member"] = 0
     s.loc[:9, "member"] = 1
-    _err(s, c, "too few units per arm")
+    est = estimate(s, c, n_bootstrap=20, seed=0, dp_epsilon=1.0)
+    d = est.to_dict()
+    assert d["diagnostics"]["verdict"] == "not_identified"
+    assert d["diagnostics"]["verdict_reasons"] == ["fewer than 20 members (10): too few units for a corrected estimate"]
+    lo, hi = est.interval("score", "naive", "auc")
+    assert lo <= est.value("score", "naive", "auc") <= hi
+    for method in ("ipw", "dr"):
+        assert d["scores"]["score"][method]["auc"] == {"value": None, "ci": None}
+    assert d["diagnostics"]["blind_auc"] is None and d["scores"]["score"]["placebo_auc"] is None
+    assert "fewer than 20 members" in est.summary()
+    # below 2 per arm there is no naive AUC worth giving either
+    s.loc[1:9, "member"] = 0
+    _err(s, c, r"too few units per arm \(1 members, 599 non-members; at least 2 each\)")
+
+
+def test_fewer_than_20_per_arm_renders_a_report(tables, tmp_path):
+    from llm_audit.cli import main
+
+    s, c = tables
+    s = s.assign(member=0)
+    s.loc[:4, "member"] = 1
+    estimate(s, c, n_bootstrap=10, seed=0).save(tmp_path / "e.json")
+    assert main(["report", "--estimates", str(tmp_path / "e.json"), "--out-dir", str(tmp_path)]) == 0
+    assert "fewer than 20 members (5)" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "report.html").stat().st_size > 0
+
+
+def test_infinite_covariate_is_named_by_table_column_and_id(tables):
+    s, c = tables
+    c = c.copy()
+    c.loc[[4, 9], "x2"] = [-np.inf, np.inf]
+    _err(s, c, r"^covariates table: column 'x2' has 2 infinite value\(s\), e.g. id 'u4' \(row 4\)$")
+
+
+def test_member_left_in_the_covariates_is_dropped_with_a_note_never_used(tables):
+    s, c = tables
+    est = estimate(s, c.assign(member=s["member"]), n_bootstrap=0, seed=0)
+    d = est.to_dict()
+    assert "member" not in d["config"]["covariates"]
+    assert d["diagnostics"]["blind_auc"] < 0.9  # with the label as a covariate it was 1.000
+    assert any("covariate 'member' dropped: it is the membership label" in n for n in d["diagnostics"]["notes"])
+    plain = estimate(s, c, n_bootstrap=0, seed=0).to_dict()
+    assert d["scores"] == plain["scores"] and d["diagnostics"]["blind_auc"] == plain["diagnostics"]["blind_auc"]
+
+
+def test_member_in_the_covariates_that_disagrees_is_refused(tables):
+    s, c = tables
+    flipped = s["member"].copy()
+    flipped.iloc[7] = 1 - flipped.iloc[7]
+    _err(s, c.assign(member=flipped), r"covariates table: column 'member' disagrees with the scores table on 1 id\(s\), e.g. id 'u7'")
+
+
+def test_a_score_column_as_covariate_is_refused(tables):
+    s, c = tables
+    _err(s, c.assign(score=s["score"]), "covariates table: column 'score' is also a score column of the scores table")
+    # another score of the audited model is post-treatment too, even when it is not estimated in this call
+    _err(s.assign(zlib=s["score"] * 0.5), c.assign(zlib=1.0), "column 'zlib' is also a score column", scores=["score"])
+    # a reserved column (n_tokens: a length, not a score) stays a covariate
+    n_tokens = np.arange(len(s)) % 7
+    est = estimate(s.assign(n_tokens=n_tokens), c.assign(n_tokens=n_tokens), n_bootstrap=0, seed=0)
+    assert "n_tokens" in est.to_dict()["config"]["covariates"]
 
 
 def test_nan_scores_named_with_an_id(tables):

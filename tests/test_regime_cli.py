@@ -102,3 +102,26 @@ def test_regime_flags_refused_with_one_line(tmp_path, capsys, extra, fragment):
     err = capsys.readouterr().err.strip()
     assert err.startswith("llm-audit: error: ") and "\n" not in err and fragment in err, err
     assert not out.exists() and not (tmp_path / "est_per_unit.parquet").exists()
+
+
+def test_covariates_with_a_randomized_regime_are_noted_not_silently_ignored(tmp_path, capsys):
+    table = _long_table(100, 1, seed=2).drop(columns="run")
+    write_table(table, tmp_path / "scores.csv")
+    write_table(pd.DataFrame({"id": table["id"], "x": np.arange(100.0)}), tmp_path / "cov.csv")
+    out = tmp_path / "est.json"
+    assert main(["estimate", "--regime", "one-run", "--scores", str(tmp_path / "scores.csv"), "--covariates",
+                 str(tmp_path / "cov.csv"), "--out", str(out), "--bootstrap", "0"]) == 0
+    note = "--covariates ignored: membership was randomized (one-run), so no covariate correction is made"
+    assert json.loads(out.read_text())["notes"] == [note]
+    assert f"note: {note}" in capsys.readouterr().out
+
+
+def test_a_multi_run_table_given_to_the_zero_run_regime_points_to_multi_run(tmp_path, capsys):
+    table = _long_table(30, 3, seed=1)
+    write_table(table, tmp_path / "long.csv")
+    write_table(pd.DataFrame({"id": [f"u{i}" for i in range(30)], "x": np.arange(30.0)}), tmp_path / "cov.csv")
+    assert main(["estimate", "--scores", str(tmp_path / "long.csv"), "--covariates", str(tmp_path / "cov.csv"),
+                 "--out", str(tmp_path / "est.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"llm-audit: error: {tmp_path / 'long.csv'}: 60 duplicated id(s), e.g. 'u0' "
+                   "(a `run` column: use --regime multi-run)"), err

@@ -213,3 +213,32 @@ def test_multi_run_with_per_unit_probabilities_recovers_truth_where_unweighted_d
     assert abs(unweighted["value"] - truth) > 0.15
     assert weighted["value"] == pytest.approx(truth, abs=0.015)
     assert weighted["ci"][0] <= truth <= weighted["ci"][1]
+
+
+def test_one_run_notes_a_member_share_far_from_the_stated_p():
+    df, p = _one_run_world(n=600, seed=3, strength=0.0)  # about half are members
+    est = one_run(df, p=0.05, n_bootstrap=0)
+    k = int(df.member.sum())
+    assert est.notes == [f"{k} members of 600 (share {k / 600:.3f}) is outside the 99.9% range of the stated inclusion "
+                         "probability (mean p 0.05: 14 to 49 members): check p, and that inclusion was randomized"]
+    assert est.to_dict()["notes"] == est.notes and f"note: {est.notes[0]}" in est.summary()
+    assert one_run(df, p=0.5, n_bootstrap=0).notes == []  # within range: no note
+    assert len(one_run(df, p=pd.Series(0.05, index=p.index), n_bootstrap=0).notes) == 1  # per-unit p too
+
+
+def test_multi_run_refuses_a_single_run_and_notes_units_with_one_arm():
+    df = simulate_runs(n=40, runs=3, seed=2)
+    with pytest.raises(AuditError, match=r"^scores: no unit is a member in one run and a non-member in another \(1 run\(s\)\); "
+                       r"multi-run needs at least 2 runs .*\(one model: --regime one-run\)$"):
+        multi_run(df[df.run == "r0"], n_bootstrap=5)
+    est = multi_run(df, n_bootstrap=5)
+    lacking = est.counts["units_without_both_arms"]
+    assert lacking > 0
+    assert est.notes == [f"{lacking} of 40 units were a member in every run or in none: their per-unit memorization "
+                         "is undefined (NaN)"]
+
+
+def test_one_run_duplicate_ids_of_a_multi_run_table_point_to_multi_run():
+    df = simulate_runs(n=30, runs=2, seed=0)
+    with pytest.raises(AuditError, match=r"appears more than once \(a `run` column: use --regime multi-run\)$"):
+        one_run(df, n_bootstrap=5)

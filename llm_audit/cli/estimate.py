@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "estimate",
         help="naive and confounding-corrected (IPW, doubly robust) MIA metrics with intervals and diagnostics",
         description="Join a scores table and a covariates table on id and write estimates.json: per score the "
-        "naive, IPW and doubly robust AUC, TPR@FPR, advantage and mean difference with 95%% intervals, and the "
+        "naive, IPW and doubly robust AUC, TPR@FPR, advantage and mean difference with 95% intervals, and the "
         "overlap, balance, placebo and sensitivity diagnostics.",
     )
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from llm_audit.tables import check_target, read_table, write_table
 
     out = Path(args.out)
+    if out.suffix.lower() != ".json":  # before any work: the estimates are JSON whatever the name says
+        raise AuditError(f"--out: {args.out}: must end in .json (the estimates are written as JSON)")
     per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if args.regime == "multi-run" else None
     for path in (out, per_unit_out):
         if path is not None:
@@ -112,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             est = multi_run(scores, inclusion, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
     except AuditError as exc:
         raise _naming_files(exc, tables) from None
+    if args.covariates and args.regime != "zero-run":
+        est.notes.append(f"--covariates ignored: membership was randomized ({args.regime}), so no covariate correction is made")
     if per_unit_out is not None:
         write_table(est.per_unit, per_unit_out)
     est.save(out, overwrite=args.overwrite)

@@ -20,7 +20,8 @@ from llm_audit.errors import AuditError
 
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 GROUP_COLUMN = "group"
-MIN_PER_ARM = 20
+MIN_PER_ARM = 20  # fewer units in an arm: naive figures only, the corrected ones are not identified
+MIN_NAIVE_PER_ARM = 2  # fewer: not even a naive AUC worth reporting
 MAX_LEVELS = 200  # a categorical with more levels is not a covariate the one-hot design can use
 
 
@@ -41,6 +42,11 @@ def _is_categorical(col: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
 
 
+def _numeric_unreserved(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns
+            if c not in RESERVED and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+
+
 def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[str]:
     """Every numeric non-reserved column is a score (the step-1 contract), unless names are given."""
     if requested:
@@ -51,10 +57,7 @@ def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[
         if bad:
             raise AuditError(f"scores table: column '{bad[0]}' is not numeric")
         return list(requested)
-    cols = [
-        c for c in scores_df.columns
-        if c not in RESERVED and pd.api.types.is_numeric_dtype(scores_df[c]) and not pd.api.types.is_bool_dtype(scores_df[c])
-    ]
+    cols = _numeric_unreserved(scores_df)
     if not cols:
         raise AuditError("scores table: no score column (a numeric column not named " + ", ".join(RESERVED) + ")")
     return cols
@@ -66,7 +69,8 @@ def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
     ids = df["id"].astype(str)
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise AuditError(f"{name} table: {len(dup)} duplicated id(s), e.g. '{dup.iloc[0]}'")
+        hint = " (a `run` column: use --regime multi-run)" if "run" in df.columns else ""
+        raise AuditError(f"{name} table: {len(dup)} duplicated id(s), e.g. '{dup.iloc[0]}'{hint}")
     return ids
 
 
@@ -84,11 +88,41 @@ def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
     if n1 == 0 or n0 == 0:
         raise AuditError(f"scores table: column 'member' has one class only ({n1} members, {n0} non-members)")
-    if min(n1, n0) < MIN_PER_ARM:
+    if min(n1, n0) < MIN_NAIVE_PER_ARM:
         raise AuditError(
-            f"scores table: too few units per arm ({n1} members, {n0} non-members; at least {MIN_PER_ARM} each)"
+            f"scores table: too few units per arm ({n1} members, {n0} non-members; at least {MIN_NAIVE_PER_ARM} each)"
         )
     return t
+
+
+def _check_finite_covariates(covariates_df: pd.DataFrame, ids: pd.Series) -> None:
+    """+-inf in a numeric covariate is refused here, by id: NaN is imputed, but an infinity would reach the
+    scaler inside a fold and fail there with a traceback."""
+    for c in covariates_df.columns:
+        col = covariates_df[c]
+        if c == "id" or not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        bad = np.isinf(col.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AuditError(f"covariates table: column '{c}' has {int(bad.sum())} infinite value(s), e.g. id '{ids.iloc[i]}' (row {i})")
+
+
+def _drop_label(cov: pd.DataFrame, member: np.ndarray, ids: pd.Series) -> str:
+    """A ``member`` column left in the covariates would predict itself (blind AUC 1): it is never a covariate.
+    A copy that agrees with the scores table is dropped with a note; one that disagrees means the two
+    tables do not describe the same split, and is refused."""
+    values = cov.pop("member")
+    copy = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    differ = np.flatnonzero(copy != member)
+    if differ.size:
+        i = int(differ[0])
+        shown = values.iloc[i].item() if isinstance(values.iloc[i], np.generic) else values.iloc[i]
+        raise AuditError(
+            f"covariates table: column 'member' disagrees with the scores table on {differ.size} id(s), e.g. id '{ids.iloc[i]}' "
+            f"({shown!r} here, {member[i]} there); the label is never a covariate: drop the column"
+        )
+    return "covariate 'member' dropped: it is the membership label (it agrees with the scores table), never a covariate"
 
 
 def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[str] | None = None) -> AuditData:
@@ -114,11 +148,21 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
             constant.append(c)
         score_arrays[c] = v
 
+    _check_finite_covariates(covariates_df, cid)
     cov = covariates_df.assign(id=cid).set_index("id").loc[sid.to_numpy()].reset_index(drop=True)
     groups = None
     if GROUP_COLUMN in cov.columns:
         groups = cov.pop(GROUP_COLUMN).astype(str).to_numpy()
     notes: list[str] = []
+    if "member" in cov.columns:
+        notes.append(_drop_label(cov, member, sid))
+    # The audited model's scores are outcomes (post-treatment, SPEC §1), never covariates: a covariate named
+    # like one is refused, whether or not that score is estimated in this call.
+    outcomes = set(score_arrays) | set(_numeric_unreserved(scores_df))
+    outcome = [c for c in cov.columns if c in outcomes]
+    if outcome:
+        raise AuditError(f"covariates table: column '{outcome[0]}' is also a score column of the scores table (a covariate "
+                         "must not be an outcome): rename or drop it")
     keep = []
     for c in cov.columns:
         if pd.api.types.is_datetime64_any_dtype(cov[c]):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from llm_audit.estimate.metrics import weighted_auc
-from llm_audit.estimate.weights import raw_weights
+from llm_audit.estimate.weights import kish_ess, raw_weights
 
 VERDICTS = ("identified", "weak_overlap", "not_identified")
 
@@ -46,10 +46,13 @@ def overlap_verdict(
         weak_r.append(f"blind-baseline AUC {blind_auc:.3f} >= {th.weak_blind_auc}")
     for arm in ("member", "nonmember"):
         e, n = ess[arm], n_arm[arm]
-        if e < th.not_ess_min or e < th.not_ess_share * n:
-            not_r.append(f"ESS of {arm}s {e:.1f} < {th.not_ess_min:g} or < {th.not_ess_share:.0%} of {n}")
-        elif e < th.weak_ess_min or e < th.weak_ess_share * n:
-            weak_r.append(f"ESS of {arm}s {e:.1f} < {th.weak_ess_min:g} or < {th.weak_ess_share:.0%} of {n}")
+        reason = _ess_shortfall(arm, e, n, th.not_ess_min, th.not_ess_share)
+        if reason:
+            not_r.append(reason)
+        else:
+            reason = _ess_shortfall(arm, e, n, th.weak_ess_min, th.weak_ess_share)
+            if reason:
+                weak_r.append(reason)
     if clipped_share > th.weak_clipped_share:
         weak_r.append(f"{clipped_share:.1%} of units have a propensity outside [eta, 1-eta]")
     if not_r:
@@ -57,6 +60,21 @@ def overlap_verdict(
     if weak_r:
         return "weak_overlap", weak_r
     return "identified", []
+
+
+def _ess_shortfall(arm: str, e: float, n: int, ess_min: float, share: float) -> str | None:
+    """Why an arm's ESS is below ``ess_min`` or ``share`` of the arm, or None.
+
+    A relative tolerance of 1e-6 keeps rounding (30 equal weights can give an ESS of 29.9999999) from
+    refusing a perfectly balanced arm. When the arm itself is the limit (it has no more than ``ess_min``
+    units, or the weights keep 90% of it), the reason says too few units, not poor overlap.
+    """
+    if e >= ess_min * (1 - 1e-6) and e >= share * n * (1 - 1e-6):
+        return None
+    arms = {"member": "members", "nonmember": "non-members"}[arm]
+    if n <= ess_min or e >= 0.9 * n:
+        return f"too few {arms} ({n}, ESS {e:.1f}): an ESS of {ess_min:g} needs more units in that arm"
+    return f"ESS of {arms} {e:.1f} < {ess_min:g} or < {share:.0%} of {n}"
 
 
 def tv_bound(e_raw: np.ndarray, member: np.ndarray) -> float:
@@ -105,19 +123,36 @@ def standardized_mean_differences(
     return np.array(before), np.array(after)
 
 
+PLACEBO_PERMUTATIONS = 20
+
+
 def placebo_auc(
-    score: np.ndarray, member: np.ndarray, e_raw: np.ndarray, weight: np.ndarray, seed: int, strata: int = 10
+    score: np.ndarray, member: np.ndarray, e_raw: np.ndarray, weight: np.ndarray, seed: int, strata: int = 10,
+    permutations: int = PLACEBO_PERMUTATIONS,
 ) -> float:
     """Weighted AUC of the scores permuted within propensity strata: such a score depends on X only
-    through its stratum and carries no memorization, so a working correction gives ~0.5."""
+    through its stratum and carries no memorization, so a working correction gives ~0.5. The mean over
+    ``permutations`` draws: one permutation alone scatters by about one null standard error."""
     rng = np.random.default_rng(seed)
     edges = np.unique(np.quantile(e_raw, np.linspace(0, 1, strata + 1)[1:-1]))
     stratum = np.searchsorted(edges, e_raw, side="right")
-    permuted = score.copy()
-    for k in np.unique(stratum):
-        idx = np.flatnonzero(stratum == k)
-        permuted[idx] = score[rng.permutation(idx)]
-    return weighted_auc(permuted, member, weight)
+    groups = [np.flatnonzero(stratum == k) for k in np.unique(stratum)]
+    aucs = []
+    for _ in range(permutations):
+        permuted = score.copy()
+        for idx in groups:
+            permuted[idx] = score[rng.permutation(idx)]
+        aucs.append(weighted_auc(permuted, member, weight))
+    return float(np.mean(aucs))
+
+
+def placebo_tolerance(member: np.ndarray, weight: np.ndarray) -> float:
+    """How far from 0.5 a placebo AUC may fall by chance: 3 standard errors of an AUC under the null,
+    sqrt((n1 + n0 + 1) / (12 n1 n0)), with the arms' effective (Kish) sizes since the AUC is weighted;
+    never under 0.05, the shift worth flagging on any sample size."""
+    t = np.asarray(member).astype(bool)
+    n1, n0 = kish_ess(weight[t]), kish_ess(weight[~t])
+    return max(0.05, 3 * float(np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))))
 
 
 def _best_box_average(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, maximize: bool, increasing: bool) -> np.ndarray:

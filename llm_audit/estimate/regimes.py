@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate.design import score_columns
@@ -121,6 +122,7 @@ class RegimeEstimates:
     assumptions: list[str]
     config: dict[str, Any]
     per_unit: pd.DataFrame | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the user should know about the input
 
     def to_dict(self) -> dict[str, Any]:
         """The estimates JSON: ``{"scores": {score: {"causal": M}}}``; naive equals causal here by design."""
@@ -131,6 +133,7 @@ class RegimeEstimates:
             "counts": self.counts,
             "assumptions": self.assumptions,
             "config": self.config,
+            "notes": self.notes,
         }
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> None:
@@ -150,6 +153,7 @@ class RegimeEstimates:
         lines += [f"assumes: {a}" for a in self.assumptions]
         if any(e["unreliable"] for m in self.scores.values() for e in m["tpr_at_fpr"].values()):
             lines.append(f"* fewer than {MIN_NONMEMBERS_ABOVE:g} non-members above the threshold: unreliable")
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
@@ -256,6 +260,14 @@ def multi_run(
         grid[r_idx, u_idx] = table[col].to_numpy(dtype=float)
         s_grids[col] = grid
 
+    n_in = np.nansum(t_grid, axis=0)
+    n_out = np.sum(t_grid == 0, axis=0)
+    one_arm = int(np.sum((n_in == 0) | (n_out == 0)))
+    if one_arm == len(units):
+        raise AuditError(f"scores: no unit is a member in one run and a non-member in another ({len(runs)} run(s)); "
+                         "multi-run needs at least 2 runs with their own draws (one model: --regime one-run)")
+    notes = [f"{one_arm} of {len(units)} units were a member in every run or in none: their per-unit memorization "
+             "is undefined (NaN)"] if one_arm else []
     probs = None if p is None else _unit_probabilities(pd.Series(units, dtype=str), p)
     w_grid = None if probs is None else np.where(t_grid == 1, 1.0 / probs, 1.0 / (1.0 - probs))
 
@@ -277,8 +289,6 @@ def multi_run(
             reps.append(rep)
     estimates = {col: _with_intervals(point[col], [r[col] for r in reps], level) for col in cols}
 
-    n_in = np.nansum(t_grid, axis=0)
-    n_out = np.sum(t_grid == 0, axis=0)
     per_unit = pd.DataFrame({"id": units, "n_in": n_in.astype(int), "n_out": n_out.astype(int)})
     with np.errstate(invalid="ignore", divide="ignore"):
         for col in cols:
@@ -291,7 +301,7 @@ def multi_run(
         "units": len(units),
         "pairs": int(np.sum(~np.isnan(t_grid))),
         "member_pairs": int(np.nansum(t_grid)),
-        "units_without_both_arms": int(np.sum((n_in == 0) | (n_out == 0))),
+        "units_without_both_arms": one_arm,
         "bootstrap_replicates": len(reps),
     }
     return RegimeEstimates(
@@ -306,6 +316,7 @@ def multi_run(
                 "p": "per-unit" if p is not None else "common",
                 "interval": "percentile, two-way bootstrap over runs and units"},
         per_unit=per_unit,
+        notes=notes,
     )
 
 
@@ -351,7 +362,8 @@ def one_run(
     cols = _finite_score_columns(scores_df, scores)
     dup = scores_df["id"].duplicated()
     if dup.any():
-        raise AuditError(f"scores: id {_plain(scores_df['id'][dup].iloc[0])!r} appears more than once")
+        hint = " (a `run` column: use --regime multi-run)" if "run" in scores_df.columns else ""
+        raise AuditError(f"scores: id {_plain(scores_df['id'][dup].iloc[0])!r} appears more than once{hint}")
     member = _membership(scores_df["member"], "scores")
     _require_both_arms(member, "scores")
     if isinstance(p, pd.Series):
@@ -362,6 +374,7 @@ def one_run(
         label = float(p)
         if not 0 < label < 1:
             raise AuditError(f"inclusion probability: need 0 < p < 1, got {label}")
+    share_note = _member_share_note(member, probs)
     weight = np.where(member == 1, 1.0 / probs, 1.0 / (1.0 - probs))
     values = {col: scores_df[col].to_numpy(dtype=float) for col in cols}
 
@@ -395,4 +408,21 @@ def one_run(
         config={"p": label, "fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
                 "weights": "Horvitz-Thompson (1/p members, 1/(1-p) non-members), Hajek-normalized per arm",
                 "interval": "percentile, bootstrap over units"},
+        notes=[share_note] if share_note else [],
     )
+
+
+def _member_share_note(member: np.ndarray, probs: np.ndarray) -> str | None:
+    """A note when the count of members is outside the 99.9% range the stated inclusion probabilities
+    allow: the wrong p, or a split that was not randomized, and the weights (and the causal reading)
+    would then be wrong. Exact binomial for a common p; normal approximation for per-unit p_i."""
+    k, n = int(member.sum()), len(member)
+    if np.all(probs == probs[0]):
+        lo, hi = binom.interval(0.999, n, probs[0])
+    else:
+        mean, sd = float(probs.sum()), float(np.sqrt(np.sum(probs * (1 - probs))))
+        lo, hi = mean - 3.29 * sd, mean + 3.29 * sd
+    if lo <= k <= hi:
+        return None
+    return (f"{k} members of {n} (share {k / n:.3f}) is outside the 99.9% range of the stated inclusion probability "
+            f"(mean p {probs.mean():.3g}: {lo:.0f} to {hi:.0f} members): check p, and that inclusion was randomized")

@@ -93,12 +93,11 @@ class Estimates:
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + rows]
         ess = diag["ess"]
-        lines += [
-            "",
-            f"n = {diag['n']['member']} members, {diag['n']['nonmember']} non-members; target {d['config']['target']}",
-            f"blind-baseline AUC {diag['blind_auc']:.3f}; TV bound on |naive - causal AUC| {diag['tv_bound']:.3f}",
-            f"ESS members {ess['member']:.1f}, non-members {ess['nonmember']:.1f}; verdict: {diag['verdict']}",
-        ]
+        lines += ["", f"n = {diag['n']['member']} members, {diag['n']['nonmember']} non-members; target {d['config']['target']}"]
+        if diag["blind_auc"] is not None:  # null when an arm was too small to fit a propensity
+            lines.append(f"blind-baseline AUC {diag['blind_auc']:.3f}; TV bound on |naive - causal AUC| {diag['tv_bound']:.3f}")
+        lines.append((f"ESS members {ess['member']:.1f}, non-members {ess['nonmember']:.1f}; " if ess else "")
+                     + f"verdict: {diag['verdict']}")
         lines += [f"  - {r}" for r in diag["verdict_reasons"]]
         if any(m is not None and any(v.get("unreliable") for v in m["tpr_at_fpr"].values())
                for per in d["scores"].values() for k, m in per.items() if k in METHODS):

@@ -124,6 +124,38 @@ def _curve(fp_tp) -> dict:
     return {"fpr": f, "tpr": t}
 
 
+def _naive(s, t, fpr, n_bootstrap, seed, n_jobs) -> tuple[dict, dict, dict]:
+    """The naive point, its block (with the stratified-bootstrap intervals) and its curve."""
+    point, curve = _weighted_point(s, t, None, fpr)
+    reps = bootstrap_replicates(
+        s, t, {"naive": np.ones(len(t))}, None, fpr_targets=fpr, n_boot=n_bootstrap, seed=seed, n_jobs=n_jobs,
+    )["naive"] if n_bootstrap else None
+    return point, _block(point, reps, fpr), _curve(curve)
+
+
+# Diagnostics that need the propensity: null when an arm is too small to fit one.
+_PROPENSITY_DIAGNOSTICS = ("blind_auc", "tv_bound", "n_corrected", "ess", "clipped", "trimmed", "propensity_histogram",
+                           "smd_max_after", "overlap_population")
+
+
+def _naive_only(data: AuditData, fpr, n_bootstrap, boot_seeds, n_jobs, dp_bound) -> tuple[dict, dict, list[str]]:
+    """Scores, curves and verdict reasons when an arm has fewer than MIN_PER_ARM units: too few to fit a
+    propensity (or to trust one), so the naive figures are given and the corrected ones are not identified."""
+    t = data.member
+    counts = {"members": int(t.sum()), "non-members": int(len(t) - t.sum())}
+    reasons = [f"fewer than {MIN_PER_ARM} {arm} ({k}): too few units for a corrected estimate"
+               for arm, k in counts.items() if k < MIN_PER_ARM]
+    out, curves = {}, {}
+    for k, (name, s) in enumerate(data.scores.items()):
+        _, naive, curve = _naive(s, t, fpr, n_bootstrap, int(boot_seeds[3 * k]), n_jobs)
+        out[name] = {"naive": naive, "constant": name in data.constant_scores, "ipw": _null_block(fpr),
+                     "dr": _null_block(fpr), "placebo_auc": None, "sensitivity": None}
+        if dp_bound is not None:
+            out[name]["dp_violation"] = False  # no corrected AUC to hold against the bound
+        curves[name] = {"naive": curve}
+    return out, curves, reasons
+
+
 def _corrected(
     s, t, e, rows, all_terms: DRTerms, target, fpr, n_bootstrap, seed, n_jobs, ipw_reps: dict | None = None,
 ) -> tuple[dict, dict, dict, dict]:
@@ -175,16 +207,46 @@ def estimate(
     data: AuditData = prepare(scores_df, covariates_df, scores)
     t = data.member
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
+    attrs_notes = covariates_df.attrs.get("notes") if isinstance(covariates_df.attrs, dict) else None
+    notes = [str(n) for n in attrs_notes] if isinstance(attrs_notes, (list, tuple)) else []
+    notes += data.notes
+    seeds = np.random.SeedSequence(seed).generate_state(4)
+    dp_bound = dg.dp_auc_bound(dp_epsilon, dp_delta) if dp_epsilon is not None else None
+    boot_seeds = np.random.SeedSequence(int(seeds[2])).generate_state(3 * len(data.scores) + 1)
+    config = {
+        "target": target, "eta": eta, "trim": trim, "folds": folds, "propensity": propensity, "outcome": outcome,
+        "n_bootstrap": n_bootstrap, "fpr": list(fpr), "seed": seed, "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
+        "grid_size": grid_size, "gamma_max": gamma_max, "scores": list(data.scores), "covariates": list(map(str, data.covariates.columns)),
+        "grouped_folds": data.groups is not None, "refit_propensity": refit_propensity,
+    }
+    common = {
+        "n": {"member": n1, "nonmember": n0, "total": int(len(t))},
+        "dp": {"epsilon": dp_epsilon, "delta": dp_delta, "auc_bound": dp_bound} if dp_bound is not None else None,
+        "thresholds": thresholds.to_dict(),
+        "uncertainty": {
+            "level": 0.95,
+            "bootstrap_replicates": n_bootstrap,
+            "naive_ipw": "stratified bootstrap over units, percentile intervals; " + (
+                "the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
+                if refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)"),
+            "propensity_refit": refit_propensity,
+            "dr": "multiplier bootstrap of the per-unit DR terms (nuisances not refit); the DR mean uses the influence-function standard error",
+        },
+        "assumptions": ASSUMPTIONS,
+        "notes": notes,
+    }
+    if min(n1, n0) < MIN_PER_ARM:
+        out_scores, curves, reasons = _naive_only(data, fpr, n_bootstrap, boot_seeds, n_jobs, dp_bound)
+        diagnostics = {**dict.fromkeys(_PROPENSITY_DIAGNOSTICS), "smd": {}, "verdict": "not_identified",
+                       "verdict_reasons": reasons, **common}
+        return Estimates({"schema_version": SCHEMA_VERSION, "scores": out_scores, "curves": curves,
+                          "diagnostics": diagnostics, "config": config})
     if folds > min(n1, n0):
         raise AuditError(f"folds: {folds} folds need at least {folds} units per arm ({n1} members, {n0} non-members)")
-    seeds = np.random.SeedSequence(seed).generate_state(4)
     splits = fold_splits(t, data.groups, folds, int(seeds[0]))
     e_raw = cross_fit_propensity(data.covariates, t, splits, model=propensity, seed=int(seeds[1]))
     ov = apply_overlap(e_raw, t, eta, trim)
     keep = ov.keep
-    attrs_notes = covariates_df.attrs.get("notes") if isinstance(covariates_df.attrs, dict) else None
-    notes = [str(n) for n in attrs_notes] if isinstance(attrs_notes, (list, tuple)) else []
-    notes += data.notes
 
     blind = blind_baseline_auc(e_raw, t)
     w_keep = hajek_weights(ov.e[keep], t[keep], target)
@@ -216,17 +278,12 @@ def estimate(
 
     h_all = target_density(ov.e, t, target)
     r_all = raw_weights(ov.e, t, target)
-    dp_bound = dg.dp_auc_bound(dp_epsilon, dp_delta) if dp_epsilon is not None else None
-    boot_seeds = np.random.SeedSequence(int(seeds[2])).generate_state(3 * len(data.scores) + 1)
 
     out_scores, curves = {}, {}
     for k, (name, s) in enumerate(data.scores.items()):
-        naive_point, naive_curve = _weighted_point(s, t, None, fpr)
-        naive_reps = bootstrap_replicates(
-            s, t, {"naive": np.ones(len(t))}, None, fpr_targets=fpr, n_boot=n_bootstrap, seed=int(boot_seeds[3 * k]), n_jobs=n_jobs,
-        )["naive"] if n_bootstrap else None
-        entry = {"naive": _block(naive_point, naive_reps, fpr), "constant": name in data.constant_scores}
-        curves[name] = {"naive": _curve(naive_curve)}
+        naive_point, naive_block, naive_curve = _naive(s, t, fpr, n_bootstrap, int(boot_seeds[3 * k]), n_jobs)
+        entry = {"naive": naive_block, "constant": name in data.constant_scores}
+        curves[name] = {"naive": naive_curve}
 
         om = fit_outcome(data.covariates, t, s, splits, model=outcome, seed=int(seeds[3]))
         terms = dr_terms(s, t, om, h_all, r_all, threshold_grid(s, grid_size))
@@ -259,8 +316,10 @@ def estimate(
                 "gamma_to_chance": dg.sensitivity_gamma(s[rows], t[rows], ov.e[rows], target, 0.5, gamma_max),
                 "gamma_max": gamma_max,
             }
-            if abs(entry["placebo_auc"] - 0.5) > 0.05:
-                notes.append(f"score '{name}': placebo AUC {entry['placebo_auc']:.3f} is far from 0.5: the weights do not remove the covariate shift")
+            tolerance = dg.placebo_tolerance(t[rows], w_r)
+            if abs(entry["placebo_auc"] - 0.5) > tolerance:
+                notes.append(f"score '{name}': placebo AUC {entry['placebo_auc']:.3f} is further from 0.5 than chance allows "
+                             f"(+-{tolerance:.3f}): the weights do not remove the covariate shift")
         else:
             entry["placebo_auc"] = None
             entry["sensitivity"] = None
@@ -276,7 +335,6 @@ def estimate(
         "tv_bound": dg.tv_bound(e_raw, t),
         "verdict": verdict,
         "verdict_reasons": reasons,
-        "n": {"member": n1, "nonmember": n0, "total": int(len(t))},
         "n_corrected": n_keep,
         "ess": ess,
         "clipped": ov.n_clipped,
@@ -285,25 +343,7 @@ def estimate(
         "smd": smd,
         "smd_max_after": float(np.nanmax(np.abs(smd_after))) if len(names) and np.isfinite(smd_after).any() else None,
         "overlap_population": overlap_pop,
-        "dp": {"epsilon": dp_epsilon, "delta": dp_delta, "auc_bound": dp_bound} if dp_bound is not None else None,
-        "thresholds": thresholds.to_dict(),
-        "uncertainty": {
-            "level": 0.95,
-            "bootstrap_replicates": n_bootstrap,
-            "naive_ipw": "stratified bootstrap over units, percentile intervals; " + (
-                "the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
-                if refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)"),
-            "propensity_refit": refit_propensity,
-            "dr": "multiplier bootstrap of the per-unit DR terms (nuisances not refit); the DR mean uses the influence-function standard error",
-        },
-        "assumptions": ASSUMPTIONS,
-        "notes": notes,
-    }
-    config = {
-        "target": target, "eta": eta, "trim": trim, "folds": folds, "propensity": propensity, "outcome": outcome,
-        "n_bootstrap": n_bootstrap, "fpr": list(fpr), "seed": seed, "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
-        "grid_size": grid_size, "gamma_max": gamma_max, "scores": list(data.scores), "covariates": list(map(str, data.covariates.columns)),
-        "grouped_folds": data.groups is not None, "refit_propensity": refit_propensity,
+        **common,
     }
     return Estimates({"schema_version": SCHEMA_VERSION, "scores": out_scores, "curves": curves,
                       "diagnostics": diagnostics, "config": config})

@@ -197,10 +197,13 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
     parts = []
     if blind is not None:
         parts.append(f"Membership is predictable from the covariates alone with AUC {blind:.2f} (the blind baseline)")
+    # A verdict can come from a small arm rather than from poor overlap: then say so, not "barely overlap".
+    small = [r for r in diag.get("verdict_reasons") or [] if r.startswith(("too few", "fewer than"))]
     if verdict == "not_identified":
         overlap_n = _overlap_n(diag, rows)
-        text = (parts[0] + ": " if parts else "") + "the corrected number is not identified (members and non-members "
-        text += "barely overlap in their covariates), so no corrected figure is given for the whole corpus"
+        why = small[0] if small else "members and non-members barely overlap in their covariates"
+        text = (parts[0] + ": " if parts else "") + f"the corrected number is not identified ({why}), "
+        text += "so no corrected figure is given for the whole corpus"
         first = next((r for r in rows if r.overlap), None)
         if first is not None:
             auc = _overlap_auc(first.overlap)
@@ -213,7 +216,7 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
             text += f"; {overlap_n} texts lie where both groups overlap"
         return text + "."
     if verdict == "weak_overlap":
-        head = (parts[0] + ": " if parts else "") + "overlap is weak"
+        head = (parts[0] + ": " if parts else "") + (small[0] if small else "overlap is weak")
         tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
         return head + tail + "; the corrected figures are identified but their intervals are wide. Read them with care."
     if verdict == "identified":
