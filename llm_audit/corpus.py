@@ -80,8 +80,11 @@ def load_corpus(
             raise AuditError(f"{name}: row {row + 1}: empty text ({skipped} empty in all; skip them with --empty skip / corpus.empty: skip)")
 
     if "id" in df.columns:
-        missing = df["id"].isna()
-        df["id"] = df["id"].astype(str)
+        ids = df["id"]
+        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        if pd.api.types.is_float_dtype(ids) and (ids[~missing] % 1 == 0).all():
+            ids = ids.astype("Int64")  # integer ids read as floats (a column with gaps): 7, not "7.0"
+        df["id"] = ids.astype(str)
         df.loc[missing, "id"] = df.loc[missing, "text"].map(text_id)
     else:
         df.insert(0, "id", df["text"].map(text_id))

@@ -139,3 +139,11 @@ def test_datasets_folder_with_several_splits_needs_a_split(tmp_path):
     assert "several splits" in _error(tmp_path / "dd")
     assert list(load_corpus(tmp_path / "dd", split="test")["id"]) == ["c"]
     assert "no split 'dev'" in _error(tmp_path / "dd", split="dev")
+
+
+def test_integer_ids_with_gaps_stay_integers_and_blank_ids_are_hashed(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text('id,text,member\n7,first text,1\n,second text,0\n9,third text,1\n" ",fourth text,0\n')
+    df = load_corpus(path)
+    assert df["id"].tolist()[0] == "7" and df["id"].tolist()[2] == "9"
+    assert len(df["id"].tolist()[1]) == 16 and len(df["id"].tolist()[3]) == 16  # text hashes, not "nan" or " "
