@@ -154,3 +154,20 @@ def test_placebo_note_quiet_on_random_splits_and_raised_by_a_real_leak():
     d = estimate(s, c, n_bootstrap=0, seed=0, eta=0.2, folds=3, n_jobs=1).to_dict()
     assert d["scores"]["score"]["placebo_auc"] > 0.58
     assert any("placebo AUC" in x and "further from 0.5 than chance allows" in x for x in d["diagnostics"]["notes"])
+
+
+def test_a_blind_auc_below_chance_is_noted():
+    """Pairs (one member, one non-member) sharing a category: cross-fitted, each unit is predicted from its
+    partner's label, so the propensity is anti-predictive out of fold. A random covariate is not flagged."""
+    import pandas as pd
+
+    from llm_audit.estimate import estimate
+
+    n = 60
+    ids = [f"u{i}" for i in range(n)]
+    member = np.tile([1, 0], n // 2)
+    scores = pd.DataFrame({"id": ids, "member": member, "loss": np.random.default_rng(1).normal(size=n)})
+    for covs, flagged in ((pd.DataFrame({"id": ids, "pair": [f"p{i // 2}" for i in range(n)]}), True),
+                          (pd.DataFrame({"id": ids, "x": np.random.default_rng(2).normal(size=n)}), False)):
+        est = estimate(scores, covs, n_bootstrap=0, folds=3, seed=0).to_dict()
+        assert any("below chance" in note for note in est["diagnostics"]["notes"]) is flagged

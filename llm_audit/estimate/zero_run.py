@@ -249,6 +249,9 @@ def estimate(
     keep = ov.keep
 
     blind = blind_baseline_auc(e_raw, t)
+    if blind < 0.5 - dg.placebo_tolerance(t, np.ones(len(t))):
+        notes.append(f"blind-baseline AUC {blind:.3f} is below chance: out of fold the propensity model predicts "
+                     "membership worse than a constant (too few units for the covariates?); its weights add variance")
     w_keep = hajek_weights(ov.e[keep], t[keep], target)
     tk = t[keep].astype(bool)
     n_keep = {"member": int(tk.sum()), "nonmember": int((~tk).sum())}
