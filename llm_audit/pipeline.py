@@ -241,7 +241,7 @@ def _config_header(config: AuditConfig, digest: str) -> str:
 
 def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLike, loaded: dict[str, Any],
            progress: bool) -> pd.DataFrame:
-    from llm_audit.scoring import load_model, score_corpus
+    from llm_audit.scoring import drop_unscorable, load_model, score_corpus
 
     m, s = config.model, config.scoring
     # the side corpora first: a bad file fails before the model loads
@@ -256,11 +256,7 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
         reference = load_model(s.reference_model, dtype=m.dtype, device=m.device,
                                trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle,
                                device_map=m.device_map, offload_folder=m.offload_folder)
-    short = unscorable_ids(corpus, lm.tokenizer)
-    if short and config.corpus.empty != "skip":
-        raise AuditError(f"corpus: id {short[0]}: fewer than 2 tokens, nothing to score ({len(short)} such text(s); "
-                         "leave them out with corpus.empty: skip)")
-    corpus = corpus[~corpus["id"].isin(short)]
+    corpus = drop_unscorable(corpus, lm.tokenizer, skip=config.corpus.empty == "skip", remedy="corpus.empty: skip")
     cache_dir = Path(s.cache_dir) if s.cache_dir else Path(runs_dir).expanduser() / ".score_cache"
     _make_folder(cache_dir)
     # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.
@@ -270,14 +266,6 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
                         lowercase=s.lowercase or "lowercase" in s.scores, reference=reference,
                         recall_prefix=recall_prefix, dcpdd_reference=dcpdd_reference, dcpdd_clip=s.dcpdd_clip,
                         progress=progress)
-
-
-def unscorable_ids(corpus: pd.DataFrame, tokenizer: Any) -> list[str]:
-    """Ids of the texts with fewer than 2 tokens under ``tokenizer`` (special tokens included, as scored):
-    no token has a preceding context, so every score would be NaN."""
-    ids = tokenizer(corpus["text"].tolist(), add_special_tokens=True, split_special_tokens=True,
-                    verbose=False)["input_ids"]
-    return [ident for ident, row in zip(corpus["id"], ids) if len(row) < 2]
 
 
 def _covariates(config: AuditConfig, corpus: pd.DataFrame, loaded: dict[str, Any]) -> pd.DataFrame:

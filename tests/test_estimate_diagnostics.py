@@ -171,3 +171,23 @@ def test_a_blind_auc_below_chance_is_noted():
                           (pd.DataFrame({"id": ids, "x": np.random.default_rng(2).normal(size=n)}), False)):
         est = estimate(scores, covs, n_bootstrap=0, folds=3, seed=0).to_dict()
         assert any("below chance" in note for note in est["diagnostics"]["notes"]) is flagged
+
+
+def test_an_ess_refusal_with_every_unit_in_overlap_offers_no_overlap_estimate(tmp_path):
+    """The ESS rule refuses the corrected figure while every unit lies in [eta, 1-eta]: the "overlap
+    population" would be the whole corpus, so no second name for the withheld number, and the report
+    gives the ESS reason rather than 'barely overlap'."""
+    from llm_audit.estimate import estimate
+    from llm_audit.estimate.diagnostics import OverlapThresholds
+    from llm_audit.report import summarize
+    from llm_audit.simulate import simulate
+
+    scores, covariates = simulate(300, 1.0, 0.5, seed=4)
+    strict = OverlapThresholds(not_ess_min=1000.0)  # unreachable with 300 units: refused by the ESS rule
+    est = estimate(scores, covariates, n_bootstrap=0, folds=3, seed=0, eta=0.01, thresholds=strict).to_dict()
+    diag = est["diagnostics"]
+    assert diag["verdict"] == "not_identified" and diag["overlap_population"]["n"] == 300
+    assert "ipw_overlap" not in est["scores"]["score"] and "dr_overlap" not in est["scores"]["score"]
+    assert "every unit lies in the overlap region: there is no narrower population to estimate on" in diag["notes"]
+    text = summarize(est).verdict_text
+    assert "barely overlap" not in text and "ESS of" in text

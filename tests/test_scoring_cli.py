@@ -110,3 +110,16 @@ def test_pickled_weights_need_allow_pickle(model_dir, tmp_path, capsys):
     assert "--allow-pickle" in capsys.readouterr().err and not out.exists()
     pickled = load_model(folder, allow_pickle=True)
     assert pickled.fingerprint["id"] != load_model(model_dir).fingerprint["id"]  # other weight files, other hash
+
+
+def test_texts_too_short_to_score_are_refused_or_left_out(model_dir, tmp_path, capsys):
+    source = write_jsonl(tmp_path / "c.jsonl", good_rows() + [{"id": "tiny", "text": "a", "member": 0}])
+    out = tmp_path / "s.parquet"
+    argv = ["score", str(source), "--model", str(model_dir), "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "id tiny: fewer than 2 tokens, nothing to score (1 such text(s); leave them out with --empty skip)" in err
+    assert not out.exists()
+    assert main(argv + ["--empty", "skip"]) == 0
+    assert "1 text(s) of fewer than 2 tokens left out" in capsys.readouterr().err
+    assert pd.read_parquet(out)["id"].tolist() == [f"r{i}" for i in range(4)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from llm_audit.errors import AuditError
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         reference_texts = list(load_corpus(args.dcpdd_reference, text_column=args.text_column,
                                            id_column=args.id_column)["text"])
 
-    from llm_audit.scoring import load_model, score_corpus
+    from llm_audit.scoring import drop_unscorable, load_model, score_corpus
     from llm_audit.scoring.runner import distributed_state
 
     if args.offload_folder and not args.device_map:
@@ -91,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
                    allow_pickle=args.allow_pickle, device_map=args.device_map, offload_folder=args.offload_folder)
     target = load_model(args.model, gguf_file=args.gguf_file, revision=args.revision, **options)
     reference = load_model(args.ref_model, **options) if args.ref_model else None
+    n_before = len(corpus)
+    corpus = drop_unscorable(corpus, target.tokenizer, skip=args.empty == "skip", remedy="--empty skip")
+    if len(corpus) < n_before:
+        print(f"llm-audit: {n_before - len(corpus)} text(s) of fewer than 2 tokens left out (--empty skip)", file=sys.stderr)
     table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,
                          stride=args.stride, context=args.context, max_batch_tokens=args.batch_tokens,
                          cache_dir=args.cache_dir, lowercase=lowercase, reference=reference,

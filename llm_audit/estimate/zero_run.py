@@ -268,8 +268,13 @@ def estimate(
     overlap_rows = np.flatnonzero(ov.in_overlap)
     to = t[overlap_rows].astype(bool)
     overlap_pop = {"n": int(len(overlap_rows)), "member": int(to.sum()), "nonmember": int((~to).sum())}
-    overlap_ok = min(overlap_pop["member"], overlap_pop["nonmember"]) >= MIN_PER_ARM
-    if not identified and not overlap_ok:
+    # With every unit inside [eta, 1-eta] the "overlap population" is the whole corpus: its estimate would be
+    # the very number the verdict withholds, under another name.
+    narrower = overlap_pop["n"] < len(t)
+    overlap_ok = min(overlap_pop["member"], overlap_pop["nonmember"]) >= MIN_PER_ARM and narrower
+    if not identified and not narrower:
+        notes.append("every unit lies in the overlap region: there is no narrower population to estimate on")
+    elif not identified and not overlap_ok:
         notes.append(f"overlap population too small for an estimate ({overlap_pop['member']} members, {overlap_pop['nonmember']} non-members)")
 
     names, xb = balance_columns(data.covariates)

@@ -197,11 +197,13 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
     parts = []
     if blind is not None:
         parts.append(f"Membership is predictable from the covariates alone with AUC {blind:.2f} (the blind baseline)")
-    # A verdict can come from a small arm rather than from poor overlap: then say so, not "barely overlap".
-    small = [r for r in diag.get("verdict_reasons") or [] if r.startswith(("too few", "fewer than"))]
+    # A verdict can come from a small arm or from weights resting on few units rather than from separable
+    # covariates: then give that reason, not "barely overlap".
+    reasons = [r for r in diag.get("verdict_reasons") or [] if not r.startswith("blind-baseline")]
+    small = [r for r in reasons if r.startswith(("too few", "fewer than"))]
     if verdict == "not_identified":
         overlap_n = _overlap_n(diag, rows)
-        why = small[0] if small else "members and non-members barely overlap in their covariates"
+        why = reasons[0] if reasons else "members and non-members barely overlap in their covariates"
         text = (parts[0] + ": " if parts else "") + f"the corrected number is not identified ({why}), "
         text += "so no corrected figure is given for the whole corpus"
         first = next((r for r in rows if r.overlap), None)
