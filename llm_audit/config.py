@@ -282,9 +282,11 @@ def _check(c: AuditConfig, source: str) -> None:
     for i, kk in enumerate(s.k):
         if not 0 < kk <= 1:
             fail(f"scoring.k[{i}]", f"must be in (0, 1], got {kk}")
-    for key, val in (("max_tokens", s.max_tokens), ("stride", s.stride), ("batch_tokens", s.batch_tokens)):
+    for key, val in (("stride", s.stride), ("batch_tokens", s.batch_tokens)):
         if val is not None and val <= 0:
             fail(f"scoring.{key}", f"must be a positive integer, got {val}")
+    if s.max_tokens is not None and s.max_tokens < 2:
+        fail("scoring.max_tokens", f"must be at least 2 (one token to condition on, one to score), got {s.max_tokens}")
 
     v = c.covariates
     for i, name in enumerate(v.extractors):

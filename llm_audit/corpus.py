@@ -57,6 +57,12 @@ def load_corpus(
         raise AuditError(f"{name}: the corpus is empty")
     if text_column not in raw.columns:
         raise AuditError(f"{name}: no '{text_column}' column (columns: {', '.join(map(str, raw.columns))})")
+    # A column named on purpose (not the default) must exist: a typo would otherwise fall back silently to
+    # a default-named column, or to hash ids / no labels.
+    named = [("id_column", id_column, "id")] + ([("label_column", label_column, "member")] if member is None else [])
+    for key, column, default in named:
+        if column != default and column not in raw.columns:
+            raise AuditError(f"{name}: no '{column}' column ({key}; columns: {', '.join(map(str, raw.columns))})")
     df = raw.rename(columns={text_column: "text"})
     if label_column != "member" and label_column in df.columns:
         if "member" in df.columns:

@@ -58,6 +58,7 @@ def test_hash_is_stable_and_sensitive(tmp_path, corpus_file):
         ({"colour": "red"}, "config.yaml: colour: unknown key"),
         ({"scoring": {"batch_tokens": "big"}}, "config.yaml: scoring.batch_tokens: must be an integer, got 'big'"),
         ({"scoring": {"lowercase": "yes"}}, "config.yaml: scoring.lowercase: must be true or false"),
+        ({"scoring": {"max_tokens": 1}}, "config.yaml: scoring.max_tokens: must be at least 2"),
         ({"scoring": {"k": [0.2, 1.5]}}, "config.yaml: scoring.k[1]: must be in (0, 1], got 1.5"),
         ({"scoring": {"scores": ["loss", "mink_plus"]}}, "config.yaml: scoring.scores[1]: unknown score 'mink_plus'"),
         ({"scoring": {"scores": ["loss", "ref"]}}, "config.yaml: scoring.reference_model: required by the `ref` score"),

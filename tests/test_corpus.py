@@ -147,3 +147,12 @@ def test_integer_ids_with_gaps_stay_integers_and_blank_ids_are_hashed(tmp_path):
     df = load_corpus(path)
     assert df["id"].tolist()[0] == "7" and df["id"].tolist()[2] == "9"
     assert len(df["id"].tolist()[1]) == 16 and len(df["id"].tolist()[3]) == 16  # text hashes, not "nan" or " "
+
+
+def test_a_named_label_or_id_column_that_is_missing_is_refused(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "text": "x y", "member": 1}, {"id": "b", "text": "z w", "member": 0}])
+    with pytest.raises(AuditError, match=r"no 'label' column \(label_column; columns: id, text, member\)"):
+        load_corpus(path, label_column="label")  # not a silent fallback to 'member'
+    with pytest.raises(AuditError, match=r"no 'doc' column \(id_column"):
+        load_corpus(path, id_column="doc")
+    assert load_corpus(path, label_column="label", member=1)["member"].tolist() == [1, 1]  # labels given: unused

@@ -102,6 +102,9 @@ def test_compare_table_and_cli(tmp_path, capsys):
     assert "| a | loss | 0.740 [0.710, 0.770] |" in out
     assert "not identified" in out and "37%" in out and "overlap pop. only: 0.560 [0.530, 0.590]" in out
     assert (tmp_path / "c.csv").read_text().startswith("run,score,naive_auc")
+    assert main(["compare", str(a), "--csv", str(tmp_path / "c.csv")]) == 2  # kept unless --overwrite
+    assert "c.csv: already exists" in capsys.readouterr().err
+    assert main(["compare", str(a), "--csv", str(tmp_path / "c.csv"), "--overwrite"]) == 0
 
 
 def test_report_cli_from_estimates_file(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llm-audit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `llm-audit compare ... | head`: the reader left; stop without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (the Python docs' recipe)
+        return 1
 
 
 if __name__ == "__main__":

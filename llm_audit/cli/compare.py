@@ -12,6 +12,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help="table of naive vs corrected AUC and TPR@1%%FPR across run folders")
     p.add_argument("runs", nargs="+", help="run folders (or estimates.json files)")
     p.add_argument("--csv", help="also write the table as CSV here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.add_argument("--fpr", default="0.01", help="FPR target of the TPR columns (default: %(default)s)")
     p.set_defaults(func=run)
 
@@ -19,8 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from llm_audit.report import load_estimates
     from llm_audit.report.compare import compare_markdown, compare_table
-    from llm_audit.tables import write_table
+    from llm_audit.tables import check_target, table_format, write_table
 
+    if args.csv:
+        table_format(Path(args.csv))
+        check_target(Path(args.csv), overwrite=args.overwrite)
     by_run = {}
     for item in args.runs:
         path = Path(item)
@@ -35,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
     table = compare_table(by_run, fpr=fpr)
     print(compare_markdown(table, fpr=fpr))
     if args.csv:
-        write_table(table, Path(args.csv))
+        write_table(table, Path(args.csv), overwrite=args.overwrite)
         print(f"csv: {args.csv}")
     return 0

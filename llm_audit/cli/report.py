@@ -56,10 +56,6 @@ def run(args: argparse.Namespace) -> int:
         raise AuditError(f"{args.scores}: no such file")
     if args.covariates and covariates is None:
         raise AuditError(f"{args.covariates}: no such file")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # under a regular file, in /proc, no permission
-        raise AuditError(f"{out_dir}: cannot create the folder ({exc.strerror})") from None
     for path in write_report(estimates, out_dir, scores=scores, covariates=covariates, formats=formats, title=title):
         print(f"report: {path}")
     return 0

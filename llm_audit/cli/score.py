@@ -78,10 +78,9 @@ def run(args: argparse.Namespace) -> int:
     # Side corpora: read like the scored corpus (same text column), their labels and ids unused.
     prefix = reference_texts = None
     if args.recall_prefix:
-        prefix = list(load_corpus(args.recall_prefix, text_column=args.text_column, id_column=args.id_column)["text"])
+        prefix = list(load_corpus(args.recall_prefix, text_column=args.text_column)["text"])
     if args.dcpdd_reference:
-        reference_texts = list(load_corpus(args.dcpdd_reference, text_column=args.text_column,
-                                           id_column=args.id_column)["text"])
+        reference_texts = list(load_corpus(args.dcpdd_reference, text_column=args.text_column)["text"])
 
     from llm_audit.scoring import drop_unscorable, load_model, score_corpus
     from llm_audit.scoring.runner import distributed_state

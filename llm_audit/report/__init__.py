@@ -48,10 +48,13 @@ def write_report(
     title: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Write ``report.md`` / ``report.html`` into ``out_dir``; return the paths written."""
+    """Write ``report.md`` / ``report.html`` into ``out_dir`` (created if missing, like the CLI does); return
+    the paths written."""
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise AuditError(f"{out_dir}: no such folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # under a regular file, in /proc, no permission
+        raise AuditError(f"{out_dir}: cannot create the folder ({exc.strerror})") from None
     summary = summarize(estimates)
     diag = estimates.get("diagnostics") or {}
     balance = plots.smd_table(diag)
