@@ -71,6 +71,7 @@ class ScoringConfig:
     k: list[float] = _doc("k grid of Min-K% and Min-K%++ (columns `mink_0.2`, ...)", default_factory=lambda: [0.1, 0.2, 0.5])
     max_tokens: int | None = _doc("truncate texts to this many tokens (null: score all with a sliding window)", default=None)
     stride: int | None = _doc("sliding-window stride for texts longer than the context (null: half the context)", default=None)
+    context: int | None = _doc("window length in tokens (null: the model's context)", default=None)
     batch_tokens: int = _doc("token budget of one batch (padded length x texts)", default=8192)
     lowercase: bool = _doc("also compute the `lowercase` score (a second forward pass)", default=False)
     reference_model: str | None = _doc("a second model (local folder or hub id) for the `ref` score", default=None)
@@ -100,6 +101,8 @@ class EstimateConfig:
     trim: bool = _doc("drop units outside [eta, 1-eta] instead of clipping", default=False)
     folds: int = _doc("cross-fitting folds", default=5)
     propensity: Literal["logistic", "hgb"] = _doc("propensity model: logistic regression or gradient boosting", default="logistic")
+    outcome: Literal["linear", "hgb"] = _doc("DR outcome model: location-scale linear or gradient boosting", default="linear")
+    refit_propensity: bool = _doc("refit the cross-fitted propensity inside each bootstrap replicate (slow)", default=False)
     bootstrap: int = _doc("bootstrap replicates for the 95% intervals", default=1000)
     fpr: list[float] = _doc("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
     seed: int = _doc("seed of folds and bootstrap", default=0)
@@ -282,7 +285,7 @@ def _check(c: AuditConfig, source: str) -> None:
     for i, kk in enumerate(s.k):
         if not 0 < kk <= 1:
             fail(f"scoring.k[{i}]", f"must be in (0, 1], got {kk}")
-    for key, val in (("stride", s.stride), ("batch_tokens", s.batch_tokens)):
+    for key, val in (("stride", s.stride), ("context", s.context), ("batch_tokens", s.batch_tokens)):
         if val is not None and val <= 0:
             fail(f"scoring.{key}", f"must be a positive integer, got {val}")
     if s.max_tokens is not None and s.max_tokens < 2:

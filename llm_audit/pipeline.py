@@ -230,7 +230,7 @@ def run_audit(
         write_report(estimates, run_dir, scores=scores, covariates=covariates, formats=config.report.formats,
                      title=f"llm-audit: {config.name}", meta=meta)
         run.finish("report", key, files=list(report_files))
-        say("report: " + ", ".join(str(run_dir / f) for f in report_files))
+        say(f"report: {len(report_files)} file(s) written")
     return run_dir
 
 
@@ -262,7 +262,7 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
     # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.
     families = [f for f in s.scores if f not in ("lowercase", "ref")]
     return score_corpus(corpus[["id", "text", "member"]], lm, scores=families, k_grid=s.k, max_tokens=s.max_tokens,
-                        stride=s.stride, max_batch_tokens=s.batch_tokens, cache_dir=cache_dir,
+                        stride=s.stride, context=s.context, max_batch_tokens=s.batch_tokens, cache_dir=cache_dir,
                         lowercase=s.lowercase or "lowercase" in s.scores, reference=reference,
                         recall_prefix=recall_prefix, dcpdd_reference=dcpdd_reference, dcpdd_clip=s.dcpdd_clip,
                         progress=progress)
@@ -296,6 +296,7 @@ def _estimate(config: AuditConfig, scores: pd.DataFrame, covariates: pd.DataFram
     from llm_audit.estimate import estimate
 
     result = estimate(scores, covariates, target=e.target, eta=e.eta, trim=e.trim, folds=e.folds,
-                      propensity=e.propensity, n_bootstrap=e.bootstrap, fpr=tuple(e.fpr), seed=e.seed,
+                      propensity=e.propensity, outcome=e.outcome, refit_propensity=e.refit_propensity,
+                      n_bootstrap=e.bootstrap, fpr=tuple(e.fpr), seed=e.seed,
                       dp_epsilon=e.dp_epsilon, dp_delta=e.dp_delta)
     return result.to_dict()

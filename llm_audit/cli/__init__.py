@@ -37,8 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_loading() -> None:
+    """--no-progress also silences the libraries' own bars (weights loading, GGUF dequantizing)."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_progress", False):
+        quiet_loading()
     try:
         return int(args.func(args) or 0)
     except AuditError as exc:
