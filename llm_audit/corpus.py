@@ -245,7 +245,7 @@ def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1/true/false, got {_plain(labels.iloc[row])!r}")
+        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1, true/false, yes/no or member/non-member, got {_plain(labels.iloc[row])!r}")
     return parsed.astype("int64")
 
 

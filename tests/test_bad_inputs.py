@@ -211,12 +211,12 @@ def _whitespace_text(tmp):
 
 def _member_not_binary(tmp):
     path = write_jsonl(tmp / "c.jsonl", rows(2) + [{"id": "m", "text": "a b c", "member": "maybe"}])
-    return covariates_case(tmp, path, f"{path}: row 3: 'member' must be 0/1/true/false, got 'maybe'")
+    return covariates_case(tmp, path, f"{path}: row 3: 'member' must be 0/1, true/false, yes/no or member/non-member, got 'maybe'")
 
 
 def _member_two(tmp):
     path = write_jsonl(tmp / "c.jsonl", rows(2) + [{"id": "m", "text": "a b c", "member": 2}])
-    return covariates_case(tmp, path, f"{path}: row 3: 'member' must be 0/1/true/false, got 2")
+    return covariates_case(tmp, path, f"{path}: row 3: 'member' must be 0/1, true/false, yes/no or member/non-member, got 2")
 
 
 def _same_text_both_labels(tmp):
