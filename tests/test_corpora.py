@@ -198,7 +198,10 @@ def test_mimir_malformed_line_names_file_and_line(tmp_path):
     shutil.copytree(MIMIR, tmp_path / "mimir")
     bad = tmp_path / "mimir" / "cache_100_200_1000_512" / "test" / "pile_cc_ngram_13_0.8.jsonl"
     bad.write_text(json.dumps("fine text") + "\n" + json.dumps({"text": "an object"}) + "\n")
-    with pytest.raises(AuditError, match=r"pile_cc_ngram_13_0.8.jsonl: line 2: expected a non-empty JSON string"):
+    with pytest.raises(AuditError, match=r"pile_cc_ngram_13_0.8.jsonl: line 2: expected a JSON string \(one text per line\), got dict"):
+        load_mimir(tmp_path / "mimir", "pile_cc", "ngram_13_0.8")
+    bad.write_text(json.dumps("fine text") + "\n" + json.dumps("  ") + "\n")
+    with pytest.raises(AuditError, match=r"pile_cc_ngram_13_0.8.jsonl: line 2: empty text"):
         load_mimir(tmp_path / "mimir", "pile_cc", "ngram_13_0.8")
 
 

@@ -90,8 +90,10 @@ def _read_strings(path: Path) -> list[str]:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise AuditError(f"{path}: line {lineno}: malformed JSON ({exc.msg})") from None
-            if not isinstance(value, str) or not value.strip():
-                raise AuditError(f"{path}: line {lineno}: expected a non-empty JSON string, got {type(value).__name__}")
+            if not isinstance(value, str):
+                raise AuditError(f"{path}: line {lineno}: expected a JSON string (one text per line), got {type(value).__name__}")
+            if not value.strip():
+                raise AuditError(f"{path}: line {lineno}: empty text")
             texts.append(value)
     if not texts:
         raise AuditError(f"{path}: no text")
