@@ -52,7 +52,8 @@ SIZES = {
         pretrain_steps=600, finetune_steps=120, batch_size=16, seq_len=128, pretrain_lr=3e-3, finetune_lr=1e-3,
         runs=8, strengths=(0.0, 1.0, 2.0), n_bootstrap=200, tfidf_k=16,
     ),
-    # The headline size (about 60 minutes on 2 CPU cores): a 3.7M-parameter GPT-2, 600 texts, 16 runs.
+    # The headline size: a 3.7M-parameter GPT-2, 600 texts, 16 runs; 72 min on a shared 2-core machine with
+    # one thread (111 min with --design-matched), measured 2026-11-23.
     "default": Size(
         name="default", vocab_size=2048, d_model=256, n_layer=4, n_head=4, context=256,
         pool_per_domain=100, chunk_tokens=(64, 128), tokenizer_docs=2000, pretrain_docs=5000,
