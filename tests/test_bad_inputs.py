@@ -417,6 +417,43 @@ def _report_out_under_a_file(tmp):
     return Case(argv, lambda: write_report(json.loads(est.read_text()), blocker / "reports"), str(blocker / "reports"))
 
 
+def _covariates_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragment: str) -> Case:
+    """An estimate case whose message starts with the covariates table: the CLI names that file instead."""
+    case = estimate_case(tmp, scores, covs, fragment)
+    case.cli_fragment = case.cli_fragment.replace("covariates table:", f"{tmp / 'covariates.csv'}:")
+    return case
+
+
+def _infinite_covariate(tmp):
+    s, c = estimate_tables()
+    c.loc[6, "x"] = np.inf
+    return _covariates_case(tmp, s, c, "covariates table: column 'x' has 1 infinite value(s), e.g. id 'u6' (row 6)")
+
+
+def _member_covariate_disagrees(tmp):
+    s, c = estimate_tables()
+    c["member"] = s["member"]
+    c.loc[2, "member"] = 1 - c.loc[2, "member"]
+    return _covariates_case(tmp, s, c, "covariates table: column 'member' disagrees with the scores table on 1 id(s), e.g. id 'u2'")
+
+
+def _score_as_covariate(tmp):
+    s, c = estimate_tables()
+    return _covariates_case(tmp, s, c.assign(loss=s["loss"]), "covariates table: column 'loss' is also a score column of the scores table")
+
+
+def _config_eta_zero(tmp):
+    return config_case(tmp, base_config(estimate__eta=0), "config.yaml: estimate.eta: must be in (0, 0.5), got 0")
+
+
+def _estimate_out_not_json(tmp):
+    case = estimate_case(tmp, *estimate_tables(), "--out:")
+    case.argv[case.argv.index("--out") + 1] = str(out_dir(tmp) / "estimates.parquet")
+    case.outputs = [out_dir(tmp) / "estimates.parquet"]
+    case.cli_fragment = f"--out: {out_dir(tmp) / 'estimates.parquet'}: must end in .json"
+    return case
+
+
 CASES = {
     "malformed JSONL": _malformed_jsonl,
     "CSV ragged row (too many fields)": _ragged_csv,
@@ -457,6 +494,10 @@ CASES = {
     "covariates --out under a regular file": _covariates_out_under_a_file,
     "estimate --out in /proc": _estimate_out_in_proc,
     "report --out-dir under a regular file": _report_out_under_a_file,
+    "infinite covariate": _infinite_covariate,
+    "member column in the covariates that disagrees": _member_covariate_disagrees,
+    "score column as a covariate": _score_as_covariate,
+    "config: estimate.eta 0": _config_eta_zero,
 }
 
 
@@ -757,60 +798,7 @@ def test_ids_cannot_become_paths(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "work"]
 
 
-# --- estimate-step cases added with the QA fixes (appended: the same two checks as CASES) ----------------
-
-
-def _covariates_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragment: str) -> Case:
-    """An estimate case whose message starts with the covariates table: the CLI names that file instead."""
-    case = estimate_case(tmp, scores, covs, fragment)
-    case.cli_fragment = case.cli_fragment.replace("covariates table:", f"{tmp / 'covariates.csv'}:")
-    return case
-
-
-def _infinite_covariate(tmp):
-    s, c = estimate_tables()
-    c.loc[6, "x"] = np.inf
-    return _covariates_case(tmp, s, c, "covariates table: column 'x' has 1 infinite value(s), e.g. id 'u6' (row 6)")
-
-
-def _member_covariate_disagrees(tmp):
-    s, c = estimate_tables()
-    c["member"] = s["member"]
-    c.loc[2, "member"] = 1 - c.loc[2, "member"]
-    return _covariates_case(tmp, s, c, "covariates table: column 'member' disagrees with the scores table on 1 id(s), e.g. id 'u2'")
-
-
-def _score_as_covariate(tmp):
-    s, c = estimate_tables()
-    return _covariates_case(tmp, s, c.assign(loss=s["loss"]), "covariates table: column 'loss' is also a score column of the scores table")
-
-
-def _config_eta_zero(tmp):
-    return config_case(tmp, base_config(estimate__eta=0), "config.yaml: estimate.eta: must be in (0, 0.5), got 0")
-
-
-def _estimate_out_not_json(tmp):
-    case = estimate_case(tmp, *estimate_tables(), "--out:")
-    case.argv[case.argv.index("--out") + 1] = str(out_dir(tmp) / "estimates.parquet")
-    case.outputs = [out_dir(tmp) / "estimates.parquet"]
-    case.cli_fragment = f"--out: {out_dir(tmp) / 'estimates.parquet'}: must end in .json"
-    return case
-
-
-ESTIMATE_CASES = {
-    "infinite covariate": _infinite_covariate,
-    "member column in the covariates that disagrees": _member_covariate_disagrees,
-    "score column as a covariate": _score_as_covariate,
-    "config: estimate.eta 0": _config_eta_zero,
-}
-CLI_ONLY_CASES = {"estimate --out not .json": _estimate_out_not_json}
-
-
-@pytest.mark.parametrize("builder", [pytest.param(b, id=n) for n, b in {**ESTIMATE_CASES, **CLI_ONLY_CASES}.items()])
-def test_cli_refuses_estimate_inputs(builder, tmp_path, capsys, request):
+@pytest.mark.parametrize("builder", [pytest.param(_estimate_out_not_json, id="estimate --out not .json")])
+def test_cli_only_refusals(builder, tmp_path, capsys, request):
+    """Refusals of a command-line argument that the Python API does not take."""
     test_cli_refuses_with_one_line_and_writes_nothing(builder, tmp_path, capsys, request)
-
-
-@pytest.mark.parametrize("builder", [pytest.param(b, id=n) for n, b in ESTIMATE_CASES.items()])
-def test_api_refuses_estimate_inputs(builder, tmp_path, request):
-    test_api_refuses_with_one_line(builder, tmp_path, request)
