@@ -132,7 +132,7 @@ def score_case(tmp: Path, model: Path, fragment: str, *extra: str, api: Callable
 
 
 def config_case(tmp: Path, config: dict, fragment: str, runs: Path | None = None) -> Case:
-    from llm_audit.config import config_from_dict, load_config
+    from llm_audit.config import load_config
     from llm_audit.pipeline import run_audit
 
     write_jsonl(tmp / "corpus.jsonl", rows(6))
