@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTORS
 from llm_audit.errors import AuditError
+from llm_audit.estimate.options import EstimateConfig
 
 SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref", "recall", "dcpdd")
 REGIMES = ("zero-run", "one-run", "multi-run")
@@ -92,25 +93,6 @@ class CovariatesConfig:
     domain_column: str | None = _doc("metadata column with the domain/source (null: `domain`/`source` if present)", default=None)
     tfidf_k: int = _doc("dimensions of the TF-IDF -> SVD text projection", default=32)
     reference_scores: str | None = _doc("scores table of an independent reference model (for `ref_loss`)", default=None)
-
-
-@dataclass
-class EstimateConfig:
-    target: Literal["ate", "att", "atc"] = _doc("target population: all units, members' or non-members' covariates", default="ate")
-    eta: float = _doc("propensities are clipped to [eta, 1-eta]", default=0.02)
-    trim: bool = _doc("drop units outside [eta, 1-eta] instead of clipping", default=False)
-    folds: int = _doc("cross-fitting folds", default=5)
-    propensity: Literal["logistic", "hgb"] = _doc("propensity model: logistic regression or gradient boosting", default="logistic")
-    outcome: Literal["linear", "hgb"] = _doc("DR outcome model: location-scale linear or gradient boosting", default="linear")
-    refit_propensity: bool = _doc("refit the cross-fitted propensity inside each bootstrap replicate (slow)", default=False)
-    bootstrap: int = _doc("bootstrap replicates for the 95% intervals", default=1000)
-    fpr: list[float] = _doc("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
-    seed: int = _doc("seed of folds and bootstrap", default=0)
-    dp_epsilon: float | None = _doc("the model's DP epsilon, if trained with DP (adds the DP sanity bound)", default=None)
-    dp_delta: float = _doc("the model's DP delta", default=0.0)
-    regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (SPEC §3)", default="zero-run")
-    inclusion_p: float = _doc("one-run: the probability with which each text was included at random", default=0.5)
-    inclusion: str | None = _doc("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of `inclusion_p`", default=None)
 
 
 @dataclass
@@ -300,26 +282,7 @@ def _check(c: AuditConfig, source: str) -> None:
     if v.tfidf_k <= 0:
         fail("covariates.tfidf_k", f"must be a positive integer, got {v.tfidf_k}")
 
-    e = c.estimate
-    if not 0 < e.eta < 0.5:  # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
-        fail("estimate.eta", f"must be in (0, 0.5), got {e.eta}")
-    if e.folds < 2:
-        fail("estimate.folds", f"must be an integer >= 2, got {e.folds}")
-    if e.bootstrap < 0:
-        fail("estimate.bootstrap", f"must be a non-negative integer, got {e.bootstrap}")
-    if not e.fpr:
-        fail("estimate.fpr", "must name at least one FPR target")
-    for i, a in enumerate(e.fpr):
-        if not 0 < a < 1:
-            fail(f"estimate.fpr[{i}]", f"must be in (0, 1), got {a}")
-    if e.dp_epsilon is not None and e.dp_epsilon <= 0:
-        fail("estimate.dp_epsilon", f"must be positive, got {e.dp_epsilon}")
-    if not 0 < e.inclusion_p < 1:
-        fail("estimate.inclusion_p", f"must be in (0, 1), got {e.inclusion_p}")
-    if e.inclusion is not None and e.regime != "one-run":
-        fail("estimate.inclusion", f"only for regime one-run, not {e.regime}")
-    if not 0 <= e.dp_delta < 1:
-        fail("estimate.dp_delta", f"must be in [0, 1), got {e.dp_delta}")
+    c.estimate.validate(f"{source}: estimate.")
 
     for i, fmt in enumerate(c.report.formats):
         if fmt not in ("md", "html"):

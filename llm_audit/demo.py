@@ -247,7 +247,7 @@ def run_demo(
 ) -> DemoResult:
     """Train (or reuse) the demo models, audit the confounded one and, with ``truth``, the randomized one."""
     from llm_audit.pipeline import recorded_config_hash, run_audit
-    from llm_audit.report import load_estimates
+    from llm_audit.estimate.results import Estimates
 
     t0 = time.perf_counter()
     size = SMALL if small else FULL
@@ -271,8 +271,8 @@ def run_demo(
     return DemoResult(
         run_dir=run_dir,
         truth_run_dir=truth_dir,
-        estimates=load_estimates(run_dir / "estimates.json"),
-        truth_estimates=load_estimates(truth_dir / "estimates.json") if truth_dir else None,
+        estimates=Estimates.load(run_dir / "estimates.json"),
+        truth_estimates=Estimates.load(truth_dir / "estimates.json") if truth_dir else None,
         within_domain_auc=within_domain_auc(run_dir),
         trained=trained,
         seconds=time.perf_counter() - t0,

@@ -27,6 +27,7 @@ from llm_audit import __version__
 from llm_audit.config import RUN_NAME, AuditConfig
 from llm_audit.corpus import concat_corpora, load_corpus, text_hash
 from llm_audit.errors import AuditError
+from llm_audit.estimate.results import Estimates
 from llm_audit.tables import atomic_write_text, read_table, write_table
 
 OUTPUTS = {
@@ -208,13 +209,11 @@ def run_audit(
     # 3. estimate
     if reuse and run.done("estimate", key, OUTPUTS["estimate"]):
         say("estimate: done before, reused (estimates.json)")
-        from llm_audit.report import load_estimates
-
-        estimates = load_estimates(run_dir / "estimates.json")
+        estimates = Estimates.load(run_dir / "estimates.json")
     else:
         t0 = time.perf_counter()
         estimates = _estimate(config, scores, covariates)
-        atomic_write_text(run_dir / "estimates.json", json.dumps(estimates, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        estimates.save(run_dir / "estimates.json")
         run.finish("estimate", key, seconds=round(time.perf_counter() - t0, 2))
         say("estimate: done")
 
@@ -227,7 +226,7 @@ def run_audit(
 
         meta = {"model": config.model.name, "texts": f"{len(corpus)} ({int(corpus['member'].sum())} members)",
                 "config hash": digest[:12], "llm-audit": __version__}
-        write_report(estimates, run_dir, scores=scores, covariates=covariates, formats=config.report.formats,
+        write_report(estimates, run_dir, formats=config.report.formats,
                      title=f"llm-audit: {config.name}", meta=meta)
         run.finish("report", key, files=list(report_files))
         say(f"report: {len(report_files)} file(s) written")
@@ -286,17 +285,13 @@ def _covariates(config: AuditConfig, corpus: pd.DataFrame, loaded: dict[str, Any
                               reference_scores=reference)
 
 
-def _estimate(config: AuditConfig, scores: pd.DataFrame, covariates: pd.DataFrame) -> dict[str, Any]:
+def _estimate(config: AuditConfig, scores: pd.DataFrame, covariates: pd.DataFrame) -> Estimates:
     e = config.estimate
     if e.regime == "one-run":
         from llm_audit.estimate.regimes import inclusion_probabilities, one_run
 
         p = inclusion_probabilities(read_table(e.inclusion), str(e.inclusion)) if e.inclusion else e.inclusion_p
-        return one_run(scores, p=p, fpr=e.fpr, n_bootstrap=e.bootstrap, seed=e.seed).to_dict()
-    from llm_audit.estimate import estimate
+        return one_run(scores, p=p, fpr=e.fpr, n_bootstrap=e.bootstrap, seed=e.seed)
+    from llm_audit.estimate import ZeroRunEstimator
 
-    result = estimate(scores, covariates, target=e.target, eta=e.eta, trim=e.trim, folds=e.folds,
-                      propensity=e.propensity, outcome=e.outcome, refit_propensity=e.refit_propensity,
-                      n_bootstrap=e.bootstrap, fpr=tuple(e.fpr), seed=e.seed,
-                      dp_epsilon=e.dp_epsilon, dp_delta=e.dp_delta)
-    return result.to_dict()
+    return ZeroRunEstimator(e).fit(scores, covariates).estimates_

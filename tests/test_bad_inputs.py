@@ -407,6 +407,7 @@ def _estimate_out_in_proc(tmp):
 
 
 def _report_out_under_a_file(tmp):
+    from llm_audit.estimate.results import Estimates
     from llm_audit.report import write_report
 
     est = tmp / "estimates.json"
@@ -414,7 +415,7 @@ def _report_out_under_a_file(tmp):
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
     argv = ["report", "--estimates", str(est), "--out-dir", str(blocker / "reports")]
-    return Case(argv, lambda: write_report(json.loads(est.read_text()), blocker / "reports"), str(blocker / "reports"))
+    return Case(argv, lambda: write_report(Estimates.load(est), blocker / "reports"), str(blocker / "reports"))
 
 
 def _covariates_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragment: str) -> Case:
@@ -637,9 +638,10 @@ def test_all_identical_scores_and_constant_or_empty_covariates_are_flagged_not_f
     assert main(["estimate", "--scores", str(tmp_path / "s.csv"), "--covariates", str(tmp_path / "c.csv"),
                  "--out", str(out), "--bootstrap", "0", "--folds", "2"]) == 0
     est = json.loads(out.read_text())
-    assert est["scores"]["flat"]["constant"] is True and est["scores"]["loss"]["constant"] is False
+    per_score = est["diagnostics"]["per_score"]
+    assert per_score["flat"]["constant"] is True and per_score["loss"]["constant"] is False
     assert est["scores"]["flat"]["naive"]["auc"]["value"] == 0.5  # every pair a tie
-    notes = " ".join(est["diagnostics"]["notes"])
+    notes = " ".join(est["notes"])
     assert "constant" in notes and "nothing" in notes
     assert est["config"]["covariates"] == ["x", "domain"]
 

@@ -51,7 +51,7 @@ def test_strong_confounding_naive_is_off_and_ipw_dr_are_corrected(truth):
     assert d["tv_bound"] >= abs(est.value("score", "naive", "auc") - truth["auc"])
     assert max(abs(v["before"]) for v in d["smd"].values()) > 0.3
     assert d["smd_max_after"] < 0.1
-    assert abs(est.to_dict()["scores"]["score"]["placebo_auc"] - 0.5) < 0.02
+    assert abs(est.to_dict()["diagnostics"]["per_score"]["score"]["placebo_auc"] - 0.5) < 0.02
 
 
 def test_no_memorization_with_confounding_ci_contains_chance():
@@ -63,7 +63,7 @@ def test_no_memorization_with_confounding_ci_contains_chance():
         assert lo <= 0.5 <= hi, method
         lo, hi = est.interval("score", method, "mean_diff")
         assert lo <= 0.0 <= hi, method
-    sens = est.to_dict()["scores"]["score"]["sensitivity"]
+    sens = est.to_dict()["diagnostics"]["per_score"]["score"]["sensitivity"]
     assert sens["gamma_to_chance"] is not None and sens["gamma_to_chance"] < 1.5
 
 
@@ -86,7 +86,7 @@ def test_separable_membership_is_not_identified_and_corrected_figures_are_null()
     assert d["diagnostics"]["blind_auc"] >= 0.97
     entry = d["scores"]["score"]
     for method in ("ipw", "dr"):
-        assert entry[method]["auc"] == {"value": None, "ci": None}
+        assert entry[method]["auc"]["value"] is None and entry[method]["auc"]["ci"] is None
         assert entry[method]["tpr_at_fpr"]["0.01"]["value"] is None
         assert entry[method]["mean_diff"]["value"] is None
     assert entry["naive"]["auc"]["value"] > 0.8
@@ -121,9 +121,10 @@ def test_same_seed_gives_byte_identical_json(tmp_path):
         paths.append(p)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     d = json.loads(paths[0].read_text())
-    assert d["schema_version"] and set(d) >= {"scores", "diagnostics", "config", "curves"}
+    assert d["schema_version"] == 2 and set(d) >= {"scores", "diagnostics", "config", "curves", "provenance"}
     m = d["scores"]["score"]["ipw"]
-    assert set(m) == {"auc", "tpr_at_fpr", "advantage", "mean_diff"}
+    assert set(m) == {"method", "estimand", "population", "auc", "tpr_at_fpr", "advantage", "mean_diff"}
+    assert (m["method"], m["estimand"], m["population"]) == ("ipw", "ate", "all")
     assert set(m["tpr_at_fpr"]) == {"0.01", "0.05"}
     assert m["auc"]["ci"][0] <= m["auc"]["value"] <= m["auc"]["ci"][1]
     assert set(d["curves"]["score"]) == {"naive", "ipw", "dr"}

@@ -9,16 +9,29 @@ from sklearn.metrics import roc_auc_score
 from llm_audit.estimate import estimate
 from llm_audit.estimate.bootstrap import bootstrap_replicates, stratified_counts
 from llm_audit.estimate.diagnostics import (
-    auc_bounds_under_confounding,
     dp_auc_bound,
-    overlap_verdict,
     placebo_auc,
     placebo_tolerance,
     standardized_mean_differences,
     tv_bound,
 )
+from llm_audit.estimate.estimands import ESTIMANDS
+from llm_audit.estimate.methods import Problem
+from llm_audit.estimate.methods.weighted import WeightedFit
 from llm_audit.estimate.metrics import roc_curve_weighted
-from llm_audit.estimate.weights import hajek_weights, kish_ess, raw_weights
+from llm_audit.estimate.sensitivity import auc_bounds_under_confounding
+from llm_audit.estimate.verdict import overlap_verdict
+from llm_audit.estimate.weights import hajek, kish_ess
+
+ATE = ESTIMANDS["ate"]
+
+
+def ate_weights(e, t):
+    return hajek(ATE.residual_weights(e, t), t)
+
+
+def weighted(s, t, w, fpr):
+    return WeightedFit(Problem(s, t, fpr, ATE), w)
 from llm_audit.simulate import simulate
 
 
@@ -27,8 +40,8 @@ def test_vectorized_bootstrap_equals_replicate_by_replicate_recomputation():
     n = 400
     s = np.round(rng.normal(size=n), 2)
     t = rng.integers(0, 2, n)
-    w = hajek_weights(rng.uniform(0.2, 0.8, n), t)
-    reps = bootstrap_replicates(s, t, {"ipw": w}, None, fpr_targets=(0.05,), n_boot=7, seed=9, n_jobs=1)["ipw"]
+    w = ate_weights(rng.uniform(0.2, 0.8, n), t)
+    reps = bootstrap_replicates({"ipw": weighted(s, t, w, (0.05,))}, t, n_boot=7, seed=9, n_jobs=1)["ipw"]
     counts = stratified_counts(t, 7, np.random.default_rng(np.random.SeedSequence(9).spawn(1)[0]))
     for b in range(7):
         wb = counts[b] * w
@@ -44,8 +57,8 @@ def test_vectorized_bootstrap_equals_replicate_by_replicate_recomputation():
 def test_bootstrap_does_not_depend_on_the_number_of_jobs():
     rng = np.random.default_rng(1)
     s, t = rng.normal(size=300), rng.integers(0, 2, 300)
-    a = bootstrap_replicates(s, t, {"naive": np.ones(300)}, None, fpr_targets=(0.1,), n_boot=250, seed=4, n_jobs=1)
-    b = bootstrap_replicates(s, t, {"naive": np.ones(300)}, None, fpr_targets=(0.1,), n_boot=250, seed=4, n_jobs=2)
+    a = bootstrap_replicates({"naive": weighted(s, t, None, (0.1,))}, t, n_boot=250, seed=4, n_jobs=1)
+    b = bootstrap_replicates({"naive": weighted(s, t, None, (0.1,))}, t, n_boot=250, seed=4, n_jobs=2)
     assert np.array_equal(a["naive"]["auc"], b["naive"]["auc"])
 
 
@@ -64,11 +77,11 @@ def test_sensitivity_bounds_match_brute_force_over_box_vertices():
     for bits in itertools.product((0, 1), repeat=10):
         w = np.where(np.array(bits) == 1, hi, lo)
         vals.append(roc_auc_score(t, s, sample_weight=w))
-    got_lo, got_hi = auc_bounds_under_confounding(s, t, e, "ate", gamma)
+    got_lo, got_hi = auc_bounds_under_confounding(s, t, e, ATE, gamma)
     assert got_lo == pytest.approx(min(vals), abs=1e-9)
     assert got_hi == pytest.approx(max(vals), abs=1e-9)
-    at_one = auc_bounds_under_confounding(s, t, e, "ate", 1.0)
-    point = roc_auc_score(t, s, sample_weight=raw_weights(e, t, "ate"))
+    at_one = auc_bounds_under_confounding(s, t, e, ATE, 1.0)
+    point = roc_auc_score(t, s, sample_weight=ATE.residual_weights(e, t))
     assert at_one == pytest.approx((point, point), abs=1e-12)
 
 
@@ -106,7 +119,7 @@ def test_verdicts_and_smd():
 def test_a_balanced_arm_of_30_is_not_refused_by_rounding():
     # 30 equal weights of a propensity 0.06 give an ESS of 29.999999999999993 in floating point
     t = np.r_[np.ones(30), np.zeros(30)]
-    w = hajek_weights(np.full(60, 0.06), t)
+    w = ate_weights(np.full(60, 0.06), t)
     ess = {"member": kish_ess(w[t == 1]), "nonmember": kish_ess(w[t == 0])}
     assert ess["member"] < 30
     verdict, reasons = overlap_verdict(0.5, ess, {"member": 30, "nonmember": 30}, 0.0)
@@ -134,7 +147,7 @@ def test_placebo_is_quiet_on_random_splits_and_its_tolerance_follows_the_null_sp
         rng = np.random.default_rng(seed)
         t = rng.integers(0, 2, n)
         e = np.clip(0.5 + rng.normal(0, 0.05, n), 0.02, 0.98)
-        w = hajek_weights(e, t)
+        w = ate_weights(e, t)
         s = rng.normal(size=n) + 2 * e
         tol = placebo_tolerance(t, w)
         assert abs(placebo_auc(s, t, e, w, seed) - 0.5) <= tol, seed
@@ -147,13 +160,13 @@ def test_placebo_note_quiet_on_random_splits_and_raised_by_a_real_leak():
     # end to end: a random 240-text split (the QA's false alarm) stays quiet on many seeds ...
     for seed in range(8):
         s, c = simulate(240, 0.0, 0.5, seed=seed)
-        notes = estimate(s, c, n_bootstrap=0, seed=seed, folds=3, n_jobs=1).to_dict()["diagnostics"]["notes"]
+        notes = estimate(s, c, n_bootstrap=0, seed=seed, folds=3, n_jobs=1).notes
         assert not [x for x in notes if "placebo" in x], (seed, notes)
     # ... while weights that cannot remove the shift (strong confounding, clipped at [0.2, 0.8]) are flagged
     s, c = simulate(600, 2.0, 0.0, seed=1)
     d = estimate(s, c, n_bootstrap=0, seed=0, eta=0.2, folds=3, n_jobs=1).to_dict()
-    assert d["scores"]["score"]["placebo_auc"] > 0.58
-    assert any("placebo AUC" in x and "further from 0.5 than chance allows" in x for x in d["diagnostics"]["notes"])
+    assert d["diagnostics"]["per_score"]["score"]["placebo_auc"] > 0.58
+    assert any("placebo AUC" in x and "further from 0.5 than chance allows" in x for x in d["notes"])
 
 
 def test_a_blind_auc_below_chance_is_noted():
@@ -170,7 +183,7 @@ def test_a_blind_auc_below_chance_is_noted():
     for covs, flagged in ((pd.DataFrame({"id": ids, "pair": [f"p{i // 2}" for i in range(n)]}), True),
                           (pd.DataFrame({"id": ids, "x": np.random.default_rng(2).normal(size=n)}), False)):
         est = estimate(scores, covs, n_bootstrap=0, folds=3, seed=0).to_dict()
-        assert any("below chance" in note for note in est["diagnostics"]["notes"]) is flagged
+        assert any("below chance" in note for note in est["notes"]) is flagged
 
 
 def test_an_ess_refusal_with_every_unit_in_overlap_offers_no_overlap_estimate(tmp_path):
@@ -178,16 +191,17 @@ def test_an_ess_refusal_with_every_unit_in_overlap_offers_no_overlap_estimate(tm
     population" would be the whole corpus, so no second name for the withheld number, and the report
     gives the ESS reason rather than 'barely overlap'."""
     from llm_audit.estimate import estimate
-    from llm_audit.estimate.diagnostics import OverlapThresholds
+    from llm_audit.estimate.verdict import OverlapThresholds
     from llm_audit.report import summarize
     from llm_audit.simulate import simulate
 
     scores, covariates = simulate(300, 1.0, 0.5, seed=4)
     strict = OverlapThresholds(not_ess_min=1000.0)  # unreachable with 300 units: refused by the ESS rule
-    est = estimate(scores, covariates, n_bootstrap=0, folds=3, seed=0, eta=0.01, thresholds=strict).to_dict()
+    estimates = estimate(scores, covariates, n_bootstrap=0, folds=3, seed=0, eta=0.01, thresholds=strict)
+    est = estimates.to_dict()
     diag = est["diagnostics"]
     assert diag["verdict"] == "not_identified" and diag["overlap_population"]["n"] == 300
     assert "ipw_overlap" not in est["scores"]["score"] and "dr_overlap" not in est["scores"]["score"]
-    assert "every unit lies in the overlap region: there is no narrower population to estimate on" in diag["notes"]
-    text = summarize(est).verdict_text
+    assert "every unit lies in the overlap region: there is no narrower population to estimate on" in est["notes"]
+    text = summarize(estimates).verdict_text
     assert "barely overlap" not in text and "ESS of" in text

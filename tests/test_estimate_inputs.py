@@ -37,8 +37,8 @@ def test_fewer_than_20_per_arm_gives_naive_figures_and_not_identified(tables):
     lo, hi = est.interval("score", "naive", "auc")
     assert lo <= est.value("score", "naive", "auc") <= hi
     for method in ("ipw", "dr"):
-        assert d["scores"]["score"][method]["auc"] == {"value": None, "ci": None}
-    assert d["diagnostics"]["blind_auc"] is None and d["scores"]["score"]["placebo_auc"] is None
+        assert d["scores"]["score"][method]["auc"]["value"] is None and d["scores"]["score"][method]["auc"]["ci"] is None
+    assert d["diagnostics"]["blind_auc"] is None and d["diagnostics"]["per_score"]["score"]["placebo_auc"] is None
     assert "fewer than 20 members" in est.summary()
     # below 2 per arm there is no naive AUC worth giving either
     s.loc[1:9, "member"] = 0
@@ -70,7 +70,7 @@ def test_member_left_in_the_covariates_is_dropped_with_a_note_never_used(tables)
     d = est.to_dict()
     assert "member" not in d["config"]["covariates"]
     assert d["diagnostics"]["blind_auc"] < 0.9  # with the label as a covariate it was 1.000
-    assert any("covariate 'member' dropped: it is the membership label" in n for n in d["diagnostics"]["notes"])
+    assert any("covariate 'member' dropped: it is the membership label" in n for n in d["notes"])
     plain = estimate(s, c, n_bootstrap=0, seed=0).to_dict()
     assert d["scores"] == plain["scores"] and d["diagnostics"]["blind_auc"] == plain["diagnostics"]["blind_auc"]
 
@@ -124,8 +124,8 @@ def test_all_scores_equal_is_flagged_and_gives_chance(tables):
     s, c = tables
     est = estimate(s.assign(score=1.0), c, n_bootstrap=20, seed=0)
     d = est.to_dict()
-    assert d["scores"]["score"]["constant"] is True
-    assert any("constant" in n for n in d["diagnostics"]["notes"])
+    assert d["diagnostics"]["per_score"]["score"]["constant"] is True
+    assert any("constant" in n for n in d["notes"])
     for method in ("naive", "ipw", "dr"):
         assert est.value("score", method, "auc") == pytest.approx(0.5)
         assert est.value("score", method, "mean_diff") == pytest.approx(0.0, abs=1e-9)
@@ -134,7 +134,7 @@ def test_all_scores_equal_is_flagged_and_gives_chance(tables):
 def test_constant_and_all_missing_covariates_are_dropped_with_a_note(tables):
     s, c = tables
     est = estimate(s, c.assign(const=3.0, empty=np.nan), n_bootstrap=0, seed=0)
-    notes = est.to_dict()["diagnostics"]["notes"]
+    notes = est.notes
     assert any("'const' dropped: constant" in n for n in notes)
     assert any("'empty' dropped: all values missing" in n for n in notes)
     assert "const" not in est.to_dict()["config"]["covariates"]
@@ -146,7 +146,7 @@ def test_missing_covariate_values_are_imputed_with_a_note(tables):
     c.loc[:50, "x1"] = np.nan
     c.loc[:20, "domain"] = None
     est = estimate(s, c, n_bootstrap=0, seed=0)
-    notes = est.to_dict()["diagnostics"]["notes"]
+    notes = est.notes
     assert any("'x1': 51 missing" in n for n in notes)
     assert est.value("score", "ipw", "auc") is not None
 
@@ -155,7 +155,7 @@ def test_no_usable_covariate_gives_naive_equal_corrected(tables):
     s, c = tables
     est = estimate(s, c[["id"]].assign(k=1.0), n_bootstrap=0, seed=0)
     assert est.value("score", "ipw", "auc") == pytest.approx(est.value("score", "naive", "auc"), abs=1e-12)
-    assert any("no usable covariate" in n for n in est.to_dict()["diagnostics"]["notes"])
+    assert any("no usable covariate" in n for n in est.notes)
 
 
 def test_grouped_units_keep_a_document_in_one_fold(tables):
@@ -184,5 +184,5 @@ def test_dates_become_years_and_free_text_is_dropped(tables):
     est = estimate(s, c, n_bootstrap=0, seed=0)
     d = est.to_dict()
     assert "date" in d["config"]["covariates"] and "text" not in d["config"]["covariates"]
-    assert any("'text' dropped: 600 distinct categories" in n for n in d["diagnostics"]["notes"])
+    assert any("'text' dropped: 600 distinct categories" in n for n in d["notes"])
     assert "date" in d["diagnostics"]["smd"]

@@ -13,7 +13,8 @@ from llm_audit.estimate.metrics import (
     weighted_auc,
     weighted_mean_diff,
 )
-from llm_audit.estimate.weights import hajek_weights, kish_ess, raw_weights
+from llm_audit.estimate.estimands import ESTIMANDS
+from llm_audit.estimate.weights import hajek, kish_ess
 
 
 def _double_loop_auc(s, t, w):
@@ -32,7 +33,7 @@ def test_weighted_auc_equals_sklearn_and_double_loop():
     s = np.round(rng.normal(size=n), 1)  # rounding creates ties
     t = rng.integers(0, 2, n)
     e = rng.uniform(0.1, 0.9, n)
-    w = hajek_weights(e, t, "ate")
+    w = hajek(ESTIMANDS["ate"].residual_weights(e, t), t)
     loop = _double_loop_auc(s, t, w)
     assert abs(weighted_auc(s, t, w) - loop) < 1e-10
     assert abs(roc_auc_score(t, s, sample_weight=w) - loop) < 1e-10
@@ -60,10 +61,10 @@ def test_mean_diff_and_weights():
     w = np.array([1.0, 3.0, 1.0, 1.0])
     assert weighted_mean_diff(s, t, w) == pytest.approx((1 + 6) / 4 - 6.5)
     e = np.array([0.5, 0.25, 0.5, 0.8])
-    assert raw_weights(e, t, "ate").tolist() == pytest.approx([2, 4, 2, 5])
-    assert raw_weights(e, t, "att").tolist() == pytest.approx([1, 1, 1, 4])
-    assert raw_weights(e, t, "atc").tolist() == pytest.approx([1, 3, 1, 1])
-    h = hajek_weights(e, t, "ate")
+    assert ESTIMANDS["ate"].residual_weights(e, t).tolist() == pytest.approx([2, 4, 2, 5])
+    assert ESTIMANDS["att"].residual_weights(e, t).tolist() == pytest.approx([1, 1, 1, 4])
+    assert ESTIMANDS["atc"].residual_weights(e, t).tolist() == pytest.approx([1, 3, 1, 1])
+    h = hajek(ESTIMANDS["ate"].residual_weights(e, t), t)
     assert h[t == 1].sum() == pytest.approx(1) and h[t == 0].sum() == pytest.approx(1)
     assert kish_ess(np.ones(7)) == pytest.approx(7)
     assert kish_ess(np.array([1.0, 0, 0])) == pytest.approx(1)

@@ -62,7 +62,7 @@ def test_dr_is_closer_to_the_truth_than_naive_at_the_strongest_confounding(small
 @pytest.mark.slow
 def test_every_regime_is_reported(small_results):
     assert small_results["truth"]["regime"] == "multi-run"
-    assert small_results["truth"]["counts"]["runs"] == small_results["size"]["runs"]
+    assert small_results["truth"]["diagnostics"]["counts"]["runs"] == small_results["size"]["runs"]
     assert any("no interference" in a for a in small_results["one_run"]["assumptions"])
     assert set(small_results["zero_run"]) == {format(a, "g") for a in small_results["size"]["strengths"]}
     # a = 0 is a randomized split: every method's AUC interval should hold the multi-run truth.

@@ -89,7 +89,8 @@ def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_p
 
     scores, covariates = simulate(600, 0.5, 0.5, seed=3)
     fpr = (0.001, 0.01, 0.02, 0.05)
-    est = estimate(scores, covariates, n_bootstrap=0, folds=2, fpr=fpr, seed=0).to_dict()
+    estimates = estimate(scores, covariates, n_bootstrap=0, folds=2, fpr=fpr, seed=0)
+    est = estimates.to_dict()
     s = scores["score"].to_numpy()
     t = scores["member"].to_numpy()
     nonmembers = np.sort(s[t == 0])[::-1]
@@ -98,11 +99,11 @@ def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_p
         # naive rule by hand: the lowest threshold whose share of non-members at or above it is <= a
         above = max((k for k in range(n0 + 1) if k / n0 <= a), default=0)
         entry = est["scores"]["score"]["naive"]["tpr_at_fpr"][format(a, "g")]
-        assert entry["n_eff_nonmember_above"] == pytest.approx(above)
-        assert entry["unreliable"] is (above < 10)
-    flags = {format(a, "g"): est["scores"]["score"]["naive"]["tpr_at_fpr"][format(a, "g")]["unreliable"] for a in fpr}
+        assert entry["n_eff"] == pytest.approx(above)
+        assert ("unreliable" in entry["flags"]) is (above < 10)
+    flags = {format(a, "g"): "unreliable" in est["scores"]["score"]["naive"]["tpr_at_fpr"][format(a, "g")]["flags"] for a in fpr}
     assert flags["0.001"] and not flags["0.05"]  # both kinds present
-    write_report(est, tmp_path, formats=["md"])
+    write_report(estimates, tmp_path, formats=["md"])
     md = (tmp_path / "report.md").read_text()
     assert "fewer than 10 (effective) non-members" in md
     naive_cells = {}

@@ -38,7 +38,7 @@ def test_multi_run_writes_estimates_and_per_unit_tau(tmp_path, capsys):
             "--bootstrap", "40", "--fpr", "0.05"]
     assert main(argv) == 0
     d = json.loads(out.read_text())
-    assert d["regime"] == "multi-run" and d["counts"]["runs"] == 6 and d["counts"]["units"] == 150
+    assert d["regime"] == "multi-run" and d["diagnostics"]["counts"]["runs"] == 6 and d["diagnostics"]["counts"]["units"] == 150
     auc = d["scores"]["loss"]["causal"]["auc"]
     # pooled pairs: base adds variance 1 to both arms, so AUC = Phi(TAU / sqrt(2 * 2))
     truth = 0.5 * (1 + erf(TAU / 2 / np.sqrt(2)))

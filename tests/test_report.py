@@ -11,10 +11,10 @@ from sklearn.metrics import roc_auc_score
 
 from llm_audit.cli import main
 from llm_audit.errors import AuditError
-from llm_audit.report import load_estimates, summarize, write_report
+from llm_audit.estimate.results import Estimates, Result, Value
+from llm_audit.report import summarize, write_report
 from llm_audit.report.compare import compare_markdown, compare_table
-from llm_audit.report.summary import slice_table
-from report_fixtures import SCRIPT, tables, zero_run_estimates
+from report_fixtures import SCRIPT, zero_run_estimates
 
 
 def test_markdown_headline_has_every_score_and_figure(tmp_path):
@@ -50,8 +50,7 @@ def test_not_identified_refuses_the_number_and_gives_the_overlap_population(tmp_
 
 
 def test_html_is_self_contained_and_escapes_user_strings(tmp_path):
-    scores, covs = tables()
-    write_report(zero_run_estimates(), tmp_path, scores=scores, covariates=covs, title=f"run {SCRIPT}",
+    write_report(zero_run_estimates(), tmp_path, title=f"run {SCRIPT}",
                  meta={"model": SCRIPT})
     page = (tmp_path / "report.html").read_text()
     assert "<script" not in page.lower()
@@ -62,27 +61,11 @@ def test_html_is_self_contained_and_escapes_user_strings(tmp_path):
     assert "<script" not in md  # Markdown viewers render raw HTML too
 
 
-def test_slice_table_matches_per_slice_auc():
-    scores, covs = tables(n=300, seed=3)
-    table = slice_table(scores, covs, ["loss"])
-    for _, row in table[table["slice"] == "domain"].iterrows():
-        mask = (covs["domain"] == row["value"]).to_numpy()
-        y, s = scores["member"].to_numpy()[mask], scores["loss"].to_numpy()[mask]
-        # independent computation: Mann-Whitney by a plain double loop
-        pos, neg = s[y == 1], s[y == 0]
-        mw = np.mean([(a > b) + 0.5 * (a == b) for a in pos for b in neg])
-        assert row["loss"] == pytest.approx(mw, abs=1e-12)
-        assert row["members"] == int(y.sum())
-    dates = table[table["slice"] == "date"]
-    assert dates["members"].sum() + dates["nonmembers"].sum() == len(scores)
-    assert roc_auc_score(scores["member"], scores["loss"]) > 0.6
-
-
 def test_randomized_regime_report(tmp_path):
-    est = zero_run_estimates()
-    est = {"schema_version": "1.0", "regime": "one-run",
-           "scores": {k: {"causal": v["naive"]} for k, v in est["scores"].items()},
-           "assumptions": ["A1 no interference"], "config": {}}
+    d = zero_run_estimates().to_dict()
+    est = Estimates.build(regime="one-run", results={k: {"causal": Result.from_dict({**v["naive"], "method": "causal"})}
+                                                     for k, v in d["scores"].items()},
+                          diagnostics={"counts": {"units": 10}}, assumptions=["A1 no interference"], config={})
     write_report(est, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "| score | AUC |" in md and "no correction is needed" in md
@@ -93,8 +76,8 @@ def test_compare_table_and_cli(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     for d, verdict in ((a, "identified"), (b, "not_identified")):
         d.mkdir()
-        (d / "estimates.json").write_text(json.dumps(zero_run_estimates(verdict=verdict)))
-    table = compare_table({"a": load_estimates(a / "estimates.json")})
+        zero_run_estimates(verdict=verdict).save(d / "estimates.json")
+    table = compare_table({"a": Estimates.load(a / "estimates.json")})
     loss = table[table["score"] == "loss"].iloc[0]
     assert loss["survives"] == pytest.approx((0.59 - 0.5) / (0.74 - 0.5))
     assert main(["compare", str(a), str(b), "--csv", str(tmp_path / "c.csv")]) == 0
@@ -108,7 +91,7 @@ def test_compare_table_and_cli(tmp_path, capsys):
 
 
 def test_report_cli_from_estimates_file(tmp_path, capsys):
-    (tmp_path / "est.json").write_text(json.dumps(zero_run_estimates()))
+    zero_run_estimates().save(tmp_path / "est.json")
     assert main(["report", "--estimates", str(tmp_path / "est.json"), "--out-dir", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "report.md").is_file()
     assert main(["report"]) == 2
@@ -127,15 +110,19 @@ def test_bad_estimates_file(tmp_path):
     bad = tmp_path / "e.json"
     bad.write_text("{not json")
     with pytest.raises(AuditError, match="e.json: not valid JSON"):
-        load_estimates(bad)
+        Estimates.load(bad)
     bad.write_text('{"x": 1}')
     with pytest.raises(AuditError, match="not an llm-audit estimates.json"):
-        load_estimates(bad)
+        Estimates.load(bad)
+    bad.write_text('{"schema_version": "1.0", "scores": {"loss": {}}}')
+    with pytest.raises(AuditError, match="schema version '1.0', this llm-audit reads version 2"):
+        Estimates.load(bad)
 
 
 def test_compare_survival_share_is_na_when_the_naive_auc_is_at_chance():
-    est = zero_run_estimates()
-    est["scores"]["loss"]["naive"]["auc"] = {"value": 0.472, "ci": [0.43, 0.51]}  # covers 0.5
+    d = zero_run_estimates().to_dict()
+    d["scores"]["loss"]["naive"]["auc"] = Value(0.472, [0.43, 0.51]).to_dict()  # covers 0.5
+    est = Estimates(d)
     loss = compare_table({"a": est}).set_index("score").loc["loss"]
     assert loss["survives"] is None or loss["survives"] != loss["survives"]  # None, or NaN in a float column
     assert "| n/a |" in compare_markdown(compare_table({"a": est}))

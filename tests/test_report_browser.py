@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from llm_audit.report import write_report
-from report_fixtures import SCRIPT, tables, zero_run_estimates
+from report_fixtures import SCRIPT, zero_run_estimates
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -26,8 +26,7 @@ def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
-    scores, covs = tables()
-    write_report(zero_run_estimates(), out, scores=scores, covariates=covs, title=f"audit {SCRIPT}",
+    write_report(zero_run_estimates(), out, title=f"audit {SCRIPT}",
                  meta={"corpus id": SCRIPT})
     return out / "report.html"
 

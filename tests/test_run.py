@@ -187,7 +187,7 @@ def test_one_run_regime_with_an_inclusion_table(audit):
     (root / "one.yaml").write_text(yaml.safe_dump(one))
     assert main(["run", str(root / "one.yaml"), "--runs-dir", str(root / "runs"), "--no-progress"]) == 0
     d = json.loads((root / "runs" / "one" / "estimates.json").read_text())
-    assert d["regime"] == "one-run" and d["config"]["p"] == "per-unit" and d["counts"]["units"] == n
+    assert d["regime"] == "one-run" and d["config"]["p"] == "per-unit" and d["diagnostics"]["counts"]["units"] == n
     pd.DataFrame({"id": ids, "p": 1.0}).to_csv(root / "bad_inclusion.csv", index=False)
     bad = dict(one, name="bad", estimate={"regime": "one-run", "inclusion": "bad_inclusion.csv"})
     (root / "bad.yaml").write_text(yaml.safe_dump(bad))

@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llm_audit.report import load_estimates
+    from llm_audit.estimate.results import Estimates
     from llm_audit.report.compare import compare_markdown, compare_table
     from llm_audit.tables import check_target, table_format, write_table
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         name = path.name if path.is_dir() else str(path)
         if name in by_run:
             name = str(path)
-        by_run[name] = load_estimates(estimates_path)
+        by_run[name] = Estimates.load(estimates_path)
     fpr = format(float(args.fpr), "g")
     table = compare_table(by_run, fpr=fpr)
     print(compare_markdown(table, fpr=fpr))

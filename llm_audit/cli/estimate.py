@@ -92,15 +92,16 @@ def run(args: argparse.Namespace) -> int:
               "inclusion": args.inclusion, "inclusion probabilities": args.inclusion}
     try:
         if args.regime == "zero-run":
-            from llm_audit.estimate import estimate
+            from llm_audit.estimate import EstimateConfig, ZeroRunEstimator
 
             covariates = read_table(args.covariates)
-            est = estimate(
-                scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
-                propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
-                seed=args.seed, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, n_jobs=args.jobs,
+            options = EstimateConfig(
+                target=args.target, eta=args.eta, trim=args.trim, folds=args.folds, propensity=args.propensity,
+                outcome=args.outcome, bootstrap=args.bootstrap, fpr=list(args.fpr), seed=args.seed,
+                dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, jobs=args.jobs,
                 refit_propensity=args.refit_propensity,
             )
+            est = ZeroRunEstimator(options).fit(scores, covariates, scores=cols).estimates_
         elif args.regime == "one-run":
             from llm_audit.estimate import inclusion_probabilities, one_run
 
@@ -115,9 +116,9 @@ def run(args: argparse.Namespace) -> int:
     except AuditError as exc:
         raise _naming_files(exc, tables) from None
     if args.covariates and args.regime != "zero-run":
-        est.notes.append(f"--covariates ignored: membership was randomized ({args.regime}), so no covariate correction is made")
+        est.add_note(f"--covariates ignored: membership was randomized ({args.regime}), so no covariate correction is made")
     if per_unit_out is not None:
-        write_table(est.per_unit, per_unit_out)
+        write_table(est.tables["per_unit"], per_unit_out)
     est.save(out, overwrite=args.overwrite)
     print(est.summary())
     print(f"\nwrote {out}" + (f" and {per_unit_out}" if per_unit_out is not None else ""))

@@ -10,10 +10,8 @@ from llm_audit.errors import AuditError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="write report.md / report.html from a run folder or an estimates.json")
-    p.add_argument("run_dir", nargs="?", help="a run folder (reads estimates.json, scores.parquet, covariates.parquet)")
+    p.add_argument("run_dir", nargs="?", help="a run folder (reads its estimates.json)")
     p.add_argument("--estimates", help="an estimates.json (instead of a run folder)")
-    p.add_argument("--scores", help="scores table, for the slice table (with --estimates)")
-    p.add_argument("--covariates", help="covariates table, for the slice table (with --estimates)")
     p.add_argument("--out-dir", help="where to write the reports (default: the run folder, or the estimates' folder)")
     p.add_argument("--formats", default="md,html", help="comma-separated: md, html (default: %(default)s)")
     p.add_argument("--title", help="the report's title")
@@ -22,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llm_audit.report import load_estimates, write_report
-    from llm_audit.tables import check_target, read_table
+    from llm_audit.estimate.results import Estimates
+    from llm_audit.report import write_report
+    from llm_audit.tables import check_target
 
     if (args.run_dir is None) == (args.estimates is None):
         raise AuditError("report: give a run folder or --estimates FILE (one of the two)")
@@ -36,26 +35,16 @@ def run(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise AuditError(f"{run_dir}: no such run folder")
         estimates_path = run_dir / "estimates.json"
-        scores_path = Path(args.scores) if args.scores else run_dir / "scores.parquet"
-        covariates_path = Path(args.covariates) if args.covariates else run_dir / "covariates.parquet"
         out_dir = Path(args.out_dir) if args.out_dir else run_dir
         title = args.title or f"llm-audit: {run_dir.name}"
     else:
         estimates_path = Path(args.estimates)
-        scores_path = Path(args.scores) if args.scores else None
-        covariates_path = Path(args.covariates) if args.covariates else None
         out_dir = Path(args.out_dir) if args.out_dir else estimates_path.parent
         title = args.title or "llm-audit report"
     if out_dir.is_dir():  # a missing folder is created below; existing reports are kept unless asked
         for fmt in formats:
             check_target(out_dir / f"report.{fmt}", overwrite=args.overwrite)
-    estimates = load_estimates(estimates_path)
-    scores = read_table(scores_path) if scores_path is not None and scores_path.exists() else None
-    covariates = read_table(covariates_path) if covariates_path is not None and covariates_path.exists() else None
-    if args.scores and scores is None:
-        raise AuditError(f"{args.scores}: no such file")
-    if args.covariates and covariates is None:
-        raise AuditError(f"{args.covariates}: no such file")
-    for path in write_report(estimates, out_dir, scores=scores, covariates=covariates, formats=formats, title=title):
+    estimates = Estimates.load(estimates_path)
+    for path in write_report(estimates, out_dir, formats=formats, title=title):
         print(f"report: {path}")
     return 0

@@ -19,12 +19,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from llm_audit.config import load_config
     from llm_audit.pipeline import run_audit
-    from llm_audit.report import headline_markdown, load_estimates, summarize
+    from llm_audit.estimate.results import Estimates
+    from llm_audit.report import headline_markdown, summarize
 
     config = load_config(args.config)
     run_dir = run_audit(config, runs_dir=args.runs_dir, force=args.force,
                         log=lambda msg: print(f"llm-audit: {msg}", file=sys.stderr), progress=not args.no_progress)
-    summary = summarize(load_estimates(run_dir / "estimates.json"))
+    summary = summarize(Estimates.load(run_dir / "estimates.json"))
     print(headline_markdown(summary))
     print()
     print(summary.verdict_text)

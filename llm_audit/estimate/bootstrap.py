@@ -11,12 +11,15 @@ the number of jobs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from llm_audit.estimate.dr import DRTerms, grid_roc, monotone_cdf
-from llm_audit.estimate.metrics import curve_summaries
+from llm_audit.estimate.estimands import Estimand
+from llm_audit.estimate.methods.base import Fit, Replicates
+from llm_audit.estimate.weights import hajek
 
 _CELLS_PER_CHUNK = 4_000_000  # replicates x units per array: ~32 MB per float64 array
 
@@ -33,77 +36,36 @@ def stratified_counts(member: np.ndarray, n_rep: int, rng: np.random.Generator) 
     return counts
 
 
-def _roc_replicates(counts, s_sorted, order, starts, t_sorted, w_sorted, fpr_targets):
-    wc = counts[:, order] * w_sorted[None, :]
-    wm = wc * t_sorted[None, :]
-    wn = wc - wm
-    pos = np.cumsum(np.add.reduceat(wm, starts, axis=1), axis=1)
-    neg = np.cumsum(np.add.reduceat(wn, starts, axis=1), axis=1)
-    sm, sn = pos[:, -1:], neg[:, -1:]
-    zero = np.zeros((len(counts), 1))
-    auc, tprs, adv = curve_summaries(np.hstack([zero, neg / sn]), np.hstack([zero, pos / sm]), fpr_targets)
-    mean = (wm @ s_sorted) / sm[:, 0] - (wn @ s_sorted) / sn[:, 0]
-    return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean}
-
-
-def _dr_replicates(counts, terms: DRTerms, fpr_targets):
-    c32 = counts.astype(np.float32)
-    hs = counts @ terms.h
-    f = [c32 @ p for p in terms.phi_cdf]
-    f0 = np.array([monotone_cdf(row / d) for row, d in zip(f[0].astype(np.float64), hs)])
-    f1 = np.array([monotone_cdf(row / d) for row, d in zip(f[1].astype(np.float64), hs)])
-    pts = [grid_roc(a, b) for a, b in zip(f0, f1)]
-    auc, tprs, adv = curve_summaries(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), fpr_targets)
-    return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": (counts @ terms.psi_mean) / hs}
-
-
-def _chunk(seed_seq, n_rep, score, member, weights, dr, fpr_targets, sort):
-    rng = np.random.default_rng(seed_seq)
-    counts = stratified_counts(member, n_rep, rng)
-    order, starts, s_sorted, t_sorted = sort
-    out = {name: _roc_replicates(counts, s_sorted, order, starts, t_sorted, w[order], fpr_targets)
-           for name, w in weights.items()}
-    if dr is not None:
-        out["dr"] = _dr_replicates(counts, dr, fpr_targets)
-    return out
+def _chunk(seed_seq, n_rep: int, member: np.ndarray, fits: dict[str, Fit]) -> dict[str, Replicates]:
+    counts = stratified_counts(member, n_rep, np.random.default_rng(seed_seq))
+    return {name: fit.replicates(counts) for name, fit in fits.items()}
 
 
 def bootstrap_replicates(
-    score: np.ndarray,
-    member: np.ndarray,
-    weights: dict[str, np.ndarray],
-    dr: DRTerms | None,
-    *,
-    fpr_targets: tuple[float, ...],
-    n_boot: int,
-    seed: int,
-    n_jobs: int = 1,
-) -> dict[str, dict]:
-    """Replicates of every metric for each named weighting (e.g. 'naive': ones, 'ipw': Hajek) and
-    for the DR terms; ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``."""
+    fits: dict[str, Fit], member: np.ndarray, *, n_boot: int, seed: int, n_jobs: int = 1,
+) -> dict[str, Replicates]:
+    """Replicates of every metric of each fitted method, all on the same resampling counts:
+    ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``."""
     t = np.asarray(member).astype(int)
-    order = np.argsort(-score, kind="mergesort")
-    s_sorted = score[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(s_sorted) != 0) + 1]
-    sort = (order, starts, s_sorted, t[order].astype(float))
-    per_chunk = int(max(1, min(100, _CELLS_PER_CHUNK // max(len(score), 1))))
+    per_chunk = int(max(1, min(100, _CELLS_PER_CHUNK // max(len(t), 1))))
     sizes = [min(per_chunk, n_boot - i) for i in range(0, n_boot, per_chunk)]
     seqs = np.random.SeedSequence(seed).spawn(len(sizes))
     # One BLAS thread per worker: the workers already fill the cores, and multi-threaded BLAS inside
     # each of them oversubscribes the machine (measured 20x slower on 2 busy cores).
     with threadpool_limits(1):
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_chunk)(sq, b, score, t, weights, dr, fpr_targets, sort) for sq, b in zip(seqs, sizes)
+            delayed(_chunk)(sq, b, t, fits) for sq, b in zip(seqs, sizes)
         )
-    out: dict[str, dict] = {}
-    for name in parts[0]:
-        out[name] = {
-            "auc": np.concatenate([p[name]["auc"] for p in parts]),
-            "advantage": np.concatenate([p[name]["advantage"] for p in parts]),
-            "mean_diff": np.concatenate([p[name]["mean_diff"] for p in parts]),
-            "tpr_at_fpr": {a: np.concatenate([p[name]["tpr_at_fpr"][a] for p in parts]) for a in fpr_targets},
-        }
-    return out
+    return {name: _concat([p[name] for p in parts]) for name in fits}
+
+
+def _concat(parts: list[Replicates]) -> Replicates:
+    return {
+        "auc": np.concatenate([p["auc"] for p in parts]),
+        "advantage": np.concatenate([p["advantage"] for p in parts]),
+        "mean_diff": np.concatenate([p["mean_diff"] for p in parts]),
+        "tpr_at_fpr": {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]},
+    }
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:
@@ -111,10 +73,9 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[flo
     return [float(lo), float(hi)]
 
 
-def _refit_one(seed_seq, covariates, member, score, groups, folds, model, eta, trim, target, fpr_targets):
+def _refit_one(seed_seq, covariates, member, score, groups, folds, model, eta, trim, estimand, fpr_targets):
     from llm_audit.estimate.metrics import roc_metrics
     from llm_audit.estimate.propensity import apply_overlap, cross_fit_propensity, fold_splits
-    from llm_audit.estimate.weights import hajek_weights
 
     rng = np.random.default_rng(seed_seq)
     idx = np.concatenate([rng.choice(np.flatnonzero(member == arm), size=int(np.sum(member == arm))) for arm in (0, 1)])
@@ -125,13 +86,13 @@ def _refit_one(seed_seq, covariates, member, score, groups, folds, model, eta, t
     e_raw = cross_fit_propensity(covariates.iloc[idx].reset_index(drop=True), t, splits, model=model, seed=int(rng.integers(2**31)))
     ov = apply_overlap(e_raw, t, eta, trim)
     k = ov.keep
-    m = roc_metrics(score[idx][k], t[k], hajek_weights(ov.e[k], t[k], target), fpr_targets)
+    m = roc_metrics(score[idx][k], t[k], hajek(estimand.residual_weights(ov.e[k], t[k]), t[k]), fpr_targets)
     return m.auc, m.tpr_at_fpr, m.advantage, m.mean_diff
 
 
 def refit_propensity_replicates(
     covariates, member: np.ndarray, score: np.ndarray, groups: np.ndarray | None, *,
-    folds: int, model: str, eta: float, trim: bool, target: str,
+    folds: int, model: Any, eta: float, trim: bool, estimand: Estimand,
     fpr_targets: tuple[float, ...], n_boot: int, seed: int, n_jobs: int = 1,
 ) -> dict:
     """IPW replicates with the cross-fitted propensity refit inside each replicate (slow: K calibrated
@@ -139,7 +100,7 @@ def refit_propensity_replicates(
     leaves out."""
     seqs = np.random.SeedSequence(seed).spawn(n_boot)
     reps = Parallel(n_jobs=n_jobs)(
-        delayed(_refit_one)(sq, covariates, member, score, groups, folds, model, eta, trim, target, fpr_targets)
+        delayed(_refit_one)(sq, covariates, member, score, groups, folds, model, eta, trim, estimand, fpr_targets)
         for sq in seqs
     )
     return {

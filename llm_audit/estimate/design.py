@@ -16,7 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from llm_audit.errors import AuditError
+from llm_audit.errors import AuditError, plain
 
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 GROUP_COLUMN = "group"
@@ -82,7 +82,7 @@ def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         value = scores_df["member"].iloc[row]
-        value = value.item() if isinstance(value, np.generic) else value  # numpy 2 repr is 'np.int64(3)'
+        value = plain(value)
         raise AuditError(f"scores table: column 'member' row {row}: value {value!r} is not 0/1")
     t = m.to_numpy().astype(int)
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
@@ -117,7 +117,7 @@ def _drop_label(cov: pd.DataFrame, member: np.ndarray, ids: pd.Series) -> str:
     differ = np.flatnonzero(copy != member)
     if differ.size:
         i = int(differ[0])
-        shown = values.iloc[i].item() if isinstance(values.iloc[i], np.generic) else values.iloc[i]
+        shown = plain(values.iloc[i])
         raise AuditError(
             f"covariates table: column 'member' disagrees with the scores table on {differ.size} id(s), e.g. id '{ids.iloc[i]}' "
             f"({shown!r} here, {member[i]} there); the label is never a covariate: drop the column"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from llm_audit.estimate.weights import kish_ess
+
 # FPR values are ratios of floating sums: a point meant to sit exactly at FPR = a may come out as
 # a + 1e-16. The tolerance keeps such a point on the admissible side of the rule.
 FPR_TOL = 1e-12
@@ -57,10 +59,12 @@ def curve_auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
-def tpr_at_fpr_index(fpr: np.ndarray, target: float) -> int:
-    """Index of the point giving the largest TPR among points with FPR <= target (TPR is
-    non-decreasing along the curve, so it is the last admissible point)."""
-    return int(np.searchsorted(fpr, target + FPR_TOL, side="right") - 1)
+def tpr_at_fpr_index(fpr: np.ndarray, target: float) -> np.ndarray | int:
+    """The TPR@FPR rule, in one place: the index of the point giving the largest TPR among points with
+    FPR <= target. TPR is non-decreasing along a curve, so it is the last admissible point. ``fpr`` is one
+    curve (returns an int) or rows of curves (returns one index per row)."""
+    k = np.sum(np.asarray(fpr) <= target + FPR_TOL, axis=-1) - 1
+    return int(k) if np.ndim(k) == 0 else k
 
 
 def advantage(fpr: np.ndarray, tpr: np.ndarray) -> float:
@@ -83,9 +87,7 @@ def effective_nonmembers_above(
     s = np.asarray(scores, dtype=float)
     t = np.asarray(member).astype(bool)
     w = np.ones_like(s) if weight is None else np.asarray(weight, dtype=float)
-    sel = w[(~t) & (s >= threshold)]
-    sq = float(np.sum(sel * sel))
-    return float(np.sum(sel) ** 2 / sq) if sq > 0 else 0.0
+    return kish_ess(w[(~t) & (s >= threshold)])
 
 
 @dataclass(frozen=True)
@@ -145,5 +147,5 @@ def curve_summaries(
     tpr = np.atleast_2d(tpr)
     auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]), axis=1) / 2.0
     rows = np.arange(fpr.shape[0])
-    tprs = {a: tpr[rows, np.sum(fpr <= a + FPR_TOL, axis=1) - 1] for a in fpr_targets}
+    tprs = {a: tpr[rows, tpr_at_fpr_index(fpr, a)] for a in fpr_targets}
     return auc, tprs, np.max(tpr - fpr, axis=1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegressionCV
@@ -19,9 +20,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
-
-PROPENSITY_MODELS = ("logistic", "hgb")
-
+from llm_audit.estimate.options import PROPENSITY_MODELS
 
 def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """K folds stratified by membership; all chunks of one document (same ``group``) in one fold."""
@@ -33,8 +32,8 @@ def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed:
     return list(cv.split(placeholder, member))
 
 
-def propensity_pipeline(covariates: pd.DataFrame, model: str, seed: int) -> Pipeline:
-    """Design + classifier.
+def propensity_pipeline(covariates: pd.DataFrame, model: str | ClassifierMixin, seed: int) -> Pipeline:
+    """Design + classifier: a named model, or any scikit-learn classifier with ``predict_proba`` (cloned).
 
     Logistic regression is not wrapped: its likelihood equations already make it calibrated (and make
     the in-sample weighted covariate means balance). Wrapping it in CalibratedClassifierCV
@@ -45,7 +44,9 @@ def propensity_pipeline(covariates: pd.DataFrame, model: str, seed: int) -> Pipe
     folds (an unshuffled split on a corpus sorted by source trains and calibrates on different
     domains) with one calibrator over out-of-fold predictions (ensemble=False), not an average.
     """
-    if model == "logistic":
+    if isinstance(model, ClassifierMixin):
+        clf = clone(model)
+    elif model == "logistic":
         # The L2 strength is chosen by inner cross-validated log-loss: a fixed C overfits a few hundred
         # units with dozens of covariates (propensities near 0/1, ESS collapsing) and over-shrinks large pools.
         inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
@@ -64,7 +65,7 @@ def cross_fit_propensity(
     member: np.ndarray,
     splits: list[tuple[np.ndarray, np.ndarray]],
     *,
-    model: str = "logistic",
+    model: str | ClassifierMixin = "logistic",
     seed: int = 0,
 ) -> np.ndarray:
     """Out-of-fold e_hat for every unit; the overall member share when there is no covariate (a

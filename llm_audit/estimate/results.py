@@ -1,5 +1,17 @@
-"""The ``Estimates`` object: every value beside its interval and the assumptions it rests on, and the
-estimates.json it becomes (the contract with the report step)."""
+"""One result type for every regime: ``Value`` (a number with its interval) inside ``Estimates``.
+
+``estimates.json`` is ``Estimates.to_json()``; the report reads nothing else. Layout (schema 2)::
+
+    {"schema_version": 2, "regime": "zero-run" | "one-run" | "multi-run" | ...,
+     "scores": {score: {key: Result}},            # key: "naive", "ipw", "dr", "ipw_overlap", "causal", ...
+     "curves": {score: {key: {"fpr": [...], "tpr": [...]}}},
+     "diagnostics": {...}, "config": {...}, "provenance": {...}, "assumptions": [...], "notes": [...]}
+
+A ``Result`` is one method's figures for one score: ``method``, ``estimand`` (whose covariate law the
+figures average over; null for the naive contrast), ``population`` (``all``, ``trimmed`` or ``overlap``) and
+the metrics ``auc``, ``tpr_at_fpr`` (keyed by the FPR target, e.g. ``"0.01"``), ``advantage``, ``mean_diff``,
+each a ``Value``: ``{"value", "ci", "se", "n_eff", "flags", "ci_method"}``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +19,16 @@ import copy
 import json
 import math
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from llm_audit.errors import AuditError
 from llm_audit.tables import atomic_write_text
 
-SCHEMA_VERSION = "1.0"
-METHODS = ("naive", "ipw", "dr", "ipw_overlap", "dr_overlap")
+SCHEMA_VERSION = 2
+METRICS = ("auc", "tpr_at_fpr", "advantage", "mean_diff")
+UNRELIABLE = "unreliable"  # flag of a TPR resting on fewer than MIN_NONMEMBERS_ABOVE effective non-members
 ASSUMPTIONS = [
     "A1 no interference: a unit's score depends only on its own membership",
     "A2 unconfoundedness: potential scores independent of membership given the covariates (untestable; see sensitivity)",
@@ -20,44 +36,176 @@ ASSUMPTIONS = [
 ]
 
 
-def _round(obj: Any, digits: int = 10) -> Any:
-    """Floats to ``digits`` significant digits (NaN/inf to null): the same seed gives the same bytes
-    even where the last bits of a floating sum depend on the BLAS build."""
+@dataclass
+class Value:
+    """A point estimate with its 95% interval; ``se`` where a standard error is known, ``n_eff`` the effective
+    number of units it rests on where that matters (TPR@FPR: non-members above the threshold), ``flags`` such
+    as ``unreliable``."""
+
+    value: float | None
+    ci: list[float] | None = None
+    se: float | None = None
+    n_eff: float | None = None
+    flags: list[str] = field(default_factory=list)
+    ci_method: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci": self.ci, "se": self.se, "n_eff": self.n_eff, "flags": list(self.flags),
+                "ci_method": self.ci_method}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Value":
+        return cls(d.get("value"), d.get("ci"), d.get("se"), d.get("n_eff"), list(d.get("flags") or []), d.get("ci_method"))
+
+    @property
+    def unreliable(self) -> bool:
+        return UNRELIABLE in self.flags
+
+
+NULL = Value(None)
+
+
+@dataclass
+class Result:
+    """One method's metrics for one score."""
+
+    method: str
+    estimand: str | None
+    population: str
+    auc: Value
+    tpr_at_fpr: dict[str, Value]
+    advantage: Value
+    mean_diff: Value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method, "estimand": self.estimand, "population": self.population,
+            "auc": self.auc.to_dict(), "tpr_at_fpr": {k: v.to_dict() for k, v in self.tpr_at_fpr.items()},
+            "advantage": self.advantage.to_dict(), "mean_diff": self.mean_diff.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        return cls(d["method"], d.get("estimand"), d.get("population", "all"), Value.from_dict(d["auc"]),
+                   {k: Value.from_dict(v) for k, v in d["tpr_at_fpr"].items()},
+                   Value.from_dict(d["advantage"]), Value.from_dict(d["mean_diff"]))
+
+    @classmethod
+    def null(cls, method: str, estimand: str | None, fpr_keys: list[str], population: str = "all") -> "Result":
+        """A withheld result (not identified): every value null."""
+        return cls(method, estimand, population, Value(None), {k: Value(None, flags=[UNRELIABLE]) for k in fpr_keys},
+                   Value(None), Value(None))
+
+
+def fpr_key(a: float) -> str:
+    """The JSON key of an FPR target: 0.01 -> '0.01'."""
+    return format(float(a), "g")
+
+
+def round_floats(obj: Any, digits: int = 10) -> Any:
+    """Floats to ``digits`` significant digits (NaN/inf to null): the same seed gives the same bytes even where
+    the last bits of a floating sum depend on the BLAS build."""
     if isinstance(obj, float):
         return float(f"{obj:.{digits}g}") if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _round(v, digits) for k, v in obj.items()}
+        return {str(k): round_floats(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_round(v, digits) for v in obj]
+        return [round_floats(v, digits) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:  # a numpy scalar
+        return round_floats(obj.item(), digits)
     return obj
 
 
 class Estimates:
-    """Naive and corrected memorization metrics for every score, with intervals and diagnostics."""
+    """The estimates of one audit, of any regime: results per score and method, curves, diagnostics, the
+    config and provenance they came from, and the assumptions they rest on."""
 
-    def __init__(self, data: dict):
-        self._data = _round(data)
+    def __init__(self, data: dict[str, Any]):
+        self._data = round_floats(data)
+        # per-unit tables some regimes produce (multi-run's tau_i): written beside the JSON, not in it
+        self.tables: dict[str, Any] = {}
 
-    def to_dict(self) -> dict:
+    @classmethod
+    def build(
+        cls, *, regime: str, results: dict[str, dict[str, Result]], diagnostics: dict[str, Any], config: dict[str, Any],
+        curves: dict[str, Any] | None = None, provenance: dict[str, Any] | None = None,
+        assumptions: list[str] | None = None, notes: list[str] | None = None,
+    ) -> "Estimates":
+        return cls({
+            "schema_version": SCHEMA_VERSION, "regime": regime,
+            "scores": {s: {k: r.to_dict() for k, r in per.items()} for s, per in results.items()},
+            "curves": curves or {}, "diagnostics": diagnostics, "config": config, "provenance": provenance or {},
+            "assumptions": list(assumptions or []), "notes": list(notes or []),
+        })
+
+    # --- serialization -----------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
         """The estimates.json content (a deep copy)."""
         return copy.deepcopy(self._data)
 
     def to_json(self) -> str:
         return json.dumps(self._data, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
+    @classmethod
+    def from_json(cls, text: str, source: str = "estimates") -> "Estimates":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AuditError(f"{source}: not valid JSON ({exc.msg})") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "estimates") -> "Estimates":
+        if not isinstance(data, dict) or not isinstance(data.get("scores"), dict) or not data["scores"]:
+            raise AuditError(f"{source}: no 'scores' object: not an llm-audit estimates.json")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise AuditError(f"{source}: estimates schema version {version!r}, this llm-audit reads version "
+                             f"{SCHEMA_VERSION}: re-run `llm-audit estimate`")
+        return cls(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Estimates":
+        path = Path(path)
+        if not path.is_file():
+            raise AuditError(f"{path}: no such file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise AuditError(f"{path}: not valid UTF-8") from None
+        return cls.from_json(text, str(path))
+
     def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> None:
         atomic_write_text(path, self.to_json(), overwrite=overwrite)
 
+    # --- access --------------------------------------------------------------------------------------------------
+
     @property
-    def verdict(self) -> str:
-        return self._data["diagnostics"]["verdict"]
+    def regime(self) -> str:
+        return self._data["regime"]
+
+    @property
+    def verdict(self) -> str | None:
+        return self._data["diagnostics"].get("verdict")
 
     @property
     def score_names(self) -> list[str]:
         return list(self._data["scores"])
 
+    @property
+    def notes(self) -> list[str]:
+        return self._data["notes"]
+
+    def add_note(self, note: str) -> None:
+        self._data["notes"].append(note)
+
+    def results(self, score: str) -> dict[str, Result]:
+        return {k: Result.from_dict(v) for k, v in self._data["scores"][score].items()}
+
     def value(self, score: str, method: str, metric: str, fpr: float | None = None) -> float | None:
-        """e.g. ``value("loss", "ipw", "auc")`` or ``value("loss", "dr", "tpr_at_fpr", 0.01)``."""
+        """e.g. ``value("loss", "ipw", "auc")`` or ``value("loss", "dr", "tpr_at_fpr", 0.01)``; None when the
+        method has no result for this score or withheld it."""
         entry = self._entry(score, method, metric, fpr)
         return None if entry is None else entry["value"]
 
@@ -65,51 +213,15 @@ class Estimates:
         entry = self._entry(score, method, metric, fpr)
         return None if entry is None else entry["ci"]
 
-    def _entry(self, score, method, metric, fpr):
+    def _entry(self, score: str, method: str, metric: str, fpr: float | None) -> dict | None:
         block = self._data["scores"][score].get(method)
         if block is None:
             return None
         entry = block[metric]
-        return entry[format(fpr, "g")] if metric == "tpr_at_fpr" else entry
+        return entry[fpr_key(fpr)] if metric == "tpr_at_fpr" else entry
 
     def summary(self) -> str:
-        """A plain-text table: one row per score and method."""
-        d = self._data
-        diag = d["diagnostics"]
-        fprs = [format(a, "g") for a in d["config"]["fpr"]]
-        head = ["score", "method", "AUC [95% CI]"] + [f"TPR@{a}" for a in fprs] + ["advantage", "mean diff"]
-        rows = []
-        for name, per in d["scores"].items():
-            for method in METHODS:
-                m = per.get(method)
-                if m is None:
-                    continue
-                cells = [name, method, _fmt(m["auc"])]
-                for a in fprs:
-                    tp = m["tpr_at_fpr"][a]
-                    cells.append(_fmt(tp, short=True) + ("*" if tp.get("unreliable") else ""))
-                cells += [_fmt(m["advantage"], short=True), _fmt(m["mean_diff"], short=True)]
-                rows.append(cells)
-        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + rows]
-        ess = diag["ess"]
-        lines += ["", f"n = {diag['n']['member']} members, {diag['n']['nonmember']} non-members; target {d['config']['target']}"]
-        if diag["blind_auc"] is not None:  # null when an arm was too small to fit a propensity
-            lines.append(f"blind-baseline AUC {diag['blind_auc']:.3f}; TV bound on |naive - causal AUC| {diag['tv_bound']:.3f}")
-        lines.append((f"ESS members {ess['member']:.1f}, non-members {ess['nonmember']:.1f}; " if ess else "")
-                     + f"verdict: {diag['verdict']}")
-        lines += [f"  - {r}" for r in diag["verdict_reasons"]]
-        if any(m is not None and any(v.get("unreliable") for v in m["tpr_at_fpr"].values())
-               for per in d["scores"].values() for k, m in per.items() if k in METHODS):
-            lines.append("* fewer than 10 effective non-members above the threshold: unreliable")
-        lines += [f"note: {n}" for n in diag["notes"]]
-        return "\n".join(lines)
+        """A plain-text table, one row per score and method, then the verdict and notes."""
+        from llm_audit.estimate.summary_text import summary_text
 
-
-def _fmt(entry: dict, short: bool = False) -> str:
-    v, ci = entry.get("value"), entry.get("ci")
-    if v is None:
-        return "null"
-    if short or ci is None:
-        return f"{v:.3f}"
-    return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+        return summary_text(self._data)

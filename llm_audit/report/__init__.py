@@ -1,49 +1,30 @@
-"""Step 4: the report (Markdown and one self-contained HTML page) from an estimates JSON.
+"""Step 4: the report (Markdown and one self-contained HTML page) from an ``Estimates``.
 
-``write_report(estimates, out_dir, scores=..., covariates=...)`` writes ``report.md`` and ``report.html``;
-the scores and covariates tables are optional and add the slice table (naive AUC per domain and date).
-Nothing here imports torch or transformers.
+``write_report(estimates, out_dir)`` writes ``report.md`` and ``report.html``. The report reads nothing but
+the estimates (every statistic it shows was computed in step 3). Nothing here imports torch or transformers.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-import pandas as pd
-
 from llm_audit.errors import AuditError
+from llm_audit.estimate.results import Estimates
 from llm_audit.report import plots
 from llm_audit.report.html import render_html
 from llm_audit.report.markdown import headline_markdown, render_markdown
-from llm_audit.report.summary import RESERVED_COLUMNS, Summary, slice_table, summarize
+from llm_audit.report.summary import Summary, summarize
 from llm_audit.tables import atomic_write_text
 
-__all__ = ["load_estimates", "summarize", "headline_markdown", "write_report", "Summary"]
-
-
-def load_estimates(path: str | os.PathLike) -> dict[str, Any]:
-    """Read an estimates JSON, with one-line errors naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise AuditError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AuditError(f"{path}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("scores"), dict):
-        raise AuditError(f"{path}: no 'scores' object: not an llm-audit estimates.json")
-    return data
+__all__ = ["summarize", "headline_markdown", "write_report", "Summary"]
 
 
 def write_report(
-    estimates: dict[str, Any],
+    estimates: Estimates,
     out_dir: str | os.PathLike,
     *,
-    scores: pd.DataFrame | None = None,
-    covariates: pd.DataFrame | None = None,
     formats: Iterable[str] = ("md", "html"),
     title: str | None = None,
     meta: dict[str, Any] | None = None,
@@ -56,12 +37,10 @@ def write_report(
     except OSError as exc:  # under a regular file, in /proc, no permission
         raise AuditError(f"{out_dir}: cannot create the folder ({exc.strerror})") from None
     summary = summarize(estimates)
-    diag = estimates.get("diagnostics") or {}
+    estimates = estimates.to_dict()
+    diag = estimates["diagnostics"]
     balance = plots.smd_table(diag)
-    slices = None
-    if scores is not None and covariates is not None:
-        names = [r.score for r in summary.rows if r.score in scores.columns and r.score not in RESERVED_COLUMNS]
-        slices = slice_table(scores, covariates, names[:6])
+    slices = diag.get("slices") or []
     title = title or "llm-audit report"
     meta = dict(meta or {})
     meta.setdefault("regime", summary.regime)
@@ -72,7 +51,7 @@ def write_report(
         atomic_write_text(out_dir / "report.md", md)
         written.append(out_dir / "report.md")
     if "html" in formats:
-        eta = (estimates.get("config") or {}).get("eta")
+        eta = estimates["config"].get("eta")
         figures = {
             "roc": plots.plot_roc(plots.roc_curves(estimates)),
             "propensity": plots.plot_propensity(plots.propensity_histogram(diag), eta if isinstance(eta, (int, float)) else None),

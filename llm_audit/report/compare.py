@@ -7,12 +7,13 @@ from typing import Any
 
 import pandas as pd
 
+from llm_audit.estimate.results import Estimates
 from llm_audit.report.summary import VERDICT_LABELS, Figure, summarize
 
 COMPARE_FPR = "0.01"
 
 
-def compare_table(estimates_by_run: dict[str, dict[str, Any]], fpr: str = COMPARE_FPR) -> pd.DataFrame:
+def compare_table(estimates_by_run: dict[str, Estimates], fpr: str = COMPARE_FPR) -> pd.DataFrame:
     """One row per (run, score): naive and corrected AUC and TPR@``fpr`` with intervals, the verdict, and
     the share of the naive AUC's distance from chance that the corrected (DR) AUC keeps."""
     rows = []
@@ -22,7 +23,7 @@ def compare_table(estimates_by_run: dict[str, dict[str, Any]], fpr: str = COMPAR
         for r in s.rows:
             naive, dr, ipw = r.auc_naive, r.auc_dr, r.auc_ipw
             tn, tc = r.tpr_naive.get(fpr), r.tpr_corrected.get(fpr)
-            ov = Figure.of((r.overlap or {}).get("dr", {}).get("auc")) if r.overlap else None
+            ov = Figure.of(r.overlap["dr"]["auc"]) if r.overlap and "dr" in r.overlap else None
             survives = None
             # A share of "distance from chance" means nothing when the naive AUC is not clearly off chance.
             off_chance = naive.ci is None or not naive.ci[0] <= 0.5 <= naive.ci[1]

@@ -11,10 +11,9 @@ import json
 from html import escape
 from typing import Any
 
-import pandas as pd
-
 from llm_audit.report.markdown import (
     FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, SCORE_DIAG_HEADER, _diagnostic_lines, _f, any_unreliable, arrow, score_diagnostics,
+    slice_rows,
 )
 from llm_audit.report.summary import Figure, Summary, VERDICT_LABELS, fpr_label
 
@@ -82,7 +81,7 @@ def _headline_table(s: Summary) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, slices: pd.DataFrame | None,
+def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, slices: list[dict[str, Any]],
                 meta: dict[str, Any], figures: dict[str, bytes | None]) -> str:
     parts = [f"<h1>{escape(title)}</h1>"]
     if meta:
@@ -119,13 +118,10 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
         parts.append("<h2>Covariate balance</h2>" + _img(figures.get("balance"), "standardized mean differences"))
         parts.append("<details><summary>SMD table</summary>"
                      + _table(["covariate", "before", "after"], [[c, _f(b), _f(a)] for c, b, a in balance]) + "</details>")
-    if slices is not None and len(slices):
-        score_cols = [c for c in slices.columns if c not in ("slice", "value", "members", "nonmembers")]
+    if slices:
         parts.append("<h2>Naive AUC by slice</h2><p class=\"note\">A naive AUC that falls toward 0.5 inside each slice "
                      "came from the slices, not from memorization.</p>")
-        parts.append(_table(["slice", "value", "members", "non-members"] + score_cols, [
-            [r["slice"], r["value"], r["members"], r["nonmembers"]] + [_f(r[c]) for c in score_cols]
-            for _, r in slices.iterrows()]))
+        parts.append(_table(*slice_rows(slices)))
     if s.fpr_keys:
         parts.append("<h2>TPR at low FPR, with intervals</h2>")
         parts.append(_table(["score", "FPR", "naive", s.corrected_label], [
@@ -140,7 +136,7 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
         parts.append("<h2>Assumptions</h2><ul>" + "".join(f"<li>{escape(a)}</li>" for a in s.assumptions) + "</ul>")
     if s.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in s.notes) + "</ul>")
-    config = est.get("config")
+    config = est["config"]
     if config:
         parts.append("<details><summary>Estimator configuration</summary><pre>"
                      + escape(json.dumps(config, indent=2, sort_keys=True, default=str)) + "</pre></details>")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from llm_audit.report.summary import Figure, HeadlineRow, Summary, VERDICT_LABELS, fpr_label
 
 
@@ -57,7 +55,7 @@ FOOTNOTE_RULE = ("TPR@FPR = the largest TPR among ROC points with FPR <= the tar
                  "every score is oriented so that higher = more likely member; intervals are 95%.")
 
 
-def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: list, slices: pd.DataFrame | None,
+def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: list, slices: list[dict[str, Any]],
                     meta: dict[str, Any]) -> str:
     out = [f"# {md_cell(title)}", ""]
     if meta:
@@ -88,12 +86,10 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
         out += ["", "## Covariate balance (standardized mean difference)", ""]
         out.append(markdown_table(["covariate", "before", "after"],
                                   [[c, _f(b), _f(a)] for c, b, a in balance]))
-    if slices is not None and len(slices):
+    if slices:
         out += ["", "## Naive AUC by slice", ""]
-        score_cols = [c for c in slices.columns if c not in ("slice", "value", "members", "nonmembers")]
-        out.append(markdown_table(["slice", "value", "members", "non-members"] + score_cols, [
-            [r["slice"], r["value"], str(r["members"]), str(r["nonmembers"])] + [_f(r[c]) for c in score_cols]
-            for _, r in slices.iterrows()]))
+        header, rows = slice_rows(slices)
+        out.append(markdown_table(header, rows))
     diag_lines = _diagnostic_lines(est)
     if diag_lines:
         out += ["", "## Diagnostics", ""] + [f"- {md_cell(line)}" for line in diag_lines]
@@ -105,6 +101,14 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     if s.notes:
         out += ["", "## Notes", ""] + [f"- {md_cell(n)}" for n in s.notes]
     return "\n".join(out) + "\n"
+
+
+def slice_rows(slices: list[dict[str, Any]], max_scores: int = 6) -> tuple[list[str], list[list[str]]]:
+    """The slice table (naive AUC per domain and date bucket, with intervals) as header and rows."""
+    names = list(slices[0]["auc"])[:max_scores]
+    rows = [[r["slice"], r["value"], str(r["members"]), str(r["nonmembers"])] + [Figure.of(r["auc"][n]).text() for n in names]
+            for r in slices]
+    return ["slice", "value", "members", "non-members"] + names, rows
 
 
 def _f(x: Any, digits: int = 3) -> str:

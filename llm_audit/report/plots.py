@@ -31,13 +31,9 @@ def _png(fig: plt.Figure) -> bytes:
 def roc_curves(est: dict[str, Any]) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
     """``{score: {kind: (fpr, tpr)}}`` from the estimates JSON's ``curves`` (kinds: naive, ipw, dr, causal)."""
     out: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
-    curves = est.get("curves") or {}
-    for score, kinds in curves.items():
-        if not isinstance(kinds, dict):
-            continue
+    for score, kinds in est["curves"].items():
         for kind, curve in kinds.items():
-            if isinstance(curve, dict) and curve.get("fpr") is not None and curve.get("tpr") is not None:
-                out.setdefault(score, {})[kind] = (list(curve["fpr"]), list(curve["tpr"]))
+            out.setdefault(score, {})[kind] = (list(curve["fpr"]), list(curve["tpr"]))
     return out
 
 
@@ -76,15 +72,10 @@ def plot_roc(curves: dict[str, dict[str, tuple[list[float], list[float]]]]) -> b
 
 def propensity_histogram(diag: dict[str, Any]) -> tuple[list[float], list[float], list[float]] | None:
     """``(edges, member_counts, nonmember_counts)`` from the diagnostics, or None."""
-    h = diag.get("propensity_histogram") or diag.get("propensity_hist") or (diag.get("propensity") or {}).get("histogram")
-    if not isinstance(h, dict):
+    h = diag.get("propensity_histogram")
+    if not h:
         return None
-    edges = h.get("edges") or h.get("bins")
-    m = h.get("member") or h.get("members")
-    nm = h.get("nonmember") or h.get("nonmembers")
-    if not edges or m is None or nm is None or len(edges) != len(m) + 1 or len(m) != len(nm):
-        return None
-    return list(map(float, edges)), list(map(float, m)), list(map(float, nm))
+    return list(map(float, h["bins"])), list(map(float, h["member"])), list(map(float, h["nonmember"]))
 
 
 def plot_propensity(hist: tuple[list[float], list[float], list[float]] | None, eta: float | None) -> bytes | None:
@@ -110,21 +101,8 @@ def plot_propensity(hist: tuple[list[float], list[float], list[float]] | None, e
 
 
 def smd_table(diag: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
-    """``[(covariate, smd_before, smd_after)]`` from the diagnostics (either a dict per covariate, or
-    parallel ``before`` / ``after`` dicts)."""
-    smd = diag.get("smd") or diag.get("balance")
-    if not isinstance(smd, dict):
-        return []
-    rows = []
-    if isinstance(smd.get("before"), dict):
-        after = smd.get("after") or {}
-        for cov, before in smd["before"].items():
-            rows.append((str(cov), _num(before), _num(after.get(cov))))
-        return rows
-    for cov, entry in smd.items():
-        if isinstance(entry, dict):
-            rows.append((str(cov), _num(entry.get("before")), _num(entry.get("after"))))
-    return rows
+    """``[(covariate, smd_before, smd_after)]`` from the diagnostics."""
+    return [(str(cov), _num(e["before"]), _num(e["after"])) for cov, e in (diag.get("smd") or {}).items()]
 
 
 def plot_balance(rows: list[tuple[str, float | None, float | None]], max_rows: int = 25) -> bytes | None:

@@ -11,13 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from llm_audit.estimate.results import Estimates
 
-from llm_audit.errors import AuditError
-
-# Columns of a scores table that are not scores (the scoring contract's reserved names).
-RESERVED_COLUMNS = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 
 VERDICT_LABELS = {
     "identified": "identified",
@@ -43,8 +38,7 @@ class Figure:
             return cls(_finite(entry))
         ci = entry.get("ci")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        reliable = entry.get("reliable", True) is not False and not entry.get("unreliable", False)
-        return cls(_finite(entry.get("value")), ci_pair, reliable)
+        return cls(_finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:
@@ -99,15 +93,17 @@ def fpr_label(key: str) -> str:
     return f"{float(key) * 100:g}%"
 
 
-def summarize(est: dict[str, Any]) -> Summary:
-    if not isinstance(est, dict) or not isinstance(est.get("scores"), dict) or not est["scores"]:
-        raise AuditError("estimates: no 'scores' in the estimates JSON (is it an llm-audit estimates.json?)")
-    regime = str(est.get("regime") or "zero-run")
-    diag = est.get("diagnostics") or {}
+def summarize(estimates: Estimates) -> Summary:
+    """What the renderers show, from the estimates of any regime."""
+    est = estimates.to_dict()
+    regime = est["regime"]
+    diag = est["diagnostics"]
     fpr_keys = _fpr_keys(est)
-    randomized = all("causal" in v and "naive" not in v for v in est["scores"].values())
+    randomized = regime != "zero-run"
     verdict = diag.get("verdict") if not randomized else None
-    rows = [_row(name, blocks, fpr_keys, randomized, verdict == "not_identified") for name, blocks in est["scores"].items()]
+    per_score = diag.get("per_score") or {}
+    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified")
+            for name, blocks in est["scores"].items()]
     blind = _finite(diag.get("blind_auc"))
     return Summary(
         regime=regime,
@@ -117,9 +113,9 @@ def summarize(est: dict[str, Any]) -> Summary:
         verdict_text=_verdict_text(est, rows, randomized),
         blind_auc=blind,
         corrected_label="causal" if randomized else "DR",
-        notes=[str(n) for n in list(est.get("notes") or []) + list(diag.get("notes") or [])],
-        assumptions=[str(a) for a in (est.get("assumptions") or diag.get("assumptions") or [])],
-        counts=est.get("counts") or diag.get("counts") or {},
+        notes=[str(n) for n in est["notes"]],
+        assumptions=[str(a) for a in est["assumptions"]],
+        counts=diag.get("counts") or {},
         reasons=[str(r) for r in diag.get("verdict_reasons") or []],
     )
 
@@ -147,7 +143,8 @@ def _tprs(m: dict[str, Any] | None, fpr_keys: list[str], missing: str = "n/a") -
     return out
 
 
-def _row(name: str, blocks: dict[str, Any], fpr_keys: list[str], randomized: bool, unidentified: bool = False) -> HeadlineRow:
+def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
+         unidentified: bool = False) -> HeadlineRow:
     if randomized:
         causal = blocks.get("causal")
         auc = _metric(causal, "auc")
@@ -169,7 +166,7 @@ def _row(name: str, blocks: dict[str, Any], fpr_keys: list[str], randomized: boo
             overlap[method] = blocks[f"{method}_overlap"]
     overlap = overlap or None
     na = "not identified" if unidentified else "n/a"
-    sens = blocks.get("sensitivity") if isinstance(blocks.get("sensitivity"), dict) else {}
+    sens = diag.get("sensitivity") or {}
     return HeadlineRow(
         score=name,
         auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
@@ -177,7 +174,7 @@ def _row(name: str, blocks: dict[str, Any], fpr_keys: list[str], randomized: boo
         advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
         mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
         overlap=overlap,
-        placebo_auc=_finite(blocks.get("placebo_auc")),
+        placebo_auc=_finite(diag.get("placebo_auc")),
         gamma_to_naive=_finite(sens.get("gamma_to_naive")),
         gamma_to_chance=_finite(sens.get("gamma_to_chance")),
     )
@@ -230,23 +227,16 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
 
 
 def _overlap_n(diag: dict[str, Any], rows: list[HeadlineRow]) -> int | None:
-    for source in [diag.get("overlap_population") or {}, diag.get("overlap") or {}] + [r.overlap or {} for r in rows]:
-        if isinstance(source, dict):
-            for key in ("n", "n_units", "n_overlap"):
-                if isinstance(source.get(key), (int, float)):
-                    return int(source[key])
-    return None
+    pop = diag.get("overlap_population")
+    return int(pop["n"]) if pop else None
 
 
 def _overlap_auc(overlap: dict[str, Any]) -> Figure | None:
     for key in ("dr", "ipw"):
-        block = overlap.get(key)
-        if isinstance(block, dict) and block.get("auc") is not None:
-            fig = Figure.of(block["auc"])
+        if key in overlap:
+            fig = Figure.of(overlap[key]["auc"])
             if fig.value is not None:
                 return fig
-    if overlap.get("auc") is not None:
-        return Figure.of(overlap["auc"])
     return None
 
 
@@ -256,47 +246,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
-
-
-# --- slices: naive AUC per domain and per date bucket -------------------------------------------------
-
-
-def slice_table(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, score_names: list[str]) -> pd.DataFrame:
-    """Naive AUC of each score within each domain and each date bucket (quantiles of the known dates).
-
-    A slice with only one arm has no AUC (NaN). Why show it: a naive AUC that collapses to 0.5 inside
-    every domain is a domain effect, not memorization.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    if "member" not in scores_df.columns:
-        return pd.DataFrame()
-    merged = scores_df.merge(covariates_df, on="id", how="inner", suffixes=("", "_cov"))
-    groups: list[tuple[str, str, pd.Series]] = []
-    if "domain" in merged.columns:
-        for value in sorted(merged["domain"].astype(str).unique()):
-            groups.append(("domain", value, merged["domain"].astype(str) == value))
-    if "date" in merged.columns:
-        known = merged["date_missing"] == 0 if "date_missing" in merged.columns else merged["date"].notna()
-        dates = merged.loc[known, "date"]
-        if dates.nunique() >= 2:
-            buckets = pd.qcut(dates, q=min(4, int(dates.nunique())), duplicates="drop")
-            for interval in buckets.cat.categories:
-                mask = pd.Series(False, index=merged.index)
-                mask.loc[buckets.index[buckets == interval]] = True
-                lo, hi = math.floor(max(interval.left, dates.min())), math.floor(interval.right)
-                groups.append(("date", f"{lo}-{hi}", mask))
-        if (~known).any():
-            groups.append(("date", "unknown", ~known))
-    rows = []
-    for kind, value, mask in groups:
-        part = merged[mask.to_numpy()]
-        y = part["member"].to_numpy(dtype=int)
-        row: dict[str, Any] = {"slice": kind, "value": value, "members": int(y.sum()), "nonmembers": int((1 - y).sum())}
-        for name in score_names:
-            s = part[name].to_numpy(dtype=float)
-            ok = np.isfinite(s)
-            both = len(np.unique(y[ok])) == 2
-            row[name] = float(roc_auc_score(y[ok], s[ok])) if both else float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -1,15 +1,12 @@
-"""Doubly robust (AIPW) estimators: the mean memorization and the potential-score CDFs (SPEC §4 step 5).
+"""The outcome model of the doubly robust estimators: mu_t(x, c) = P(S >= c | X = x, T = t) on a threshold grid,
+and m_t(x) = E[S | X = x, T = t] (docs/method.md, "Doubly robust estimators").
 
-Outcome model. The CDF estimator needs mu_t(x, c) = P(S >= c | X = x, T = t) on a grid of thresholds.
-Rather than one classifier per threshold (G x 2 arms x K folds fits: minutes at n = 100k), we fit a
-location-scale distributional regression per arm and fold: S = m_t(X) + s_t(X) Z, m_t a regression of
-S on X, log s_t^2 a regression of the squared residual on X, and Z's law the empirical distribution of the
+Rather than one classifier per threshold (G x 2 arms x K folds fits: minutes at n = 100k), a location-scale
+distributional regression is fit per arm and fold: S = m_t(X) + s_t(X) Z, m_t a regression of S on X,
+log s_t^2 a regression of the squared residual on X, and Z's law the empirical distribution of the
 standardized training residuals. Then mu_t(x, c) = P(Z >= (c - m_t(x)) / s_t(x)), exact for any
 homoscedastic or scale-heteroscedastic noise law and 4 fits per arm and fold. Where this model is wrong,
 the AIPW residual term still corrects it as long as the propensity is right.
-
-Every estimate is a mean of per-unit terms phi_i divided by the mean of h_i (the target density,
-weights.target_density); the bootstrap resamples these terms and never refits a nuisance.
 """
 
 from __future__ import annotations
@@ -18,21 +15,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import RegressorMixin, clone
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.isotonic import isotonic_regression
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
+from llm_audit.estimate.options import OUTCOME_MODELS
 
-OUTCOME_MODELS = ("linear", "hgb")
-
-
-def _regressor(covariates: pd.DataFrame, model: str, seed: int) -> Pipeline:
+def _regressor(covariates: pd.DataFrame, model: str | RegressorMixin, seed: int) -> Pipeline:
+    """Design + regressor: a named model, or any scikit-learn regressor (cloned)."""
     if covariates.shape[1] == 0:
         return Pipeline([("reg", DummyRegressor())])
-    if model == "linear":
+    if isinstance(model, RegressorMixin):
+        reg = clone(model)
+    elif model == "linear":
         reg = Ridge(alpha=1e-3)  # a touch of ridge: one-hot levels plus an intercept are collinear
     elif model == "hgb":
         reg = HistGradientBoostingRegressor(max_iter=200, early_stopping=False, random_state=seed)
@@ -58,7 +56,7 @@ def fit_outcome(
     score: np.ndarray,
     splits: list[tuple[np.ndarray, np.ndarray]],
     *,
-    model: str = "linear",
+    model: str | RegressorMixin = "linear",
     seed: int = 0,
 ) -> OutcomeModel:
     x = categorical_as_str(covariates) if covariates.shape[1] else pd.DataFrame({"_c": np.zeros(len(member))})
@@ -104,55 +102,3 @@ def threshold_grid(scores: np.ndarray, size: int = 100) -> np.ndarray:
     upper = 1.0 - np.geomspace(0.1, max(0.5 / n, 1e-5), size - half)
     levels = np.unique(np.r_[np.linspace(0.01, 0.9, half), upper])
     return np.unique(np.quantile(scores, levels))
-
-
-@dataclass(frozen=True)
-class DRTerms:
-    """Per-unit doubly robust terms; estimates are column sums of ``phi`` divided by sum(h)."""
-
-    grid: np.ndarray
-    phi_cdf: tuple[np.ndarray, np.ndarray]  # arm 0, arm 1: (n, G) terms of F_t(c_g)
-    psi_mean: np.ndarray  # (n,) terms of the mean effect
-    h: np.ndarray  # (n,) target density
-    r: np.ndarray  # (n,) residual weights (raw balancing weights)
-
-
-def dr_terms(
-    score: np.ndarray, member: np.ndarray, om: OutcomeModel, h: np.ndarray, r: np.ndarray, grid: np.ndarray
-) -> DRTerms:
-    """phi_t,i(c) = h_i mu_t(X_i, c) + 1{T_i = t} r_i (1{S_i >= c} - mu_t(X_i, c)); the same form with
-    m_t(x) for the mean (h = 1, r = 1/e, 1/(1-e) is textbook ATE AIPW; ATT/ATC follow from h, r)."""
-    t = np.asarray(member).astype(bool)
-    above = score[:, None] >= grid[None, :]
-    phis = []
-    for arm, mask in ((0, ~t), (1, t)):
-        mu = survival_matrix(om, arm, grid)
-        resid_w = (mask * r).astype(np.float32)[:, None]
-        phis.append(h.astype(np.float32)[:, None] * mu + resid_w * (above - mu))
-    m0, m1 = om.loc
-    psi = h * (m1 - m0) + t * r * (score - m1) - (~t) * r * (score - m0)
-    return DRTerms(grid=grid, phi_cdf=(phis[0], phis[1]), psi_mean=psi, h=h, r=r)
-
-
-def monotone_cdf(values: np.ndarray) -> np.ndarray:
-    """Project a survival function estimate on the grid onto non-increasing curves within [0, 1]."""
-    return isotonic_regression(values, increasing=False, y_min=0.0, y_max=1.0)
-
-
-def grid_roc(f0: np.ndarray, f1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ROC points (F_0(c), F_1(c)) from the highest threshold down, with the (0, 0) and (1, 1) ends."""
-    return np.r_[0.0, f0[::-1], 1.0], np.r_[0.0, f1[::-1], 1.0]
-
-
-def dr_mean(terms: DRTerms) -> tuple[float, float]:
-    """AIPW mean memorization and its influence-function standard error."""
-    h_bar = terms.h.mean()
-    tau = terms.psi_mean.sum() / terms.h.sum()
-    infl = (terms.psi_mean - terms.h * tau) / h_bar
-    return float(tau), float(infl.std(ddof=1) / np.sqrt(len(infl)))
-
-
-def dr_cdfs(terms: DRTerms) -> tuple[np.ndarray, np.ndarray]:
-    """Monotone DR estimates of F_0 and F_1 on the grid."""
-    hs = terms.h.sum()
-    return tuple(monotone_cdf(p.sum(axis=0, dtype=np.float64) / hs) for p in terms.phi_cdf)  # type: ignore[return-value]

@@ -1,0 +1,17 @@
+"""Inverse propensity weighting: each arm re-weighted to the target population by the estimand's residual
+weights r(e), Hajek-normalized within the arm (docs/method.md, "IPW")."""
+
+from __future__ import annotations
+
+from llm_audit.estimate.methods.base import Problem
+from llm_audit.estimate.methods.weighted import WeightedFit
+from llm_audit.estimate.weights import hajek
+
+
+class IPW:
+    name = "ipw"
+    needs_propensity = True
+
+    def fit(self, problem: Problem) -> WeightedFit:
+        r = problem.estimand.residual_weights(problem.e, problem.member)
+        return WeightedFit(problem, hajek(r, problem.member))

@@ -1,0 +1,14 @@
+"""The naive contrast: members vs non-members as they are, what benchmarks print (docs/method.md, "Metrics")."""
+
+from __future__ import annotations
+
+from llm_audit.estimate.methods.base import Problem
+from llm_audit.estimate.methods.weighted import WeightedFit
+
+
+class Naive:
+    name = "naive"
+    needs_propensity = False
+
+    def fit(self, problem: Problem) -> WeightedFit:
+        return WeightedFit(problem, None)

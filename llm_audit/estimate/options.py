@@ -1,0 +1,74 @@
+"""The options of step 3 (``estimate:`` in a config): declared, defaulted and checked here only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+from llm_audit.schema import Checker, option
+
+PROPENSITY_MODELS = ("logistic", "hgb")
+OUTCOME_MODELS = ("linear", "hgb")
+
+
+@dataclass
+class EstimateConfig:
+    target: str = option("target population (estimand): `ate` all units, `att` members' covariates, `atc` "
+                         "non-members'", default="ate")
+    eta: float = option("propensities are clipped to [eta, 1-eta]", default=0.02)
+    trim: bool = option("drop units outside [eta, 1-eta] instead of clipping", default=False)
+    folds: int = option("cross-fitting folds", default=5)
+    propensity: Literal["logistic", "hgb"] = option("propensity model: logistic regression or gradient boosting",
+                                                    default="logistic")
+    outcome: Literal["linear", "hgb"] = option("DR outcome model: location-scale linear or gradient boosting",
+                                               default="linear")
+    refit_propensity: bool = option("refit the cross-fitted propensity inside each bootstrap replicate (slow)",
+                                    default=False)
+    bootstrap: int = option("bootstrap replicates for the 95% intervals (0: no intervals)", default=1000)
+    fpr: list[float] = option("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
+    seed: int = option("seed of folds and bootstrap", default=0)
+    jobs: int = option("parallel jobs (-1: every core the process may use)", default=-1)
+    grid_size: int = option("thresholds of the doubly robust CDF grid", default=100)
+    gamma_max: float = option("largest odds ratio the sensitivity analysis searches", default=20.0)
+    dp_epsilon: float | None = option("the model's DP epsilon, if trained with DP (adds the DP sanity bound)",
+                                      default=None)
+    dp_delta: float = option("the model's DP delta", default=0.0)
+    regime: Literal["zero-run", "one-run", "multi-run"] = option(
+        "how membership was assigned (docs/method.md, Regimes)", default="zero-run")
+    inclusion_p: float = option("one-run: the probability with which each text was included at random", default=0.5)
+    inclusion: str | None = option("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of "
+                                   "`inclusion_p`", default=None)
+
+    def validate(self, where: str = "") -> "EstimateConfig":
+        """Check every value; ``where`` prefixes the key in the message. Returns self."""
+        from llm_audit.estimate.estimands import ESTIMANDS
+
+        c = Checker(where)
+        c.require(self.target in ESTIMANDS, "target", f"must be one of {', '.join(ESTIMANDS)}, got {self.target!r}")
+        # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
+        c.require(0 < self.eta < 0.5, "eta", f"must be in (0, 0.5), got {self.eta}")
+        c.require(int(self.folds) == self.folds and self.folds >= 2, "folds", f"must be an integer >= 2, got {self.folds}")
+        c.require(self.propensity in PROPENSITY_MODELS, "propensity",
+                  f"must be one of {', '.join(PROPENSITY_MODELS)}, got {self.propensity!r}")
+        c.require(self.outcome in OUTCOME_MODELS, "outcome", f"must be one of {', '.join(OUTCOME_MODELS)}, got {self.outcome!r}")
+        c.require(int(self.bootstrap) == self.bootstrap and self.bootstrap >= 0, "bootstrap",
+                  f"must be an integer >= 0, got {self.bootstrap}")
+        c.require(len(self.fpr) > 0, "fpr", "must name at least one FPR target")
+        for i, a in enumerate(self.fpr):
+            c.require(0 < a < 1, f"fpr[{i}]", f"must be in (0, 1), got {a}")
+        c.require(self.jobs != 0, "jobs", "must be a positive number of jobs or negative (-1: all cores), not 0")
+        c.require(self.grid_size >= 10, "grid_size", f"must be >= 10, got {self.grid_size}")
+        c.require(self.gamma_max > 1, "gamma_max", f"must be > 1, got {self.gamma_max}")
+        c.require(self.dp_epsilon is None or self.dp_epsilon > 0, "dp_epsilon", f"must be positive, got {self.dp_epsilon}")
+        c.require(0 <= self.dp_delta < 1, "dp_delta", f"must be in [0, 1), got {self.dp_delta}")
+        c.require(0 < self.inclusion_p < 1, "inclusion_p", f"must be in (0, 1), got {self.inclusion_p}")
+        c.require(self.inclusion is None or self.regime == "one-run", "inclusion", f"only for regime one-run, not {self.regime}")
+        return self
+
+    def with_(self, **changes: Any) -> "EstimateConfig":
+        """A copy with some options changed (not validated: call ``validate``)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

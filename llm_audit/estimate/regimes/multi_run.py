@@ -1,0 +1,143 @@
+"""Multi-run (docs/method.md, "Regimes"): the same pool scored under R models, each trained on its own
+Bernoulli(p) draw of the pool. Inclusion is randomized, so pooling every (run, unit) pair gives the causal AUC,
+TPR@FPR, advantage and mean memorization over the pool without any propensity model; tau_i =
+mean(S_i^r | T_i^r = 1) - mean(S_i^r | T_i^r = 0) is the per-unit memorization. Intervals: two-way bootstrap,
+resampling runs (clusters) and units independently."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from llm_audit.errors import AuditError, plain
+from llm_audit.estimate.provenance import provenance
+from llm_audit.estimate.regimes.randomized import (
+    DEFAULT_FPR, causal_result, finite_score_columns, membership, randomized_metrics, require, require_both_arms,
+    unit_probabilities,
+)
+from llm_audit.estimate.results import Estimates
+
+
+def multi_run(
+    scores_df: pd.DataFrame,
+    inclusion_df: pd.DataFrame | None = None,
+    *,
+    p: pd.Series | None = None,
+    scores: Sequence[str] | None = None,
+    fpr: Sequence[float] = DEFAULT_FPR,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Estimates:
+    """Causal metrics from R randomized training runs (SPEC §3, multi-run).
+
+    ``scores_df`` is long: one row per (``run``, ``id``) with the score columns; membership comes from
+    ``inclusion_df`` (``run``, ``id``, ``member``) or, when that is None, from a ``member`` column of
+    ``scores_df``. ``per_unit`` of the result holds tau_i per score with the run counts behind it.
+    ``p``: per-unit inclusion probabilities (a Series indexed by ``id``) when the design did not include
+    every unit with the same probability; the pooled metrics then use Horvitz-Thompson weights, as in
+    ``one_run``. Left None, every unit is assumed to share one probability (unweighted pooling).
+    """
+    require(scores_df, ["run", "id"], "scores")
+    cols = finite_score_columns(scores_df, scores)
+    table = scores_df
+    if inclusion_df is not None:
+        require(inclusion_df, ["run", "id", "member"], "inclusion")
+        _no_duplicates(inclusion_df, "inclusion")
+        table = scores_df.drop(columns=["member"], errors="ignore").merge(
+            inclusion_df[["run", "id", "member"]], on=["run", "id"], how="left", validate="many_to_one",
+            indicator=True,
+        )
+        unmatched = table["_merge"] != "both"
+        if unmatched.any():
+            row = table[unmatched].iloc[0]
+            raise AuditError(f"inclusion: {int(unmatched.sum())} (run, id) pairs of the scores have no "
+                             f"inclusion row, e.g. run {plain(row['run'])!r}, id {plain(row['id'])!r}")
+    else:
+        require(scores_df, ["member"], "scores")
+    _no_duplicates(table, "scores")
+    member_all = membership(table["member"], "inclusion" if inclusion_df is not None else "scores")
+    require_both_arms(member_all, "inclusion")
+
+    runs = pd.Index(pd.unique(table["run"]))
+    units = pd.Index(pd.unique(table["id"]))
+    r_idx = runs.get_indexer(table["run"])
+    u_idx = units.get_indexer(table["id"])
+    # Runs x units grids; a unit a run did not score stays NaN and drops out of every replicate.
+    t_grid = np.full((len(runs), len(units)), np.nan)
+    t_grid[r_idx, u_idx] = member_all
+    s_grids = {}
+    for col in cols:
+        grid = np.full((len(runs), len(units)), np.nan)
+        grid[r_idx, u_idx] = table[col].to_numpy(dtype=float)
+        s_grids[col] = grid
+
+    n_in = np.nansum(t_grid, axis=0)
+    n_out = np.sum(t_grid == 0, axis=0)
+    one_arm = int(np.sum((n_in == 0) | (n_out == 0)))
+    if one_arm == len(units):
+        raise AuditError(f"scores: no unit is a member in one run and a non-member in another ({len(runs)} run(s)); "
+                         "multi-run needs at least 2 runs with their own draws (one model: --regime one-run)")
+    notes = [f"{one_arm} of {len(units)} units were a member in every run or in none: their per-unit memorization "
+             "is undefined (NaN)"] if one_arm else []
+    probs = None if p is None else unit_probabilities(pd.Series(units, dtype=str), p)
+    w_grid = None if probs is None else np.where(t_grid == 1, 1.0 / probs, 1.0 / (1.0 - probs))
+
+    def metrics_on(rr: np.ndarray, ii: np.ndarray) -> dict[str, dict[str, Any]] | None:
+        t = t_grid[np.ix_(rr, ii)].ravel()
+        keep = ~np.isnan(t)
+        t = t[keep].astype(int)
+        if t.size == 0 or t.min() == t.max():
+            return None
+        w = None if w_grid is None else w_grid[np.ix_(rr, ii)].ravel()[keep]
+        return {col: randomized_metrics(s_grids[col][np.ix_(rr, ii)].ravel()[keep], t, w, fpr=fpr) for col in cols}
+
+    point = metrics_on(np.arange(len(runs)), np.arange(len(units)))
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_bootstrap):
+        rep = metrics_on(rng.integers(len(runs), size=len(runs)), rng.integers(len(units), size=len(units)))
+        if rep is not None:
+            reps.append(rep)
+    results = {col: {"causal": causal_result(point[col], [r[col] for r in reps], level)} for col in cols}
+
+    per_unit = pd.DataFrame({"id": units, "n_in": n_in.astype(int), "n_out": n_out.astype(int)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for col in cols:
+            s = s_grids[col]
+            mean_in = np.nansum(np.where(t_grid == 1, s, 0.0), axis=0) / n_in
+            mean_out = np.nansum(np.where(t_grid == 0, s, 0.0), axis=0) / n_out
+            per_unit[col] = mean_in - mean_out
+    counts = {
+        "runs": len(runs),
+        "units": len(units),
+        "pairs": int(np.sum(~np.isnan(t_grid))),
+        "member_pairs": int(np.nansum(t_grid)),
+        "units_without_both_arms": one_arm,
+        "bootstrap_replicates": len(reps),
+    }
+    est = Estimates.build(
+        regime="multi-run",
+        results=results,
+        diagnostics={"counts": counts},
+        assumptions=[
+            "inclusion randomized independently in every run (Bernoulli draws with fresh seeds)",
+            "the pooled metrics average over the training randomness of the R runs",
+        ],
+        config={"fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
+                "p": "per-unit" if p is not None else "common",
+                "interval": "percentile, two-way bootstrap over runs and units"},
+        provenance=provenance({"scores": scores_df, **({"inclusion": inclusion_df} if inclusion_df is not None else {})}),
+        notes=notes,
+    )
+    est.tables["per_unit"] = per_unit
+    return est
+
+
+def _no_duplicates(df: pd.DataFrame, name: str) -> None:
+    dup = df.duplicated(["run", "id"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise AuditError(f"{name}: (run, id) = ({plain(row['run'])!r}, {plain(row['id'])!r}) appears more than once")
