@@ -36,16 +36,20 @@ def stratified_counts(member: np.ndarray, n_rep: int, rng: np.random.Generator) 
     return counts
 
 
-def _chunk(seed_seq, n_rep: int, member: np.ndarray, fits: dict[str, Fit]) -> dict[str, Replicates]:
+def _chunk(seed_seq, n_rep: int, member: np.ndarray, fits: dict[str, Fit],
+           rows: dict[str, np.ndarray]) -> dict[str, Replicates]:
     counts = stratified_counts(member, n_rep, np.random.default_rng(seed_seq))
-    return {name: fit.replicates(counts) for name, fit in fits.items()}
+    return {name: fit.replicates(counts if name not in rows else counts[:, rows[name]]) for name, fit in fits.items()}
 
 
 def bootstrap_replicates(
     fits: dict[str, Fit], member: np.ndarray, *, n_boot: int, seed: int, n_jobs: int = 1,
+    rows: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Replicates]:
-    """Replicates of every metric of each fitted method, all on the same resampling counts:
-    ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``."""
+    """Replicates of every metric of each fitted method, all on the same resampling counts of the units:
+    ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``. A method fit on
+    a subset of the units (a trimmed or overlap population) names its ``rows``: it sees those columns of the
+    counts, so every method of an audit rests on the same resampled corpus."""
     t = np.asarray(member).astype(int)
     per_chunk = int(max(1, min(100, _CELLS_PER_CHUNK // max(len(t), 1))))
     sizes = [min(per_chunk, n_boot - i) for i in range(0, n_boot, per_chunk)]
@@ -54,7 +58,7 @@ def bootstrap_replicates(
     # each of them oversubscribes the machine (measured 20x slower on 2 busy cores).
     with threadpool_limits(1):
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_chunk)(sq, b, t, fits) for sq, b in zip(seqs, sizes)
+            delayed(_chunk)(sq, b, t, fits, rows or {}) for sq, b in zip(seqs, sizes)
         )
     return {name: _concat([p[name] for p in parts]) for name in fits}
 

@@ -1,20 +1,21 @@
-"""Every random stream of an estimate, derived from the one user seed in one place."""
+"""Every random stream of an estimate, derived from the one user seed by name.
+
+``Seeds(seed)("bootstrap")`` is the first word of ``SeedSequence(seed, spawn_key=(crc32("bootstrap"),))``: a
+child stream keyed by its name, so adding a stream (or a score) never shifts another one, and the same name
+gives the same stream in every run.
+"""
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
 
 class Seeds:
-    """Seeds of the fold split, the nuisance models, and each score's bootstrap and placebo streams."""
+    def __init__(self, seed: int):
+        self.seed = int(seed)
 
-    def __init__(self, seed: int, n_scores: int):
-        top = np.random.SeedSequence(seed).generate_state(4)
-        self.folds, self.propensity, self.outcome = int(top[0]), int(top[1]), int(top[3])
-        self._boot = np.random.SeedSequence(int(top[2])).generate_state(3 * n_scores + 1)
-        self.placebo = int(self._boot[-1])
-        self.slices = int(np.random.SeedSequence(seed).spawn(1)[0].generate_state(1)[0])
-
-    def bootstrap(self, score_index: int, stream: str) -> int:
-        """The bootstrap seed of one score's ``naive``, ``corrected`` or ``overlap`` stream."""
-        return int(self._boot[3 * score_index + ("naive", "corrected", "overlap").index(stream)])
+    def __call__(self, *names: str) -> int:
+        key = tuple(zlib.crc32(name.encode("utf-8")) for name in names)
+        return int(np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1)[0])

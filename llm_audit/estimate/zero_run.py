@@ -66,15 +66,15 @@ class ZeroRunEstimator:
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
         self.data_ = data
-        self.seeds_ = Seeds(opts.seed, len(data.scores))
+        self.seeds_ = Seeds(opts.seed)
         notes = _table_notes(covariates_df) + data.notes
         self.nuisance_: Nuisance | None = None
         if min(int(data.member.sum()), int(len(data.member) - data.member.sum())) >= MIN_PER_ARM:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
         results, curves, per_score = {}, {}, {}
-        for k, name in enumerate(data.scores):
-            results[name], curves[name], per_score[name] = self._estimate_score(k, name, notes)
+        for name in data.scores:
+            results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
         self.estimates_ = Estimates.build(
             regime="zero-run", results=results, curves=curves, diagnostics=self._diagnostics(per_score),
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
@@ -92,30 +92,33 @@ class ZeroRunEstimator:
                              f"{len(data.member) - n1} non-members)")
         return fit_nuisance(
             data, self.estimand_, folds=opts.folds, eta=opts.eta, trim=opts.trim,
-            model=self.propensity_model or opts.propensity, fold_seed=self.seeds_.folds,
-            model_seed=self.seeds_.propensity, thresholds=self.thresholds,
+            model=self.propensity_model or opts.propensity, fold_seed=self.seeds_("folds"),
+            model_seed=self.seeds_("propensity"), thresholds=self.thresholds,
         )
 
-    def _estimate_score(self, k: int, name: str, notes: list[str]) -> tuple[dict, dict, dict]:
+    def _estimate_score(self, name: str, notes: list[str]) -> tuple[dict, dict, dict]:
         """Every method's result for one score, its curves and its per-score diagnostics."""
         opts, data, nu = self.options, self.data_, self.nuisance_
         s, t = data.scores[name], data.member
         fpr = tuple(float(a) for a in opts.fpr)
-        naive = METHODS["naive"].fit(Problem(s, t, fpr, self.estimand_))
-        reps = self._replicates({"naive": naive}, t, self.seeds_.bootstrap(k, "naive"))
-        results = {"naive": _result(naive, reps.get("naive"), "naive", None, "all", fpr)}
-        curves = {"naive": _curve(naive.point.curve)}
+        fits: dict[str, Fit] = {"naive": METHODS["naive"].fit(Problem(s, t, fpr, self.estimand_))}
+        labels = {"naive": ("naive", None, "all")}
+        rows: dict[str, np.ndarray] = {}
         per_score: dict[str, Any] = {"constant": name in data.constant_scores, "placebo_auc": None, "sensitivity": None}
         corrected = [m for m in self.methods if METHODS[m].needs_propensity]
-        for m in corrected:
-            results[m] = Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr])
-        if nu is not None and nu.corrected is not None and corrected:
-            fits, reps = self._corrected_fits(k, s, nu.corrected, corrected, fpr)
-            for m, fit in fits.items():
-                key = m + nu.corrected.suffix
-                results[key] = _result(fit, reps.get(m), m, self.estimand_.name, nu.corrected.label, fpr)
-                curves[key] = _curve(fit.point.curve)
-            per_score.update(self._refutation(k, name, s, nu.corrected, naive.point.auc, notes))
+        pop = nu.corrected if nu is not None else None
+        if pop is not None and corrected:
+            problem = Problem(s[pop.rows], t[pop.rows], fpr, self.estimand_, e=nu.overlap.e[pop.rows],
+                              dr_terms=lambda: self._dr_terms(s).subset(pop.rows))
+            for m in corrected:
+                key = m + pop.suffix
+                fits[key], labels[key], rows[key] = METHODS[m].fit(problem), (m, self.estimand_.name, pop.label), pop.rows
+            per_score.update(self._refutation(name, s, pop, fits["naive"].point.auc, notes))
+        reps = self._replicates(fits, rows, name, s)
+        results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
+        results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
+        results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
+        curves = {key: _curve(fit.point.curve) for key, fit in fits.items()}
         if opts.dp_epsilon is not None:
             bound = dg.dp_auc_bound(opts.dp_epsilon, opts.dp_delta)
             vals = [r.auc.value for key, r in results.items() if key != "naive"]
@@ -124,44 +127,38 @@ class ZeroRunEstimator:
                 notes.append(f"score '{name}': corrected AUC above the DP bound {bound:.3f}: a bug or a violated assumption")
         return results, curves, per_score
 
-    def _corrected_fits(self, k: int, s: np.ndarray, pop: Population, methods: list[str],
-                        fpr: tuple) -> tuple[dict[str, Fit], dict[str, Any]]:
-        """The corrected methods fit on ``pop``, and their bootstrap replicates."""
-        opts, data, nu = self.options, self.data_, self.nuisance_
-        t, rows = data.member, pop.rows
-        problem = Problem(s[rows], t[rows], fpr, self.estimand_, e=nu.overlap.e[rows],
-                          dr_terms=lambda: self._dr_terms(s).subset(rows))
-        fits = {m: METHODS[m].fit(problem) for m in methods}
-        stream = "corrected" if pop.suffix == "" else "overlap"
-        reps = self._replicates(fits, t[rows], self.seeds_.bootstrap(k, stream))
-        if opts.refit_propensity and opts.bootstrap and pop.suffix == "" and "ipw" in fits:
+    def _replicates(self, fits: dict[str, Fit], rows: dict[str, np.ndarray], name: str, s: np.ndarray) -> dict[str, Any]:
+        """Bootstrap replicates of every fit on the same resampled corpus: one stream for the whole audit, so
+        every score and method is resampled alike (and a joint statement across them is possible)."""
+        opts, data = self.options, self.data_
+        if not opts.bootstrap:
+            return {}
+        reps = bootstrap_replicates(fits, data.member, n_boot=opts.bootstrap, seed=self.seeds_("bootstrap"),
+                                    n_jobs=opts.jobs, rows=rows)
+        if opts.refit_propensity and "ipw" in fits:  # the IPW of the full (or trimmed) population only
             reps["ipw"] = refit_propensity_replicates(
-                data.covariates, t, s, data.groups, folds=opts.folds, model=self.propensity_model or opts.propensity,
-                eta=opts.eta, trim=opts.trim, estimand=self.estimand_, fpr_targets=fpr, n_boot=opts.bootstrap,
-                seed=self.seeds_.bootstrap(k, "corrected"), n_jobs=opts.jobs,
+                data.covariates, data.member, s, data.groups, folds=opts.folds,
+                model=self.propensity_model or opts.propensity, eta=opts.eta, trim=opts.trim, estimand=self.estimand_,
+                fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name), n_jobs=opts.jobs,
             )
-        return fits, reps
+        return reps
 
     def _dr_terms(self, s: np.ndarray):
         """The per-unit DR terms of one score over every unit: the cross-fitted outcome model, fit on demand."""
         opts, data, nu = self.options, self.data_, self.nuisance_
         t, e = data.member, nu.overlap.e
-        om = fit_outcome(data.covariates, t, s, nu.splits, model=self.outcome_model or opts.outcome, seed=self.seeds_.outcome)
+        om = fit_outcome(data.covariates, t, s, nu.splits, model=self.outcome_model or opts.outcome,
+                         seed=self.seeds_("outcome"))
         return dr_terms(s, t, om, self.estimand_.density(e, t), self.estimand_.residual_weights(e, t),
                         threshold_grid(s, opts.grid_size))
 
-    def _replicates(self, fits: dict[str, Fit], member: np.ndarray, seed: int) -> dict[str, Any]:
-        if not self.options.bootstrap:
-            return {}
-        return bootstrap_replicates(fits, member, n_boot=self.options.bootstrap, seed=seed, n_jobs=self.options.jobs)
-
-    def _refutation(self, k: int, name: str, s: np.ndarray, pop: Population, naive_auc: float,
+    def _refutation(self, name: str, s: np.ndarray, pop: Population, naive_auc: float,
                     notes: list[str]) -> dict[str, Any]:
         """Placebo and sensitivity on the corrected population, for the IPW weighting."""
         opts, t, nu = self.options, self.data_.member, self.nuisance_
         rows, e = pop.rows, nu.overlap.e[pop.rows]
         w = hajek(self.estimand_.residual_weights(e, t[rows]), t[rows])
-        placebo = dg.placebo_auc(s[rows], t[rows], nu.e_raw[rows], w, self.seeds_.placebo)
+        placebo = dg.placebo_auc(s[rows], t[rows], nu.e_raw[rows], w, self.seeds_("placebo", name))
         tolerance = dg.placebo_tolerance(t[rows], w)
         if abs(placebo - 0.5) > tolerance:
             notes.append(f"score '{name}': placebo AUC {placebo:.3f} is further from 0.5 than chance allows "
@@ -192,7 +189,7 @@ class ZeroRunEstimator:
         return {
             **stage,
             "per_score": per_score,
-            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_.slices),
+            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
