@@ -1,10 +1,10 @@
 """Load the audited causal LM and its tokenizer, and fingerprint them so cached scores stay attributable.
 
 A local path never touches the network. Weights load from safetensors or GGUF; pickled ``.bin`` weights
-(arbitrary code on unpickling) only with ``allow_pickle=True``. A model without a tokenizer is refused, not
-scored as empty texts. The fingerprint identifies the numbers the model computes: a hash of the weight files
-(or the hub revision), the dtype and the tokenizer, not the folder name, so a copied model folder keeps its
-cache.
+(arbitrary code on unpickling) only with ``allow_pickle=True``. A GGUF tokenizer gets the word split its file
+names (``gguf_pretokenizers``); a model without a tokenizer is refused, not scored as empty texts. The
+fingerprint identifies the numbers the model computes: a hash of the weight files (or the hub revision), the
+dtype and the tokenizer, not the folder name, so a copied model folder keeps its cache.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import torch
 
 from llm_audit.errors import AuditError
+from llm_audit.scoring.gguf_pretokenizers import apply_gguf_pretokenizer
 
 _SAFE_WEIGHTS = ("*.safetensors",)
 _PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -142,9 +143,10 @@ def make_fingerprint(name: str, revision: str | None, weights: str, dtype: torch
 
 def load_tokenizer(source: str, *, local: bool, gguf_file: str | None = None, revision: str | None = None,
                    trust_remote_code: bool = False) -> Any:
-    """The tokenizer of a model folder (``local``) or hub id ``source``, or of its GGUF file ``gguf_file``.
-    AuditError when the folder has no tokenizer files or the tokenizer has no vocabulary: every text would
-    encode to nothing and the fault would look like the corpus's."""
+    """The tokenizer of a model folder (``local``) or hub id ``source``, or of its GGUF file ``gguf_file``
+    with the word split that file names (``apply_gguf_pretokenizer``). AuditError when the folder has no
+    tokenizer files or the tokenizer has no vocabulary: every text would encode to nothing and the fault
+    would look like the corpus's."""
     from transformers import AutoTokenizer
 
     if local and gguf_file is None and not any(any(Path(source).glob(p)) for p in _TOKENIZER_FILES):
@@ -152,6 +154,9 @@ def load_tokenizer(source: str, *, local: bool, gguf_file: str | None = None, re
                          "save it beside the weights with tokenizer.save_pretrained(folder)")
     kwargs = _pretrained_kwargs(local, gguf_file, revision, trust_remote_code)
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    if gguf_file is not None:
+        path = Path(source) / gguf_file if local else _hub_file(source, gguf_file, revision)
+        apply_gguf_pretokenizer(tokenizer, path)
     if len(tokenizer.get_vocab()) <= len(getattr(tokenizer, "added_tokens_decoder", {})):
         raise AuditError(f"{source}: the tokenizer has no vocabulary beyond its special tokens (are its files "
                          f"missing? looked for {', '.join(_TOKENIZER_FILES)})")
@@ -167,6 +172,16 @@ def _pretrained_kwargs(local: bool, gguf_file: str | None, revision: str | None,
     if gguf_file is not None:
         kwargs["gguf_file"] = gguf_file
     return kwargs
+
+
+def _hub_file(name: str, filename: str, revision: str | None) -> Path:
+    """The local copy of a hub file that transformers has just fetched."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, filename, revision=revision)
+    if not isinstance(found, str):
+        raise AuditError(f"{name}: {filename} is not in the local hub cache")
+    return Path(found)
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:
