@@ -3,9 +3,10 @@
 A GGUF file holds a byte-level BPE vocabulary and its merges, but only the *name* of the rule that cuts a
 text into words before the merges apply (``tokenizer.ggml.pre``; llama.cpp keeps the rules in its source,
 ``src/llama-vocab.cpp``). transformers knows some names and splits the others the GPT-2 way, so a text can
-come out as a token sequence the model never saw in training. Under SmolLM2 (``smollm``: every digit is a
-word of its own) ``It weighs ½ pound.`` became ``Ġ½``, one token, instead of ``Ġ`` then ``½``: loss -11.08
-instead of the model's own -6.81. Fractions, superscripts and non-ASCII digits after a space are hit.
+come out as a token sequence the model never saw in training. Under SmolLM2 (``smollm``: every number
+character is a word of its own) the ``" ½"`` of ``It weighs ½ pound.`` became ``ĠÂ`` + ``½`` (the space glued
+to the first byte of ½) instead of ``Ġ`` + ``Â½``: loss -11.08 instead of the model's own -6.81. Fractions,
+superscripts and non-ASCII digits after a space are hit.
 
 Each name below maps to what the ``tokenizer.json`` of that model family on the Hugging Face hub does before
 the merges (normalizer, pre-tokenizer, BPE ``ignore_merges``): the tokenization the model was trained with.
