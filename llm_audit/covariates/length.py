@@ -32,7 +32,7 @@ def load_tokenizer(spec: Any) -> Any:
     """
     if not isinstance(spec, (str, Path)):
         return spec
-    from transformers import AutoTokenizer
+    from llm_audit.scoring.model import load_tokenizer as load_model_tokenizer  # as the scoring step loads it
 
     path = Path(spec).expanduser()
     text = str(spec)
@@ -40,10 +40,8 @@ def load_tokenizer(spec: Any) -> Any:
         raise AuditError(f"tokenizer {spec}: no such file or folder")
     try:
         if path.is_file() and path.suffix == ".gguf":
-            return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
-        if path.exists():
-            return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        return AutoTokenizer.from_pretrained(str(spec))
+            return load_model_tokenizer(str(path.parent), local=True, gguf_file=path.name)
+        return load_model_tokenizer(str(path) if path.exists() else text, local=path.exists())
     except (OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AuditError(f"tokenizer {spec}: cannot be loaded ({first})") from None
