@@ -43,7 +43,7 @@ def hf_nll(model, tok, text: str) -> float:
 def test_lowercase_and_ref_are_ratios_and_differences_of_nll(gpt2, tmp_path):
     ref_lm = load_model(save_tiny_model(tmp_path / "llama", "llama", seed=3))
     corpus = short_corpus(4, chars=80)
-    table = score_corpus(corpus, gpt2, lowercase=True, reference=ref_lm, scores=["loss"], progress=False)
+    table = score_corpus(corpus, gpt2, scores=["loss", "lowercase", "ref"], reference=ref_lm, progress=False)
     assert list(table.columns) == ["id", "member", "n_tokens", "truncated", "loss", "lowercase", "ref"]
     for row, text in zip(table.itertuples(index=False), corpus["text"]):
         nll = hf_nll(gpt2.model, gpt2.tokenizer, text)
