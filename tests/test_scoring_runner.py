@@ -102,6 +102,17 @@ def test_cache_is_keyed_by_model_and_parameters(gpt2, tmp_path):
     assert score_corpus(corpus, gpt2, cache_dir=tmp_path, progress=False).attrs["n_computed"] == 0
 
 
+def test_main_pass_cache_keeps_its_key(gpt2, tmp_path):
+    """Caches written before the attack registry stay valid: the main group's key is the version-2 layout."""
+    from llm_audit.scoring.cache import cache_key
+
+    score_corpus(short_corpus(2), gpt2, cache_dir=tmp_path, scores=["loss", "lowercase"], progress=False)
+    main = {"version": 2, "model": gpt2.fingerprint["id"], "attacks": ["loss", "mink", "minkpp", "zlib"],
+            "k_grid": [0.1, 0.2, 0.5], "context": CONTEXT, "stride": CONTEXT // 2, "max_tokens": None}
+    assert (tmp_path / cache_key(main) / "key.json").is_file()
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2  # and the lowercase group's
+
+
 def _write_jsonl(corpus: pd.DataFrame, path: Path) -> Path:
     corpus.to_json(path, orient="records", lines=True)
     return path

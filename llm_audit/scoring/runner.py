@@ -51,8 +51,10 @@ def cache_groups(chosen: Sequence[str], supplied: Collection[str], passes: Mappi
     """The main group, then one group per other set of passes the ``chosen`` attacks read.
 
     A group holds every attack the side data allows on its passes, chosen or not: they cost no extra pass,
-    and the cache then serves a later choice. Its cache key is the version-2 key of the main pass (model,
-    window, k grid, truncation, the attacks, the side data they read) plus the keys of its other passes."""
+    and the cache then serves a later choice. Its cache key holds the version, the group's attacks, the k
+    grid, the truncation, the side data the attacks read and the main pass's model and window, laid out as
+    before the registry (so the main group's existing caches stay valid), plus the keys of its other passes
+    under ``passes``."""
     usable = available(supplied)
     sets = dict.fromkeys([("main",), *(ATTACKS[name].passes for name in chosen)])
     groups = []
@@ -166,13 +168,7 @@ def score_corpus(
     fingerprint and the scoring parameters.
     """
     k_grid = _check_options(corpus, k_grid, max_tokens, max_batch_tokens)
-    if isinstance(recall_prefix, str):
-        recall_prefix = [recall_prefix]
-    if recall_prefix is not None:
-        recall_prefix = [t for t in recall_prefix if isinstance(t, str) and t.strip()]
-        if not recall_prefix:
-            raise AuditError("recall_prefix: no non-empty prefix text")
-    given = {"reference": reference, "recall_prefix": recall_prefix, "dcpdd_reference": dcpdd_reference}
+    given = {"reference": reference, "recall_prefix": _prefix_texts(recall_prefix), "dcpdd_reference": dcpdd_reference}
     supplied = [name for name, value in given.items() if value is not None]
     chosen = choose(scores, supplied)
     target = _as_loaded(model, tokenizer)
@@ -184,15 +180,7 @@ def score_corpus(
     execution = Execution(max_batch_tokens, padding_side, row_chunk, vocab_chunk, progress, on_batch)
     values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, max_tokens, execution,
                                    cache_dir=cache_dir)
-    out = pd.DataFrame({"id": corpus["id"].astype(str).to_numpy()})
-    if "member" in corpus.columns:
-        out["member"] = corpus["member"].to_numpy()
-    values = values.loc[hashes]
-    out["n_tokens"] = values["n_tokens"].to_numpy()
-    out["truncated"] = values["truncated"].to_numpy()
-    for name in chosen:
-        for column in columns(name, k_grid):
-            out[column] = values[column].to_numpy(dtype=float)
+    out = _table(corpus, values.loc[hashes], chosen, k_grid)
     out.attrs.update(_provenance(chosen, k_grid, max_tokens, passes, side, given))
     out.attrs.update(n_computed=int(computed), n_texts=int(len(out)))
     return out
@@ -214,6 +202,17 @@ def _check_options(corpus: pd.DataFrame, k_grid: Sequence[float], max_tokens: in
     return k_grid
 
 
+def _prefix_texts(recall_prefix: str | Sequence[str] | None) -> list[str] | None:
+    """The non-empty texts of the ReCaLL prefix (a single string is one text)."""
+    if recall_prefix is None:
+        return None
+    texts = [t for t in ([recall_prefix] if isinstance(recall_prefix, str) else recall_prefix)
+             if isinstance(t, str) and t.strip()]
+    if not texts:
+        raise AuditError("recall_prefix: no non-empty prefix text")
+    return texts
+
+
 def _side_data(given: Mapping[str, Any], target: LoadedModel, reference_tokenizer: Any,
                dcpdd_clip: float) -> dict[str, Any]:
     """The side data as the passes and attacks read it: the reference model loaded, the DC-PDD texts
@@ -225,6 +224,20 @@ def _side_data(given: Mapping[str, Any], target: LoadedModel, reference_tokenize
     if frequencies is not None and not isinstance(frequencies, TokenFrequencies):
         side["dcpdd_reference"] = count_tokens(list(frequencies), target.tokenizer, clip=dcpdd_clip)
     return side
+
+
+def _table(corpus: pd.DataFrame, values: pd.DataFrame, chosen: Sequence[str], k_grid: tuple[float, ...]) -> pd.DataFrame:
+    """The scores table: ``corpus``'s ids (and labels) with the chosen attacks' columns of ``values`` (rows in
+    corpus order)."""
+    out = pd.DataFrame({"id": corpus["id"].astype(str).to_numpy()})
+    if "member" in corpus.columns:
+        out["member"] = corpus["member"].to_numpy()
+    out["n_tokens"] = values["n_tokens"].to_numpy()
+    out["truncated"] = values["truncated"].to_numpy()
+    for name in chosen:
+        for column in columns(name, k_grid):
+            out[column] = values[column].to_numpy(dtype=float)
+    return out
 
 
 def _provenance(chosen: Sequence[str], k_grid: tuple[float, ...], max_tokens: int | None,
