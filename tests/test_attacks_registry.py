@@ -73,7 +73,8 @@ def scores_of(name: str, corpus: pd.DataFrame, lm, side, **options) -> pd.DataFr
 
 def synthetic(n: int, side) -> AttackInput:
     rng = np.random.default_rng(n)
-    passes = {p: TokenStats(-rng.exponential(2.0, n), -rng.exponential(3.0, n), rng.exponential(1.0, n)) for p in PASSES}
+    passes = {p: TokenStats(-rng.exponential(2.0, n), -rng.exponential(3.0, n), rng.exponential(1.0, n))
+              for p in PASSES}
     return AttackInput(passes, "Some Text here.", rng.integers(0, len(tokenizer()), n), side)
 
 
@@ -171,8 +172,10 @@ def test_a_toy_attack_is_one_function_and_one_registry_line(target, tmp_path, mo
     source = tmp_path / "corpus.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in corpus.to_dict("records")))
     out = tmp_path / "scores.csv"
-    assert main(["score", str(source), "--model", str(folder), "--scores", "drop", "--out", str(out), "--no-progress"]) == 0
+    assert main(["score", str(source), "--model", str(folder), "--scores", "drop", "--out", str(out),
+                 "--no-progress"]) == 0
     np.testing.assert_allclose(pd.read_csv(out)["drop"], table["drop"], rtol=1e-6)
     config = tmp_path / "config.yaml"
-    config.write_text(f"name: toy\ncorpus: {{path: {source}}}\nmodel: {{name: {folder}}}\nscoring: {{scores: [drop]}}\n")
+    config.write_text(f"name: toy\ncorpus: {{path: {source}}}\nmodel: {{name: {folder}}}\n"
+                      "scoring: {scores: [drop]}\n")
     assert load_config(config).scoring.scores == ["drop"]

@@ -57,16 +57,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llm_audit.corpus import load_corpus
+    from llm_audit.scoring.attacks import choose
     from llm_audit.tables import check_target, table_format, write_table
 
     out = Path(args.out)
     table_format(out)
     check_target(out, overwrite=args.overwrite)
-    from llm_audit.scoring.attacks import choose
-
     families = [s.strip() for s in args.scores.split(",") if s.strip()] + (["lowercase"] if args.lowercase else [])
-    supplied = {"reference": args.ref_model, "recall_prefix": args.recall_prefix, "dcpdd_reference": args.dcpdd_reference}
-    choose(families, [name for name, path in supplied.items() if path])  # unknown names, missing side data
+    side = {"reference": args.ref_model, "recall_prefix": args.recall_prefix, "dcpdd_reference": args.dcpdd_reference}
+    choose(families, [name for name, path in side.items() if path])  # refuse unknown names, missing side data
     if not args.dcpdd_clip > 0:
         raise AuditError(f"--dcpdd-clip: must be positive, got {args.dcpdd_clip}")
     corpus = load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column,

@@ -226,7 +226,8 @@ def _side_data(given: Mapping[str, Any], target: LoadedModel, reference_tokenize
     return side
 
 
-def _table(corpus: pd.DataFrame, values: pd.DataFrame, chosen: Sequence[str], k_grid: tuple[float, ...]) -> pd.DataFrame:
+def _table(corpus: pd.DataFrame, values: pd.DataFrame, chosen: Sequence[str],
+           k_grid: tuple[float, ...]) -> pd.DataFrame:
     """The scores table: ``corpus``'s ids (and labels) with the chosen attacks' columns of ``values`` (rows in
     corpus order)."""
     out = pd.DataFrame({"id": corpus["id"].astype(str).to_numpy()})
@@ -244,8 +245,9 @@ def _provenance(chosen: Sequence[str], k_grid: tuple[float, ...], max_tokens: in
                 passes: Mapping[str, PassRun], side: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """``attrs`` of the scores table: the models' fingerprints and what decided the numbers."""
     main = passes["main"]
-    attrs: dict[str, Any] = {"model": main.lm.fingerprint, "scoring": {
-        "k_grid": k_grid, "context": main.room, "stride": main.stride, "max_tokens": max_tokens, "scores": list(chosen)}}
+    scoring = {"k_grid": k_grid, "context": main.room, "stride": main.stride, "max_tokens": max_tokens,
+               "scores": list(chosen)}
+    attrs: dict[str, Any] = {"model": main.lm.fingerprint, "scoring": scoring}
     if "reference" in passes:
         attrs["reference_model"] = passes["reference"].lm.fingerprint
     if "prefixed" in passes:
