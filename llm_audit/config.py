@@ -24,8 +24,8 @@ from typing import Any, Literal
 from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTORS
 from llm_audit.errors import AuditError
 from llm_audit.estimate.options import EstimateConfig
+from llm_audit.scoring.attacks import ATTACKS, DEFAULT_SCORES, SIDE_DATA, requirements, unknown_message
 
-SCORE_FAMILIES = ("loss", "zlib", "mink", "minkpp", "lowercase", "ref", "recall", "dcpdd")
 REGIMES = ("zero-run", "one-run", "multi-run")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -67,7 +67,7 @@ class ScoringConfig:
     scores: list[str] = _doc(
         "score families: loss, zlib, mink, minkpp, lowercase (second pass), ref (needs `reference_model`), "
         "recall (needs `recall_prefix`), dcpdd (needs `dcpdd_reference`)",
-        default_factory=lambda: ["loss", "zlib", "mink", "minkpp"],
+        default_factory=lambda: list(DEFAULT_SCORES),
     )
     k: list[float] = _doc("k grid of Min-K% and Min-K%++ (columns `mink_0.2`, ...)", default_factory=lambda: [0.1, 0.2, 0.5])
     max_tokens: int | None = _doc("truncate texts to this many tokens (null: score all with a sliding window)", default=None)
@@ -251,17 +251,14 @@ def _check(c: AuditConfig, source: str) -> None:
         fail("model.offload_folder", "only with device_map")
 
     s = c.scoring
-    if not [f for f in s.scores if f not in ("lowercase", "ref", "recall")]:
-        fail("scoring.scores", "must name at least one of loss, zlib, mink, minkpp")
+    if not s.scores:
+        fail("scoring.scores", f"must name at least one score (known: {', '.join(ATTACKS)})")
     for i, name in enumerate(s.scores):
-        if name not in SCORE_FAMILIES:
-            fail(f"scoring.scores[{i}]", f"unknown score {name!r} (known: {', '.join(SCORE_FAMILIES)})")
-    if "ref" in s.scores and not s.reference_model:
-        fail("scoring.reference_model", "required by the `ref` score")
-    if "recall" in s.scores and not s.recall_prefix:
-        fail("scoring.recall_prefix", "required by the `recall` score")
-    if "dcpdd" in s.scores and not s.dcpdd_reference:
-        fail("scoring.dcpdd_reference", "required by the `dcpdd` score")
+        if name not in ATTACKS:
+            fail(f"scoring.scores[{i}]", unknown_message(name))
+        for need in requirements(name):
+            if not getattr(s, SIDE_DATA[need].config_key):
+                fail(f"scoring.{SIDE_DATA[need].config_key}", f"required by the `{name}` score")
     if not s.dcpdd_clip > 0:
         fail("scoring.dcpdd_clip", f"must be positive, got {s.dcpdd_clip}")
     for i, kk in enumerate(s.k):

@@ -258,11 +258,10 @@ def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLik
     corpus = drop_unscorable(corpus, lm.tokenizer, skip=config.corpus.empty == "skip", remedy="corpus.empty: skip")
     cache_dir = Path(s.cache_dir) if s.cache_dir else Path(runs_dir).expanduser() / ".score_cache"
     _make_folder(cache_dir)
-    # `lowercase` and `ref` are two-pass scores the engine adds through its own switches.
-    families = [f for f in s.scores if f not in ("lowercase", "ref")]
-    return score_corpus(corpus[["id", "text", "member"]], lm, scores=families, k_grid=s.k, max_tokens=s.max_tokens,
+    scores = [*s.scores, "lowercase"] if s.lowercase else s.scores
+    return score_corpus(corpus[["id", "text", "member"]], lm, scores=scores, k_grid=s.k, max_tokens=s.max_tokens,
                         stride=s.stride, context=s.context, max_batch_tokens=s.batch_tokens, cache_dir=cache_dir,
-                        lowercase=s.lowercase or "lowercase" in s.scores, reference=reference,
+                        reference=reference,
                         recall_prefix=recall_prefix, dcpdd_reference=dcpdd_reference, dcpdd_clip=s.dcpdd_clip,
                         progress=progress)
 

@@ -57,22 +57,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llm_audit.corpus import load_corpus
+    from llm_audit.scoring.attacks import choose
     from llm_audit.tables import check_target, table_format, write_table
 
     out = Path(args.out)
     table_format(out)
     check_target(out, overwrite=args.overwrite)
-    families = [s.strip() for s in args.scores.split(",") if s.strip()]
-    lowercase = args.lowercase or "lowercase" in families
-    if "ref" in families and not args.ref_model:
-        raise AuditError("--scores: 'ref' needs --ref-model")
-    if "recall" in families and not args.recall_prefix:
-        raise AuditError("--scores: 'recall' needs --recall-prefix")
-    if "dcpdd" in families and not args.dcpdd_reference:
-        raise AuditError("--scores: 'dcpdd' needs --dcpdd-reference")
+    families = [s.strip() for s in args.scores.split(",") if s.strip()] + (["lowercase"] if args.lowercase else [])
+    side = {"reference": args.ref_model, "recall_prefix": args.recall_prefix, "dcpdd_reference": args.dcpdd_reference}
+    choose(families, [name for name, path in side.items() if path])  # refuse unknown names, missing side data
     if not args.dcpdd_clip > 0:
         raise AuditError(f"--dcpdd-clip: must be positive, got {args.dcpdd_clip}")
-    families = [s for s in families if s not in ("lowercase", "ref", "recall")]
     corpus = load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column,
                          id_column=args.id_column, split=args.split, empty=args.empty)
     # Side corpora: read like the scored corpus (same text column), their labels and ids unused.
@@ -97,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"llm-audit: {n_before - len(corpus)} text(s) of fewer than 2 tokens left out (--empty skip)", file=sys.stderr)
     table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,
                          stride=args.stride, context=args.context, max_batch_tokens=args.batch_tokens,
-                         cache_dir=args.cache_dir, lowercase=lowercase, reference=reference,
+                         cache_dir=args.cache_dir, reference=reference,
                          recall_prefix=prefix, dcpdd_reference=reference_texts, dcpdd_clip=args.dcpdd_clip,
                          progress=not args.no_progress)
     state = distributed_state()
