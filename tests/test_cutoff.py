@@ -2,12 +2,15 @@
 and closed forms."""
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from llm_audit.corpora import load_mimir, load_wikimia
 from llm_audit.errors import AuditError
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.cutoff import (
@@ -321,3 +324,36 @@ def test_bounds_refuse_bad_input(kwargs, message):
     args = {"score": [0.1, 0.2, 0.3], "member": [1, 0, 1], "propensity": [0.5, 0.5, 0.5], **kwargs}
     with pytest.raises(AuditError, match=message):
         auc_bounds(args["score"], args["member"], args["propensity"], n_bootstrap=0)
+
+
+# --- loaders: the running variable of the benchmark corpora -----------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_wikimia_loader_dates_both_arms_by_the_year_in_the_text(tmp_path):
+    corpus = load_wikimia(DATA / "wikimia", length=32)
+    assert corpus["date"].tolist() == [2008.0, 2010.0, 2011.0, 2014.0, 2023.0, 2023.0, 2023.0, 2023.0]
+    design = detect_design(corpus["date"], corpus["member"])
+    assert design.is_cutoff and 2014.0 < design.d0 <= 2023.0 and design.gap == (2014.0, 2023.0)
+    # A larger file in the same format: members' events 1990-2016, non-members' 2023-2024 (as in WikiMIA).
+    # Two dates after any cutoff in the gap: the design refuses a number rather than extrapolate.
+    rng = np.random.default_rng(21)
+    years = np.r_[rng.integers(1990, 2017, 150), rng.integers(2023, 2025, 150)]
+    rows = [{"input": f"Event {i} of {y} was reported on {rng.integers(1, 28)} May {y}.", "label": int(y < 2017)}
+            for i, y in enumerate(years)]
+    (tmp_path / "WikiMIA_length64.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    big = load_wikimia(tmp_path, length=64)
+    assert big["date"].tolist() == years.astype(float).tolist()
+    result = analyse_cutoff({"loss": rng.normal(size=300)}, big["date"], big["member"], d0="2020-03-01",
+                            n_bootstrap=10)
+    assert result.design.is_cutoff and "2 dates after" in result.scores["loss"].mean.reason
+
+
+def test_mimir_loader_dates_both_arms_by_the_year_in_the_text():
+    corpus = load_mimir(DATA / "mimir", "temporal_arxiv", "2021_06")
+    # the latest year written in each of the six texts, read by hand
+    assert corpus["date"].tolist() == [2008.0, 2018.0, 2017.0, 2021.0, 2021.0, 2021.0]
+    assert corpus["month"].tolist() == [None] * 3 + ["2021-06"] * 3
+    design = detect_design(corpus["date"], corpus["member"], d0="2020-08-01")
+    assert design.is_cutoff and design.violation_share == 0.0
