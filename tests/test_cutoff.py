@@ -169,6 +169,22 @@ def test_cluster_bootstrap_redraws_whole_clusters_within_sides():
     assert counts[before].sum() == pytest.approx(6, abs=3) and counts[~before].sum() == 4
 
 
+def test_cluster_bootstrap_with_too_few_clusters_gives_no_interval():
+    # three speeches a side, every chunk of a speech on its date: most replicates redraw fewer than three
+    # distinct speeches on a side and cannot fit its quadratic; eight speeches a side leave enough
+    rng = np.random.default_rng(22)
+    for n_speeches, usable in ((3, False), (8, True)):
+        dates = 2009.7 + np.repeat(np.r_[-np.arange(1, n_speeches + 1), np.arange(n_speeches)] + 0.5, 25)
+        speech = np.repeat(np.arange(2 * n_speeches), 25)
+        score = rng.normal(size=len(dates)) + 0.1 * speech
+        got = local_auc(score, dates, 2009.7, n_speeches + 1.0, cluster=speech, n_bootstrap=200, seed=1)
+        assert got.auc["value"] is not None
+        if usable:
+            assert got.bootstrap_dropped <= 20 and got.auc["ci"][0] < got.auc["value"] < got.auc["ci"][1]
+        else:
+            assert got.bootstrap_dropped > 20 and got.auc["ci"] is None and "too few clusters" in got.reason
+
+
 # --- refusals -------------------------------------------------------------------------------------------
 
 def test_too_few_texts_near_the_cutoff_give_no_number():
@@ -187,7 +203,7 @@ def test_a_single_date_after_the_cutoff_gives_no_number():
     member = (dates < 2024.8).astype(int)
     result = analyse_cutoff({"loss": rng.normal(size=len(dates))}, dates, member, d0=2024.8, n_bootstrap=10)
     score = result.scores["loss"]
-    assert score.mean.value is None and "1 dates after" in score.mean.reason
+    assert score.mean.value is None and "1 date after" in score.mean.reason
     assert score.local_auc.auc["value"] is None and result.to_dict()["scores"]["loss"]["mean"]["value"] is None
 
 

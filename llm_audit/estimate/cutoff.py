@@ -33,10 +33,12 @@ from llm_audit.estimate.weights import kish_ess
 MIN_TEXTS_PER_SIDE = 20
 # The bias correction fits a local quadratic on each side: 3 distinct dates a side is its hard minimum.
 MIN_DATES_PER_SIDE = 3
+# A bootstrap interval of the local AUC is given only if at most this share of replicates had to be dropped.
+MAX_DROPPED_SHARE = 0.1
 STATEMENT = "memorization of texts dated near d0, assuming nothing else changes at d0; not a corpus-wide figure"
 
 
-def _too_few(x: np.ndarray, d0: float, h: float | None = None) -> str | None:
+def too_few_near(x: np.ndarray, d0: float, h: float | None = None) -> str | None:
     """Why there are too few texts near d0 (within ``h`` when given), or None when there are enough."""
     near = np.ones(len(x), dtype=bool) if h is None else np.abs(x - d0) < h
     left, right = near & (x < d0), near & (x >= d0)
@@ -45,8 +47,12 @@ def _too_few(x: np.ndarray, d0: float, h: float | None = None) -> str | None:
     if min(counts) >= MIN_TEXTS_PER_SIDE and min(dates) >= MIN_DATES_PER_SIDE:
         return None
     where = "dated" if h is None else f"within h = {h:.3g} years of d0,"
-    return (f"too few texts near d0: {where} {counts[0]} texts on {dates[0]} dates before and {counts[1]} texts "
-            f"on {dates[1]} dates after (needs {MIN_TEXTS_PER_SIDE} texts on {MIN_DATES_PER_SIDE} dates each side)")
+    return (f"too few texts near d0: {where} {counts[0]} texts on {_dates(dates[0])} before and {counts[1]} texts "
+            f"on {_dates(dates[1])} after (needs {MIN_TEXTS_PER_SIDE} texts on {MIN_DATES_PER_SIDE} dates each side)")
+
+
+def _dates(k: int) -> str:
+    return f"{k} date" if k == 1 else f"{k} dates"
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def rd_jump(y, dates, d0: float, *, h: float | None = None, cluster=None, level:
     if cluster is not None:
         groups = np.unique(np.asarray(cluster)[ok], return_inverse=True)[1].astype(float)
     y, x = y[ok], x[ok]
-    reason = _too_few(x, d0)
+    reason = too_few_near(x, d0)
     if reason is None and (np.ptp(y[x < d0]) == 0 or np.ptp(y[x >= d0]) == 0):
         reason = "constant on one side of d0"
     if reason is not None:
@@ -108,7 +114,7 @@ def rd_jump(y, dates, d0: float, *, h: float | None = None, cluster=None, level:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return RDEstimate(reason=f"rdrobust could not fit: {first}")
     bw = float(fit.bws.loc["h", "left"])
-    reason = _too_few(x, d0, bw)
+    reason = too_few_near(x, d0, bw)
     if reason is not None:
         return RDEstimate(h=bw, reason=reason)
     # rdrobust's effect is right minus left (after minus before); ours is members' (before) minus after.
@@ -126,28 +132,36 @@ def triangular_weights(dates: np.ndarray, d0: float, h: float) -> np.ndarray:
     return np.clip(1.0 - np.abs(np.asarray(dates, dtype=float) - d0) / h, 0.0, None)
 
 
-def side_slopes(score: np.ndarray, u: np.ndarray, weight: np.ndarray, before: np.ndarray) -> tuple[float, float]:
-    """Weighted least-squares slope of the score on u = D - d0 on each side (members' side first)."""
+def side_trends(score: np.ndarray, u: np.ndarray, weight: np.ndarray, before: np.ndarray,
+                degree: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares polynomial of the score in u = D - d0 on each side (members' side first):
+    the coefficients of u, u^2, ... (intercept left out). NaN when a side's weight sits on too few dates to
+    fit the polynomial (a bootstrap replicate that drew few clusters)."""
     out = []
     for side in (before, ~before):
         w, s, x = weight[side], score[side], u[side]
-        xc = x - np.average(x, weights=w)
-        out.append(float(np.sum(w * xc * s) / np.sum(w * xc * xc)))
+        design = np.vander(x, degree + 1, increasing=True) * np.sqrt(w)[:, None]
+        coef, _, rank, _ = np.linalg.lstsq(design, s * np.sqrt(w), rcond=None)
+        out.append(coef[1:] if rank == degree + 1 else np.full(degree, np.nan))
     return out[0], out[1]
 
 
-def detrended(score: np.ndarray, u: np.ndarray, weight: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """S - beta_side (D - d0): each side's linear trend removed, its level at d0 kept."""
-    slopes = side_slopes(score, u, weight, before)
-    return score - np.where(before, slopes[0], slopes[1]) * u, slopes
+def detrended(score: np.ndarray, u: np.ndarray, weight: np.ndarray, before: np.ndarray,
+              degree: int = 1) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """S minus its side's fitted trend in u = D - d0 (degree 1: S - beta_side (D - d0)): the trend is
+    removed, the side's level at d0 kept."""
+    trends = side_trends(score, u, weight, before, degree)
+    powers = np.vander(u, degree + 1, increasing=True)[:, 1:]
+    fitted = np.where(before, powers @ trends[0], powers @ trends[1])
+    return score - fitted, trends
 
 
 @dataclass(frozen=True)
 class LocalAUC:
     """Members' side vs non-members' side within the bandwidth, trends removed, kernel-weighted.
 
-    ``auc`` / ``tpr_at_fpr`` entries: {"value", "ci"} (TPR entries add the effective number of
-    non-members above the threshold and whether that is under the project's minimum of 10).
+    ``auc`` / ``tpr_at_fpr`` entries: {"value", "ci", "bias_corrected"} (TPR entries add the effective
+    number of non-members above the threshold and whether that is under the project's minimum of 10).
     """
 
     auc: dict = field(default_factory=lambda: {"value": None, "ci": None})
@@ -156,12 +170,14 @@ class LocalAUC:
     n_member_side: int | None = None
     n_nonmember_side: int | None = None
     slopes: tuple[float, float] | None = None  # per year, members' side then non-members'
+    bootstrap_dropped: int = 0  # replicates left out: a side's weight on too few dates to fit its trend
     reason: str | None = None
 
     def to_dict(self) -> dict:
         return {"auc": dict(self.auc), "tpr_at_fpr": {k: dict(v) for k, v in self.tpr_at_fpr.items()},
                 "h": self.h, "n_member_side": self.n_member_side, "n_nonmember_side": self.n_nonmember_side,
-                "slopes": None if self.slopes is None else list(self.slopes), "reason": self.reason}
+                "slopes": None if self.slopes is None else list(self.slopes),
+                "bootstrap_dropped": self.bootstrap_dropped, "reason": self.reason}
 
 
 def _resample_within_sides(before: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -175,19 +191,25 @@ def _resample_within_sides(before: np.ndarray, groups: np.ndarray, rng: np.rando
 
 
 def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.01, 0.05), cluster=None,
-              n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95) -> LocalAUC:
+              n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95, robust: bool = True) -> LocalAUC:
     """Kernel-weighted Mann-Whitney AUC of the detrended scores, members' side (D < d0) vs the other.
 
     The texts with |D - d0| < h get weight K = 1 - |D - d0| / h; each side's score is detrended by its
-    weighted least-squares slope in the date. The AUC counts every (before, after) pair with weight
-    K_i K_j, ties 1/2. TPR@FPR = a follows the project's rule (largest TPR with FPR <= a) and is given only
-    when the non-members near d0 number at least 10 / a (Kish effective count of their kernel weights).
-    Interval: percentile bootstrap, texts (or ``cluster``s) redrawn within each side, slopes refit.
+    weighted least-squares line in the date (``value``). The AUC counts every (before, after) pair with
+    weight K_i K_j, ties 1/2. TPR@FPR = a follows the project's rule (largest TPR with FPR <= a) and is
+    given only when the non-members near d0 number at least 10 / a (Kish effective count of their kernel
+    weights).
+
+    Interval: percentile bootstrap, texts (or ``cluster``s) redrawn within each side and the trends refit.
+    With ``robust`` (default) the replicates detrend by a local quadratic: the analogue of the robust
+    bias-corrected interval of the mean (Calonico, Cattaneo & Titiunik 2014, with b = h), which keeps
+    its coverage where the line leaves a curvature bias at the MSE-optimal h; ``bias_corrected`` is that
+    quadratic's point. A replicate that leaves a side on too few dates (few clusters) is dropped, counted.
     """
     s_all = np.asarray(score, dtype=float)
     x_all = np.asarray(dates, dtype=float)
     ok = np.isfinite(s_all) & np.isfinite(x_all)
-    reason = _too_few(x_all[ok], d0, h)
+    reason = too_few_near(x_all[ok], d0, h)
     if reason is not None:
         return LocalAUC(h=h, reason=reason)
     near = ok & (np.abs(x_all - d0) < h)
@@ -197,20 +219,32 @@ def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.
     groups = np.arange(len(s)) if cluster is None else np.unique(np.asarray(cluster)[near], return_inverse=True)[1]
     adjusted, slopes = detrended(s, u, k, before)
     point = roc_metrics(adjusted, before, k, fpr)
+    degree = 2 if robust else 1
+    corrected = roc_metrics(detrended(s, u, k, before, degree)[0], before, k, fpr)
     ess_nonmembers = kish_ess(k[~before])
 
     rng = np.random.default_rng(seed)
-    reps_auc = np.empty(n_bootstrap)
-    reps_tpr = {a: np.empty(n_bootstrap) for a in fpr}
-    for b in range(n_bootstrap):
+    reps_auc, reps_tpr = [], {a: [] for a in fpr}
+    for _ in range(n_bootstrap):
         w = k * _resample_within_sides(before, groups, rng)
-        curve = roc_curve_weighted(detrended(s, u, w, before)[0], before, w)
-        reps_auc[b] = curve_auc(curve.fpr, curve.tpr)
+        replicate, trends = detrended(s, u, w, before, degree)
+        if np.isnan(trends[0]).any() or np.isnan(trends[1]).any():
+            continue
+        curve = roc_curve_weighted(replicate, before, w)
+        reps_auc.append(curve_auc(curve.fpr, curve.tpr))
         for a in fpr:
-            reps_tpr[a][b] = curve.tpr[tpr_at_fpr_index(curve.fpr, a)]
+            reps_tpr[a].append(curve.tpr[tpr_at_fpr_index(curve.fpr, a)])
 
-    def entry(value, reps):
-        return {"value": float(value), "ci": percentile_interval(reps, level) if n_bootstrap else None}
+    dropped = n_bootstrap - len(reps_auc)
+    # Beyond this share the kept replicates are those that happened to redraw enough clusters: no interval.
+    usable = bool(reps_auc) and dropped <= MAX_DROPPED_SHARE * n_bootstrap
+    why = None if usable or not n_bootstrap else (
+        f"no interval: {dropped} of {n_bootstrap} bootstrap replicates left a side on too few dates "
+        f"(too few clusters near d0)")
+
+    def entry(value, value_bc, reps):
+        ci = percentile_interval(np.array(reps), level) if usable else None
+        return {"value": float(value), "ci": ci, "bias_corrected": float(value_bc)}
 
     tprs = {}
     for a in fpr:
@@ -219,8 +253,9 @@ def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.
                                     "reason": f"{ess_nonmembers:.0f} effective non-members near d0, "
                                               f"fewer than {MIN_NONMEMBERS_ABOVE / a:.0f} (10 / FPR)"}
         else:
-            tprs[format(a, "g")] = {**entry(point.tpr_at_fpr[a], reps_tpr[a]),
+            tprs[format(a, "g")] = {**entry(point.tpr_at_fpr[a], corrected.tpr_at_fpr[a], reps_tpr[a]),
                                     "n_eff_nonmember_above": float(point.n_eff_above[a]),
                                     "unreliable": bool(point.n_eff_above[a] < MIN_NONMEMBERS_ABOVE)}
-    return LocalAUC(auc=entry(point.auc, reps_auc), tpr_at_fpr=tprs, h=float(h),
-                    n_member_side=int(before.sum()), n_nonmember_side=int((~before).sum()), slopes=slopes)
+    return LocalAUC(auc=entry(point.auc, corrected.auc, reps_auc), tpr_at_fpr=tprs, h=float(h),
+                    n_member_side=int(before.sum()), n_nonmember_side=int((~before).sum()),
+                    slopes=(float(slopes[0][0]), float(slopes[1][0])), bootstrap_dropped=dropped, reason=why)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llm_audit.estimate.cutoff import MIN_DATES_PER_SIDE, MIN_TEXTS_PER_SIDE, RDEstimate, rd_jump
+from llm_audit.estimate.cutoff import RDEstimate, rd_jump, too_few_near
 
 PLACEBO_QUANTILES = (0.25, 0.5, 0.75)
 
@@ -86,9 +86,9 @@ def density_test(dates, d0: float) -> DensityTest:
 
     x = np.asarray(dates, dtype=float)
     x = x[np.isfinite(x)]
-    left, right = x < d0, x >= d0
-    if min(left.sum(), right.sum()) < MIN_TEXTS_PER_SIDE or min(len(np.unique(x[left])), len(np.unique(x[right]))) < MIN_DATES_PER_SIDE:
-        return DensityTest(reason=f"too few dates on one side of d0 ({int(left.sum())} before, {int(right.sum())} after)")
+    reason = too_few_near(x, d0)
+    if reason is not None:
+        return DensityTest(reason=reason)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
