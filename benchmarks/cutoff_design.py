@@ -45,7 +45,7 @@ OVERLAP = (1.0, 3.0, 8.0)  # a in e(X) = expit(a X): from wide overlap to nearly
 def one_cutoff_dataset(jump: float, trend: str, cov_jump: float, n: int, n_boot: int, seed: int) -> dict:
     df = simulate_dated(n, jump=jump, trend_kind=trend, covariate_jump=cov_jump, d0=D0, seed=seed)
     mean = rd_jump(df["score"], df["date"], D0)
-    robust = local_auc(df["score"], df["date"], D0, mean.h, fpr=(0.05,), n_bootstrap=n_boot, seed=seed)
+    robust = local_auc(df["score"], df["date"], D0, mean.h, b=mean.b, fpr=(0.05,), n_bootstrap=n_boot, seed=seed)
     conventional = local_auc(df["score"], df["date"], D0, mean.h, fpr=(0.05,), n_bootstrap=n_boot, seed=seed,
                              robust=False)
     cov = rd_jump(df["length"], df["date"], D0)

@@ -114,19 +114,21 @@ def test_detrended_kernel_mean_difference_is_rdrobust_conventional_estimate():
 
 # --- the local AUC --------------------------------------------------------------------------------------
 
-def _brute_force_local_auc(s, d, d0, h):
-    """Kernel weights, per-side weighted line by numpy's polyfit, then a double loop over pairs."""
+def _brute_force_local_auc(s, d, d0, h, b=None, degree=1):
+    """Per-side polynomial trend by numpy's polyfit (kernel of bandwidth b), then a kernel-weighted
+    double loop over the (before, after) pairs of texts within h."""
+    b = h if b is None else b
     u = d - d0
-    near = np.abs(u) < h
-    s, u = s[near], u[near]
-    k = 1 - np.abs(u) / h
     adjusted = s.copy()
     for side in (u < 0, u >= 0):
-        slope = np.polyfit(u[side], s[side], 1, w=np.sqrt(k[side]))[0]  # polyfit weights multiply residuals
-        adjusted[side] = s[side] - slope * u[side]
+        fit = side & (np.abs(u) < b)
+        w = 1 - np.abs(u[fit]) / b
+        coef = np.polyfit(u[fit], s[fit], degree, w=np.sqrt(w))  # polyfit weights multiply residuals
+        adjusted[side] = s[side] - (np.polyval(coef, u[side]) - coef[-1])
+    k = np.clip(1 - np.abs(u) / h, 0, None)
     num = den = 0.0
-    for i in np.flatnonzero(u < 0):
-        for j in np.flatnonzero(u >= 0):
+    for i in np.flatnonzero((u < 0) & (k > 0)):
+        for j in np.flatnonzero((u >= 0) & (k > 0)):
             num += k[i] * k[j] * (1.0 if adjusted[i] > adjusted[j] else 0.5 if adjusted[i] == adjusted[j] else 0.0)
             den += k[i] * k[j]
     return num / den
@@ -134,22 +136,21 @@ def _brute_force_local_auc(s, d, d0, h):
 
 def test_local_auc_equals_a_kernel_weighted_double_loop():
     df = simulate_dated(200, jump=0.4, trend_kind="nonlinear", seed=7)
-    s = df["score"].to_numpy()
-    d = np.round(df["date"].to_numpy(), 0)  # whole years: ties in the date, and tied detrended scores
-    s = np.round(s, 1)
-    h = 6.0
-    expected = _brute_force_local_auc(s, d, 2009.5, h)
-    got = local_auc(s, d, 2009.5, h, n_bootstrap=0)
-    assert got.auc["value"] == pytest.approx(expected, abs=1e-12)
+    s = np.round(df["score"].to_numpy(), 1)  # ties among the scores
+    d = np.round(df["date"].to_numpy(), 0)  # whole years: ties in the date
+    h, b = 6.0, 8.0
+    got = local_auc(s, d, 2009.5, h, b=b, n_bootstrap=0)
+    assert got.auc["value"] == pytest.approx(_brute_force_local_auc(s, d, 2009.5, h), abs=1e-12)
+    assert got.auc["bias_corrected"] == pytest.approx(_brute_force_local_auc(s, d, 2009.5, h, b, degree=2), abs=1e-12)
+    assert got.n_member_side + got.n_nonmember_side == np.sum(np.abs(d - 2009.5) < h)
 
 
 def test_local_auc_covers_the_true_auc_and_ignores_the_trend():
     for jump, seed in ((0.6, 8), (0.0, 9)):
         df = simulate_dated(2000, jump=jump, trend_kind="nonlinear", seed=seed)
-        h = rd_jump(df["score"], df["date"], 2010.0).h
-        got = local_auc(df["score"], df["date"], 2010.0, h, n_bootstrap=N_BOOT, seed=seed)
+        mean = rd_jump(df["score"], df["date"], 2010.0)
+        got = local_auc(df["score"], df["date"], 2010.0, mean.h, b=mean.b, n_bootstrap=N_BOOT, seed=seed)
         assert _contains(got.auc["ci"], true_local_auc(jump))
-        assert got.n_member_side + got.n_nonmember_side == np.sum(np.abs(df["date"] - 2010.0) < h)
 
 
 def test_tpr_at_fpr_only_with_enough_nonmembers_near_the_cutoff():
@@ -192,7 +193,7 @@ def test_too_few_texts_near_the_cutoff_give_no_number():
     dates = np.r_[rng.uniform(2000, 2010, 300), rng.uniform(2010, 2012, 12)]
     score = rng.normal(size=len(dates))
     est = rd_jump(score, dates, 2010.0)
-    assert est.value is None and est.ci is None and "too few texts near d0" in est.reason
+    assert est.value is None and est.ci is None and "too few texts near the cutoff" in est.reason
     assert local_auc(score, dates, 2010.0, 2.0, n_bootstrap=10).auc == {"value": None, "ci": None}
 
 

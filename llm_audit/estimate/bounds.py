@@ -135,6 +135,7 @@ def auc_bounds(score, member, propensity, *, eta: float = 0.02, n_bootstrap: int
             lows.append(lo)
             highs.append(hi)
         alpha = 1.0 - level
-        ci = (float(np.quantile(np.concatenate(lows), alpha / 2)), float(np.quantile(np.concatenate(highs), 1 - alpha / 2)))
+        ci = (float(np.quantile(np.concatenate(lows), alpha / 2)),
+              float(np.quantile(np.concatenate(highs), 1 - alpha / 2)))
     return AUCBounds(lower=float(lower[0]), upper=float(upper[0]), ci=ci, unidentified_share=float(unidentified[0]),
                      shares={k: float(v[0]) for k, v in shares.items()}, eta=float(eta), n_bootstrap=int(n_bootstrap))

@@ -39,16 +39,17 @@ STATEMENT = "memorization of texts dated near d0, assuming nothing else changes 
 
 
 def too_few_near(x: np.ndarray, d0: float, h: float | None = None) -> str | None:
-    """Why there are too few texts near d0 (within ``h`` when given), or None when there are enough."""
+    """Why there are too few texts near the cutoff d0 (within ``h`` when given), or None when there are enough."""
     near = np.ones(len(x), dtype=bool) if h is None else np.abs(x - d0) < h
     left, right = near & (x < d0), near & (x >= d0)
     counts = [int(left.sum()), int(right.sum())]
     dates = [len(np.unique(x[left])), len(np.unique(x[right]))]
     if min(counts) >= MIN_TEXTS_PER_SIDE and min(dates) >= MIN_DATES_PER_SIDE:
         return None
-    where = "dated" if h is None else f"within h = {h:.3g} years of d0,"
-    return (f"too few texts near d0: {where} {counts[0]} texts on {_dates(dates[0])} before and {counts[1]} texts "
-            f"on {_dates(dates[1])} after (needs {MIN_TEXTS_PER_SIDE} texts on {MIN_DATES_PER_SIDE} dates each side)")
+    where = "dated" if h is None else f"within h = {h:.3g} years of it,"
+    return (f"too few texts near the cutoff: {where} {counts[0]} texts on {_dates(dates[0])} before and "
+            f"{counts[1]} texts on {_dates(dates[1])} after "
+            f"(needs {MIN_TEXTS_PER_SIDE} texts on {MIN_DATES_PER_SIDE} dates each side)")
 
 
 def _dates(k: int) -> str:
@@ -170,7 +171,7 @@ class LocalAUC:
     n_member_side: int | None = None
     n_nonmember_side: int | None = None
     slopes: tuple[float, float] | None = None  # per year, members' side then non-members'
-    bootstrap_dropped: int = 0  # replicates left out: a side's weight on too few dates to fit its trend
+    bootstrap_dropped: int = 0  # replicates left out: a side on too few dates to fit its trend, or none within h
     reason: str | None = None
 
     def to_dict(self) -> dict:
@@ -190,8 +191,9 @@ def _resample_within_sides(before: np.ndarray, groups: np.ndarray, rng: np.rando
     return counts
 
 
-def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.01, 0.05), cluster=None,
-              n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95, robust: bool = True) -> LocalAUC:
+def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr: tuple[float, ...] = (0.01, 0.05),
+              cluster=None, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95,
+              robust: bool = True) -> LocalAUC:
     """Kernel-weighted Mann-Whitney AUC of the detrended scores, members' side (D < d0) vs the other.
 
     The texts with |D - d0| < h get weight K = 1 - |D - d0| / h; each side's score is detrended by its
@@ -201,10 +203,11 @@ def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.
     weights).
 
     Interval: percentile bootstrap, texts (or ``cluster``s) redrawn within each side and the trends refit.
-    With ``robust`` (default) the replicates detrend by a local quadratic: the analogue of the robust
-    bias-corrected interval of the mean (Calonico, Cattaneo & Titiunik 2014, with b = h), which keeps
-    its coverage where the line leaves a curvature bias at the MSE-optimal h; ``bias_corrected`` is that
-    quadratic's point. A replicate that leaves a side on too few dates (few clusters) is dropped, counted.
+    With ``robust`` (default) the trends are local quadratics fitted with the bias bandwidth ``b``
+    (default h; rd_jump's b is the natural choice), while the AUC still compares the texts within h: the
+    analogue of the robust bias-corrected interval of the mean (Calonico, Cattaneo & Titiunik 2014), which
+    keeps its coverage where the line leaves a curvature bias at the MSE-optimal h. ``bias_corrected`` is
+    that point. A replicate that leaves a side on too few dates (few clusters) is dropped and counted.
     """
     s_all = np.asarray(score, dtype=float)
     x_all = np.asarray(dates, dtype=float)
@@ -212,25 +215,35 @@ def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.
     reason = too_few_near(x_all[ok], d0, h)
     if reason is not None:
         return LocalAUC(h=h, reason=reason)
-    near = ok & (np.abs(x_all - d0) < h)
+    b = h if b is None or not robust else b
+    near = ok & (np.abs(x_all - d0) < max(h, b))
     s, u = s_all[near], x_all[near] - d0
     before = u < 0
-    k = triangular_weights(u, 0.0, h)
+    k_h = triangular_weights(u, 0.0, h)
+    k_fit = triangular_weights(u, 0.0, b)
+    in_h = k_h > 0
     groups = np.arange(len(s)) if cluster is None else np.unique(np.asarray(cluster)[near], return_inverse=True)[1]
-    adjusted, slopes = detrended(s, u, k, before)
-    point = roc_metrics(adjusted, before, k, fpr)
     degree = 2 if robust else 1
-    corrected = roc_metrics(detrended(s, u, k, before, degree)[0], before, k, fpr)
-    ess_nonmembers = kish_ess(k[~before])
+
+    def metrics(adjusted, weight):
+        return roc_metrics(adjusted[in_h], before[in_h], weight[in_h], fpr)
+
+    adjusted, slopes = detrended(s, u, k_h, before)
+    point = metrics(adjusted, k_h)
+    corrected = metrics(detrended(s, u, k_fit, before, degree)[0], k_h)
+    ess_nonmembers = kish_ess(k_h[~before])
 
     rng = np.random.default_rng(seed)
     reps_auc, reps_tpr = [], {a: [] for a in fpr}
     for _ in range(n_bootstrap):
-        w = k * _resample_within_sides(before, groups, rng)
-        replicate, trends = detrended(s, u, w, before, degree)
+        counts = _resample_within_sides(before, groups, rng)
+        replicate, trends = detrended(s, u, k_fit * counts, before, degree)
         if np.isnan(trends[0]).any() or np.isnan(trends[1]).any():
             continue
-        curve = roc_curve_weighted(replicate, before, w)
+        w = (k_h * counts)[in_h]
+        if not (w[before[in_h]].sum() > 0 and w[~before[in_h]].sum() > 0):  # a side redrawn outside h only
+            continue
+        curve = roc_curve_weighted(replicate[in_h], before[in_h], w)
         reps_auc.append(curve_auc(curve.fpr, curve.tpr))
         for a in fpr:
             reps_tpr[a].append(curve.tpr[tpr_at_fpr_index(curve.fpr, a)])
@@ -257,5 +270,5 @@ def local_auc(score, dates, d0: float, h: float, *, fpr: tuple[float, ...] = (0.
                                     "n_eff_nonmember_above": float(point.n_eff_above[a]),
                                     "unreliable": bool(point.n_eff_above[a] < MIN_NONMEMBERS_ABOVE)}
     return LocalAUC(auc=entry(point.auc, corrected.auc, reps_auc), tpr_at_fpr=tprs, h=float(h),
-                    n_member_side=int(before.sum()), n_nonmember_side=int((~before).sum()),
+                    n_member_side=int((before & in_h).sum()), n_nonmember_side=int((~before & in_h).sum()),
                     slopes=(float(slopes[0][0]), float(slopes[1][0])), bootstrap_dropped=dropped, reason=why)

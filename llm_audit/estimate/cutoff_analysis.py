@@ -69,12 +69,12 @@ def score_at_cutoff(score, dates, d0: float, *, fpr: tuple[float, ...], cluster=
         return ScoreAtCutoff(mean, refused, {}, placebo_jumps(score, dates, d0, quantiles=placebo_quantiles,
                                                                cluster=cluster, level=level))
     common = {"fpr": fpr, "cluster": cluster, "n_bootstrap": n_bootstrap, "level": level}
-    auc = local_auc(score, dates, d0, mean.h, seed=int(seeds[0]), **common)
+    auc = local_auc(score, dates, d0, mean.h, b=mean.b, seed=int(seeds[0]), **common)
     bandwidths = {}
     for label, factor, s in (("h/2", 0.5, seeds[1]), ("2h", 2.0, seeds[2])):
-        h = factor * mean.h
+        h = factor * mean.h  # rdrobust sets b = h when h is given; the local AUC follows
         bandwidths[label] = {"mean": rd_jump(score, dates, d0, h=h, cluster=cluster, level=level),
-                             "local_auc": local_auc(score, dates, d0, h, seed=int(s), **common)}
+                             "local_auc": local_auc(score, dates, d0, h, b=h, seed=int(s), **common)}
     placebos = placebo_jumps(score, dates, d0, quantiles=placebo_quantiles, cluster=cluster, level=level)
     return ScoreAtCutoff(mean, auc, bandwidths, placebos)
 

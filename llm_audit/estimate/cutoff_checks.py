@@ -110,7 +110,6 @@ def placebo_jumps(score, dates, d0: float, *, quantiles: tuple[float, ...] = PLA
     x = np.asarray(dates, dtype=float)
     before = np.isfinite(x) & (x < d0)
     groups = None if cluster is None else np.asarray(cluster)[before]
-    out = {}
-    for c in np.unique(np.quantile(x[before], quantiles)):
-        out[float(c)] = rd_jump(np.asarray(score, dtype=float)[before], x[before], float(c), cluster=groups, level=level)
-    return out
+    y = np.asarray(score, dtype=float)[before]
+    return {float(c): rd_jump(y, x[before], float(c), cluster=groups, level=level)
+            for c in np.unique(np.quantile(x[before], quantiles))}
