@@ -245,6 +245,7 @@ def test_full_analysis_to_dict_has_the_value_with_interval_shape():
     assert score["bandwidths"]["h/2"]["mean"]["h"] == pytest.approx(score["mean"]["h"] / 2)
     assert out["design"]["d0_source"] == "detected" and "near d0" in out["statement"]
     assert out["density"]["p_value"] is not None and out["covariates"]["n_tested"] == 1
+    json.dumps(out, allow_nan=False)  # plain JSON, ready for estimates.json
 
 
 # --- bounds ---------------------------------------------------------------------------------------------
@@ -282,6 +283,9 @@ def test_bounds_equal_a_double_loop():
     assert (got.lower, got.upper) == pytest.approx(_brute_force_bounds(s, t, e, 0.1), abs=1e-12)
     assert got.upper - got.lower == pytest.approx(got.unidentified_share)
     assert sum(got.shares.values()) == pytest.approx(1.0)
+    out = got.to_dict()
+    assert out["value"] is None and out["identified_set"] == [got.lower, got.upper]
+    json.dumps(out, allow_nan=False)
 
 
 def test_full_overlap_collapses_the_bounds_to_the_ipw_auc():
