@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +137,59 @@ def test_bad_inputs_name_the_table_id_and_column(change, message):
     with_, without = _tables(np.arange(5.0), np.zeros(5), np.ones(5, dtype=int))
     with pytest.raises(AuditError, match=message.replace("(", r"\(").replace(")", r"\)")):
         paired(*change(with_, without), n_bootstrap=5)
+
+
+# ---- the offline pair (benchmarks/model_pair), CI size ----------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_pair_streams_differ_only_where_the_first_model_reads_an_inserted_text():
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.model_pair.build import pair_streams
+    finally:
+        sys.path.remove(str(REPO))
+    from llm_audit.training import train_bpe_tokenizer
+
+    inserted = ["alpha beta gamma delta", "epsilon zeta eta"]
+    replay = ["one two three", "four five six seven", "eight nine"]
+    filler = ["filler text number one and more", "filler two"]
+    tok = train_bpe_tokenizer(inserted + replay + filler, vocab_size=300)
+    a, b = pair_streams(tok, inserted, replay, filler, seed=0)
+    assert len(a) == len(b)
+    differ = (a != b).numpy()
+    # The positions where they differ are exactly the inserted texts' tokens of stream A.
+    ins_ids = [tok(t)["input_ids"] for t in inserted]
+    assert differ.sum() <= sum(len(i) for i in ins_ids) and differ.sum() > 0
+    text_a = tok.decode(a.tolist())
+    assert all(t in text_a for t in inserted + replay)
+    text_b = tok.decode(b.tolist())
+    assert not any(t in text_b for t in inserted) and all(t in text_b for t in replay)
+
+
+@pytest.mark.slow
+def test_small_offline_pair_end_to_end(tmp_path):
+    """Two fine-tunes, two scoring passes, the oracle and the harness at the CI size (about 30 s)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.model_pair", "--small", "--threads", "1", "--quiet",
+                           "--cache-dir", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "**Oracle of the pair**" in done.stdout and "| loss | auc | dr |" in done.stdout
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    results = json.loads((folder / "results.json").read_text())
+    truth = results["truth"]
+    assert truth["counts"]["inserted"] == truth["counts"]["control"] == 90
+    # The first model saw the inserted texts: they gain more under it than the texts neither model saw.
+    for score in ("loss", "mink_0.2"):
+        inserted = truth["scores"][score]["causal"]["mean_diff"]["value"]
+        control = truth["control"][score]["causal"]["mean_diff"]["value"]
+        assert inserted > control + 0.02, (score, inserted, control)
+    # Exactly two scoring passes: one cache key per model, each holding every candidate once.
+    keys = [k for k in (folder / "score_cache").iterdir() if k.is_dir()]
+    assert len(keys) == 2
+    for key in keys:
+        rows = pd.concat([pd.read_parquet(p) for p in key.glob("part-*.parquet")])
+        assert len(rows) == 180 and rows["text_sha256"].is_unique
+    harness = results["harness"]["1"]
+    assert harness["draws"] == 2 and sum(harness["verdicts"].values()) == 2
