@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,31 @@ SECTION = "## Model pair (oracle)"
 PROPENSITY = {"n_tokens": -1.0, "domain=github": 1.0, "domain=wikipedia": 0.5, "domain=pile_cc": -0.5,
               "domain=hackernews": -1.0}
 TARGET = 0.93
+
+ABOUT = """\
+An exact truth for the zero-run estimator (SPEC §11, `docs/paired.md`). `benchmarks/model_pair/` builds a
+model pair on the shipped corpus (`llm_audit/data/pile_subset.jsonl.gz`, 6 domains) and grades the
+estimator against it:
+
+1. candidates: a seeded draw of whole documents per domain; a random half is inserted; filler documents (for
+   model B) and background documents (tokenizer, base model, replay) are disjoint from them;
+2. a base GPT-2 pretrained on the background documents;
+3. the pair: model A fine-tunes the base on one token stream (inserted texts + a replay slice, seeded
+   order); model B on the same stream with each inserted text's tokens overwritten by filler tokens, same
+   seed, same steps, so the two read the same blocks in the same order (Hubble's construction);
+4. two scoring passes (`llm_audit.scoring.pair.score_pair`, one score cache) and the covariates (length,
+   domain, lexical, TF-IDF/SVD) of every candidate;
+5. the oracle (`llm_audit.estimate.paired.paired`): on the inserted texts, S(1) under A, S(0) under B; the
+   control columns are the held-out half, which neither model saw;
+6. the harness (`llm_audit.estimate.oracle.oracle_audit`): per strength a, R draws of a confounded member set
+   among the inserted texts with logit e = b + a (-1.0 z(n_tokens) + 1.0 [github] + 0.5 [wikipedia]
+   - 0.5 [pile_cc] - 1.0 [hackernews]), mean e = 1/2; each text scored by the model matching its draw; the
+   zero-run estimate (naive, IPW, DR; 5-fold logistic propensity, eta = 0.02, `ate`) graded against the
+   oracle over all inserted texts. Coverage is split by the verdict the estimator printed.
+
+`--multi-run R` adds R fine-tunes of the same base on random halves of all candidates (the multi-run truth
+of the same recipe) for the comparison of the two truths. Every step is cached under
+`.cache/model_pair/<size>-<hash>-seed<seed>/`; `--small` is the CI path (`tests/test_paired.py`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,20 +119,6 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n\n" + "\n".join(lines)
 
 
-def write_section(readme: Path, body: str) -> None:
-    """Put ``body`` under the model-pair heading of ``readme``, replacing that section when it exists."""
-    from llm_audit.tables import atomic_write_text
-
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    atomic_write_text(readme, text)
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
 
@@ -169,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
+    from benchmarks.ground_truth.table import write_readme_section
+
     if args.threads:
         torch.set_num_threads(args.threads)
     results = run(args)
@@ -182,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         flags += f" --multi-run {args.multi_run}" if args.multi_run else ""
         flags += f" --jobs {args.jobs}" if args.jobs != 1 else ""
         command = f"python -m benchmarks.model_pair --size {size['name']} --seed {args.seed}{flags} --write-readme"
-        body = (f"Measured: `{command}`. Machine: {machine()}. Step times: {sum(timings.values()) / 60:.1f} min in "
-                f"all.\n\n{table}\n")
-        write_section(REPO / "benchmarks" / "README.md", body)
+        body = (f"{ABOUT}\n\nMeasured: `{command}` (size `{size['name']}`: {6 * size['candidates_per_domain']} "
+                f"candidates, GPT-2 d={size['d_model']} x {size['n_layer']} layers, vocab {size['vocab_size']}, "
+                f"{size['finetune_steps']} fine-tune steps, {size['n_bootstrap']} bootstrap replicates per estimate). "
+                f"Machine: {machine()}. Step times: {sum(timings.values()) / 60:.1f} min in all.\n\n{table}\n")
+        write_readme_section(REPO / "benchmarks" / "README.md", body, heading=SECTION)
     return 0
 
 
