@@ -5,8 +5,9 @@ Every step is seeded and its output cached in the run folder, so an interrupted 
 
 The pair, as Hubble builds its standard and perturbed models: one token stream (the inserted candidates and a
 replay slice of background documents, shuffled with the seed) trains model A; model B trains on the same
-stream with every inserted text's tokens overwritten by as many tokens of filler documents (fresh text of the
-same domains, in neither the base model's data nor the candidates). The streams have equal length, so both
+stream with every inserted text's tokens overwritten by as many tokens of a filler document (fresh text of the
+same domains, in neither the base model's data nor the candidates, read from its start as the inserted text
+is). The streams have equal length, so both
 fine-tunes draw the same blocks in the same order from the same initialization: the two models differ only in
 what they read at the inserted texts' positions.
 """
@@ -138,26 +139,33 @@ def base_model(ctx: Context, background: pd.DataFrame) -> Path:
 
 def pair_streams(tokenizer: Any, inserted: list[str], replay: list[str], filler: list[str],
                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(stream of model A, stream of model B): the same documents in the same shuffled order, each joined
-    with eos; in B every inserted text's tokens are replaced by the next tokens of the ``filler`` documents
-    (cycled when they run out), so the two streams have equal length and differ only where A reads an
+    """(stream of model A, stream of model B): the same documents in the same shuffled order, each followed
+    by eos; in B every inserted text's tokens are replaced by as many tokens of a filler document, read from
+    its start like the inserted text (the next filler document's tokens continue a slot the first one is too
+    short for). Filler documents are matched to inserted texts by length rank, spread evenly so that each is
+    used about as often as the others. The streams have equal length and differ only where A reads an
     inserted text."""
     eos = tokenizer.eos_token_id
-    fill = token_stream(tokenizer, filler)
-    fill = fill[fill != eos]
-    docs = [(t, True) for t in inserted] + [(t, False) for t in replay]
+    ins_ids = [tokenizer(t)["input_ids"] for t in inserted]
+    fill_ids = sorted((tokenizer(t)["input_ids"] for t in filler), key=len)
+    # Rank matching: the k-th shortest inserted text gets the filler document of the same length rank.
+    by_rank = np.argsort([len(ids) for ids in ins_ids], kind="stable")
+    slot_doc = np.empty(len(ins_ids), dtype=int)
+    slot_doc[by_rank] = np.floor(np.arange(len(ins_ids)) * len(fill_ids) / len(ins_ids)).astype(int)
+    slots = []
+    for k, ids in enumerate(ins_ids):
+        take, doc = [], int(slot_doc[k])
+        while len(take) < len(ids):
+            take.extend(fill_ids[doc % len(fill_ids)] + [eos])
+            doc += 1
+        slots.append(take[: len(ids)])
+    docs = [(ids, k) for k, ids in enumerate(ins_ids)] + [(tokenizer(t)["input_ids"], None) for t in replay]
     order = np.random.default_rng([seed, 2]).permutation(len(docs))
-    a, b, used = [], [], 0
+    a, b = [], []
     for i in order:
-        text, is_inserted = docs[i]
-        ids = tokenizer(text)["input_ids"]
+        ids, slot = docs[i]
         a.extend(ids + [eos])
-        if is_inserted:
-            take = (np.arange(used, used + len(ids)) % len(fill))
-            b.extend(fill[take].tolist() + [eos])
-            used += len(ids)
-        else:
-            b.extend(ids + [eos])
+        b.extend((ids if slot is None else slots[slot]) + [eos])
     return torch.tensor(a, dtype=torch.long), torch.tensor(b, dtype=torch.long)
 
 
