@@ -83,6 +83,27 @@ def test_harness_grades_against_the_whole_pool_truth_and_corrects_the_naive_bias
     assert sum(res.verdicts().values()) == 3
 
 
+class _Printed:
+    """An estimate as the harness reads one: ``value`` / ``interval`` by score, method, metric and FPR."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+
+    def _entry(self, score, method, metric, fpr):
+        block = self.blocks[score].get(method)
+        if block is None:
+            return None
+        return block[metric][format(fpr, "g")] if metric == "tpr_at_fpr" else block[metric]
+
+    def value(self, score, method, metric, fpr=None):
+        entry = self._entry(score, method, metric, fpr)
+        return None if entry is None else entry["value"]
+
+    def interval(self, score, method, metric, fpr=None):
+        entry = self._entry(score, method, metric, fpr)
+        return None if entry is None else entry["ci"]
+
+
 def test_covered_is_the_truth_inside_the_printed_interval():
     with_, without, _ = _pair(60)
     truth = paired(with_, without, n_bootstrap=10, fpr=(0.1,))
@@ -90,7 +111,7 @@ def test_covered_is_the_truth_inside_the_printed_interval():
     blk = {"auc": {"value": t + 0.01, "ci": [t - 0.02, t + 0.02]}, "advantage": {"value": 0.3, "ci": [0.9, 1.0]},
            "mean_diff": {"value": 0.5, "ci": None},
            "tpr_at_fpr": {"0.1": {"value": None, "ci": None}}}
-    g = grade({"scores": {"loss": {"naive": blk, "ipw": None}}}, truth, ["loss"], (0.1,))
+    g = grade(_Printed({"loss": {"naive": blk, "ipw": None}}), truth, ["loss"], (0.1,))
     assert list(g["metric"]) == ["auc", "advantage", "mean_diff"]  # a null value is not graded
     assert list(g["covered"]) == [True, False, False]
 

@@ -116,28 +116,27 @@ def observed_scores(truth: PairedEstimates, member: np.ndarray, scores: Sequence
     return out
 
 
-def grade(est_dict: Mapping[str, Any], truth: PairedEstimates, scores: Sequence[str],
-          fpr: Sequence[float]) -> pd.DataFrame:
-    """One row per (score, method, metric) of one estimate (its ``to_dict()``): value, interval, the oracle
-    truth and whether the interval covers it. Methods the estimator did not print are left out."""
+def grade(est: Any, truth: PairedEstimates, scores: Sequence[str], fpr: Sequence[float]) -> pd.DataFrame:
+    """One row per (score, method, metric) of one zero-run estimate (an ``Estimates``: ``value`` and
+    ``interval`` by score, method, metric and FPR): value, interval, the oracle truth and whether the interval
+    covers it. Methods and metrics the estimator did not print (value None) are left out."""
     rows = []
     for score in scores:
-        per = est_dict["scores"][score]
         for method in METHODS:
-            block = per.get(method)
-            if block is None:
-                continue
             for metric in METRICS:
-                keys = [(f"tpr@{fpr_key(a)}", block[metric][fpr_key(a)], truth.scores[score][metric][fpr_key(a)])
-                        for a in fpr] if metric == "tpr_at_fpr" else [(metric, block[metric], truth.scores[score][metric])]
-                for name, entry, true in keys:
-                    value, ci = entry.get("value"), entry.get("ci")
+                targets = [(f"tpr@{fpr_key(a)}", a) for a in fpr] if metric == "tpr_at_fpr" else [(metric, None)]
+                for name, a in targets:
+                    try:
+                        value = est.value(score, method, metric, a)
+                    except KeyError:  # a method the estimate does not carry at all
+                        continue
                     if value is None:
                         continue
-                    lo, hi = (ci if ci is not None else (np.nan, np.nan))
+                    ci = est.interval(score, method, metric, a)
+                    true = truth.value(score, metric, a)
+                    lo, hi = ci if ci is not None else (np.nan, np.nan)
                     rows.append({"score": score, "method": method, "metric": name, "value": value, "lo": lo,
-                                 "hi": hi, "truth": true["value"],
-                                 "covered": bool(ci is not None and lo <= true["value"] <= hi)})
+                                 "hi": hi, "truth": true, "covered": bool(ci is not None and lo <= true <= hi)})
     return pd.DataFrame(rows, columns=["score", "method", "metric", "value", "lo", "hi", "truth", "covered"])
 
 
@@ -200,9 +199,9 @@ def _one_draw(r, e, truth, covariates, scores, fpr, seed, options):
     if min(n1, len(member) - n1) < 2:  # the estimator refuses a single arm; so would any audit
         return {**info, "blind_auc": np.nan, "verdict": "one_arm"}, None
     est = estimate(observed, covariates, scores=list(scores), fpr=fpr, seed=int(rng.integers(2**31)), **options)
-    d = est.to_dict()
-    grades = grade(d, truth, scores, fpr).assign(draw=r, verdict=est.verdict)
-    return {**info, "blind_auc": d.get("diagnostics", {}).get("blind_auc"), "verdict": est.verdict}, grades
+    grades = grade(est, truth, scores, fpr).assign(draw=r, verdict=est.verdict)
+    blind = est.to_dict().get("diagnostics", {}).get("blind_auc")
+    return {**info, "blind_auc": np.nan if blind is None else blind, "verdict": est.verdict}, grades
 
 
 def oracle_audit(

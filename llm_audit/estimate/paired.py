@@ -166,6 +166,7 @@ class PairedEstimates:
     regime: str = "paired"
 
     def value(self, score: str, metric: str, fpr: float | None = None) -> float:
+        """e.g. ``value("loss", "auc")`` or ``value("loss", "tpr_at_fpr", 0.01)``."""
         entry = self.scores[score][metric]
         return (entry[fpr_key(fpr)] if metric == "tpr_at_fpr" else entry)["value"]
 
@@ -181,7 +182,8 @@ class PairedEstimates:
             "regime": self.regime,
             "scores": {name: {"causal": m} for name, m in self.scores.items()},
             "control": None if self.control is None else {name: {"causal": m} for name, m in self.control.items()},
-            "strata": self.strata,
+            "strata": None if self.strata is None else {
+                label: {name: {"causal": m} for name, m in blocks.items()} for label, blocks in self.strata.items()},
             "counts": self.counts,
             "assumptions": self.assumptions,
             "config": self.config,
