@@ -9,7 +9,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "modules",
-    ["llm_audit.estimate", "llm_audit.report", "llm_audit.simulate", "llm_audit.cli"],
+    ["llm_audit.estimate", "llm_audit.estimate.paired", "llm_audit.estimate.oracle", "llm_audit.report",
+     "llm_audit.simulate", "llm_audit.cli"],
 )
 def test_layer_does_not_import_torch(modules):
     code = (
