@@ -14,10 +14,12 @@ from benchmarks.model_pair.sizes import SIZES
 
 REPO = Path(__file__).resolve().parents[2]
 SECTION = "## Model pair (oracle)"
-# Members of the synthetic audits are more often short, GitHub or Wikipedia texts and less often Hacker News or
-# Common Crawl ones: the selection every loss-based score mistakes for memorization.
-PROPENSITY = {"n_tokens": -1.0, "domain=github": 1.0, "domain=wikipedia": 0.5, "domain=pile_cc": -0.5,
-              "domain=hackernews": -1.0}
+# The synthetic audits' members are the texts that look easy from their covariates: the confounder is the
+# least-squares prediction of the without-model's loss score from every covariate the estimator sees (as the
+# ground-truth benchmark predicts the base model's loss from domain and length). It is a linear function of
+# those covariates, so membership stays unconfounded given them; the column itself is hidden from the estimator.
+CONFOUNDER = "easiness"
+PROPENSITY = {CONFOUNDER: 1.0}
 TARGET = 0.93
 
 ABOUT = """\
@@ -36,10 +38,12 @@ estimator against it:
 5. the oracle (`llm_audit.estimate.paired.paired`): on the inserted texts, S(1) under A, S(0) under B; the
    control columns are the held-out half, which neither model saw;
 6. the harness (`llm_audit.estimate.oracle.oracle_audit`): per strength a, R draws of a confounded member set
-   among the inserted texts with logit e = b + a (-1.0 z(n_tokens) + 1.0 [github] + 0.5 [wikipedia]
-   - 0.5 [pile_cc] - 1.0 [hackernews]), mean e = 1/2; each text scored by the model matching its draw; the
-   zero-run estimate (naive, IPW, DR; 5-fold logistic propensity, eta = 0.02, `ate`) graded against the
-   oracle over all inserted texts. Coverage is split by the verdict the estimator printed.
+   among the inserted texts with logit e = b + a z(easiness), mean e = 1/2, where easiness is the
+   least-squares prediction of model B's `loss` from every covariate the estimator sees (members are the
+   texts that look easy from their covariates; a linear function of them, so membership stays unconfounded
+   given the covariates); each text scored by the model matching its draw; the zero-run estimate (naive,
+   IPW, DR; 5-fold logistic propensity, eta = 0.02, `ate`) graded against the oracle over all inserted
+   texts. Coverage is split by the verdict the estimator printed.
 
 `--multi-run R` adds R fine-tunes of the same base on random halves of all candidates (the multi-run truth
 of the same recipe) for the comparison of the two truths. Every step is cached under
@@ -61,6 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"write the tables into the '{SECTION[3:]}' section of benchmarks/README.md")
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def with_confounder(covariates, scores_without, pool_ids):
+    """``covariates`` plus the ``easiness`` column: the least-squares prediction of the without-model's
+    ``loss`` from one-hot domain and the standardized numeric covariates, fitted on the pool texts."""
+    import numpy as np
+    import pandas as pd
+
+    cov = covariates.set_index("id")
+    numeric = cov.drop(columns=["domain"]).astype(float)
+    design = pd.concat([pd.get_dummies(cov["domain"], dtype=float),
+                        (numeric - numeric.mean()) / numeric.std(ddof=0).replace(0, 1)], axis=1)
+    loss = scores_without.set_index("id")["loss"]
+    coef, *_ = np.linalg.lstsq(design.loc[pool_ids].to_numpy(), loss.loc[pool_ids].to_numpy(), rcond=None)
+    return covariates.assign(**{CONFOUNDER: design.loc[covariates["id"]].to_numpy() @ coef})
 
 
 def machine() -> str:
@@ -137,20 +156,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pair = build_pair(ctx)
     scores = list(size.table_scores)
     truth = paired(pair["with"], pair["without"], scores=scores, n_bootstrap=size.truth_bootstrap, seed=args.seed)
+    pool_ids = truth.per_unit.loc[truth.per_unit["inserted"] == 1, "id"]
+    covariates = with_confounder(pair["covariates"], pair["without"], pool_ids)
 
     def harness_at(a: float) -> OracleResult:
         """The harness at strength ``a``: computed once, then read back from the run folder."""
         prop = Propensity(PROPENSITY, strength=a)
-        stem = folder / f"harness_a{a:g}_draws{draws}"
+        stem = folder / f"harness_{CONFOUNDER}_a{a:g}_draws{draws}"
         if (stem.parent / f"{stem.name}_grades.parquet").exists():
-            pool = truth.per_unit.loc[truth.per_unit["inserted"] == 1, "id"]
-            e = prop.probabilities(pair["covariates"].set_index("id").loc[pool].reset_index())
+            e = prop.probabilities(covariates.set_index("id").loc[pool_ids].reset_index())
             return OracleResult(truth=truth, grades=read_table(stem.parent / f"{stem.name}_grades.parquet"),
                                 draws=read_table(stem.parent / f"{stem.name}_draws.parquet"),
                                 propensity=prop.formula(), config={"propensity_range": [float(e.min()), float(e.max())]})
         with ctx.timed(stem.name):
-            result = oracle_audit(pair["with"], pair["without"], pair["covariates"], prop, draws=draws, scores=scores,
-                                  seed=args.seed, truth_bootstrap=size.truth_bootstrap, n_jobs=args.jobs,
+            result = oracle_audit(pair["with"], pair["without"], covariates, prop, draws=draws, scores=scores,
+                                  hidden=[CONFOUNDER], seed=args.seed, truth_bootstrap=size.truth_bootstrap,
+                                  n_jobs=args.jobs,
                                   estimate_options={"n_bootstrap": size.n_bootstrap, "n_jobs": 1})
         write_table(result.grades, stem.parent / f"{stem.name}_grades.parquet")
         write_table(result.draws, stem.parent / f"{stem.name}_draws.parquet")
