@@ -19,7 +19,13 @@ SECTION = "## Model pair (oracle)"
 # ground-truth benchmark predicts the base model's loss from domain and length). It is a linear function of
 # those covariates, so membership stays unconfounded given them; the column itself is hidden from the estimator.
 CONFOUNDER = "easiness"
-PROPENSITY = {CONFOUNDER: 1.0}
+# Two stated selections: `easiness` (default) and a sparse one on length and domain (short, GitHub and Wikipedia
+# texts are members more often), which on this corpus hardly moves the naive AUC.
+PROPENSITIES = {
+    "easiness": {CONFOUNDER: 1.0},
+    "length-domain": {"n_tokens": -1.0, "domain=github": 1.0, "domain=wikipedia": 0.5, "domain=pile_cc": -0.5,
+                      "domain=hackernews": -1.0},
+}
 TARGET = 0.93
 
 ABOUT = """\
@@ -57,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".cache" / "model_pair")
     parser.add_argument("--draws", type=int, help="harness draws per strength (default: the size's)")
+    parser.add_argument("--propensity", choices=sorted(PROPENSITIES), default="easiness",
+                        help="the harness's stated selection (default: easiness)")
     parser.add_argument("--multi-run", type=int, default=0, metavar="R",
                         help="also R randomized fine-tunes of the same recipe: the multi-run truth beside the pair's")
     parser.add_argument("--jobs", type=int, default=1, help="harness draws estimated in parallel processes")
@@ -161,8 +169,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def harness_at(a: float) -> OracleResult:
         """The harness at strength ``a``: computed once, then read back from the run folder."""
-        prop = Propensity(PROPENSITY, strength=a)
-        stem = folder / f"harness_{CONFOUNDER}_a{a:g}_draws{draws}"
+        prop = Propensity(PROPENSITIES[args.propensity], strength=a)
+        stem = folder / f"harness_{args.propensity}_a{a:g}_draws{draws}"
         if (stem.parent / f"{stem.name}_grades.parquet").exists():
             e = prop.probabilities(covariates.set_index("id").loc[pool_ids].reset_index())
             return OracleResult(truth=truth, grades=read_table(stem.parent / f"{stem.name}_grades.parquet"),
@@ -190,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.multi_run:
         long = multi_run_scores(ctx, args.multi_run)
         multi = multi_run(long, scores=scores, n_bootstrap=size.truth_bootstrap, seed=args.seed).to_dict()
-    results = {"size": {**size.__dict__}, "seed": args.seed, "propensity_terms": PROPENSITY,
+    results = {"size": {**size.__dict__}, "seed": args.seed, "propensity_terms": PROPENSITIES[args.propensity],
                "truth": truth.to_dict(), "multi_run_truth": multi, "harness": harness, "timings_s": ctx.timings()}
     atomic_write_text(folder / "results.json", json.dumps(results, indent=1, default=str) + "\n")
     return results
@@ -214,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         flags = f" --threads {args.threads}" if args.threads else ""
         flags += f" --multi-run {args.multi_run}" if args.multi_run else ""
         flags += f" --jobs {args.jobs}" if args.jobs != 1 else ""
+        flags += f" --propensity {args.propensity}" if args.propensity != "easiness" else ""
         command = f"python -m benchmarks.model_pair --size {size['name']} --seed {args.seed}{flags} --write-readme"
         body = (f"{ABOUT}\n\nMeasured: `{command}` (size `{size['name']}`: {6 * size['candidates_per_domain']} "
                 f"candidates, GPT-2 d={size['d_model']} x {size['n_layer']} layers, vocab {size['vocab_size']}, "
