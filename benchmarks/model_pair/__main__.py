@@ -119,10 +119,14 @@ def truth_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+TABLE_METRICS = ("auc", "tpr@0.01", "mean_diff")
+
+
 def target_lines(coverage: list[dict], strength: str) -> list[str]:
-    """The issue's target, checked: every (score, metric, method) printed `identified` covers the oracle
-    truth in >= 93% of its draws."""
-    rows = [r for r in coverage if r["verdict"] == "identified" and r["method"] in ("naive", "ipw", "dr")]
+    """The issue's target, checked on the table's metrics: every IPW / DR result printed `identified` covers
+    the oracle truth in >= 93% of its draws."""
+    rows = [r for r in coverage if r["verdict"] == "identified" and r["method"] in ("naive", "ipw", "dr")
+            and r["metric"] in TABLE_METRICS]
     corrected = [r for r in rows if r["method"] != "naive"]
     missed = [r for r in corrected if r["coverage"] < TARGET]
     if not corrected:
@@ -192,7 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "draws": int(len(result.draws)), "verdicts": result.verdicts(),
             "blind_auc": float(pd.to_numeric(result.draws["blind_auc"]).mean()),
             "propensity": result.propensity, "propensity_range": result.config["propensity_range"],
-            "coverage": result.coverage().to_dict(orient="records"), "table": result.table(),
+            "coverage": result.coverage().to_dict(orient="records"), "table": result.table(TABLE_METRICS),
         }
     multi = None
     if args.multi_run:
