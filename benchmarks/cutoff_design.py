@@ -27,8 +27,8 @@ from joblib import Parallel, delayed
 from scipy.stats import norm
 
 from llm_audit.estimate.bounds import auc_bounds
-from llm_audit.estimate.cutoff import local_auc, rd_jump
-from llm_audit.estimate.cutoff_checks import density_test, placebo_jumps
+from llm_audit.estimate.cutoff.rd import local_auc, rd_jump
+from llm_audit.estimate.cutoff.checks import density_test, placebo_jumps
 from llm_audit.estimate.metrics import weighted_auc
 from llm_audit.simulate_cutoff import simulate_dated, true_local_auc
 

@@ -12,6 +12,7 @@ from any working directory; ``config_hash`` is taken over the resolved config.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import re
@@ -213,6 +214,10 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
             raise AuditError(f"{source}: {key}: must be a number, got {value!r}")
         return float(value)
     if hint is str:
+        if isinstance(value, datetime.date):  # YAML reads an unquoted 2024-11-01 as a date
+            return value.isoformat()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # a year: `cutoff: 2020`
+            return str(value)
         if not isinstance(value, str):
             raise AuditError(f"{source}: {key}: must be a string, got {value!r}")
         return value

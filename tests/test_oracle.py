@@ -8,7 +8,7 @@ import pytest
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate.oracle import Propensity, grade, observed_scores, oracle_audit
-from llm_audit.estimate.paired import paired
+from llm_audit.estimate.regimes.paired import paired
 
 
 def _pair(n: int = 300, seed: int = 0, control: int = 0):
@@ -107,7 +107,7 @@ class _Printed:
 def test_covered_is_the_truth_inside_the_printed_interval():
     with_, without, _ = _pair(60)
     truth = paired(with_, without, n_bootstrap=10, fpr=(0.1,))
-    t = truth.scores["loss"]["auc"]["value"]
+    t = truth.value("loss", "oracle", "auc")
     blk = {"auc": {"value": t + 0.01, "ci": [t - 0.02, t + 0.02]}, "advantage": {"value": 0.3, "ci": [0.9, 1.0]},
            "mean_diff": {"value": 0.5, "ci": None},
            "tpr_at_fpr": {"0.1": {"value": None, "ci": None}}}

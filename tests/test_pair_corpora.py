@@ -17,7 +17,7 @@ from llm_audit.corpora import load_hubble, load_toaa
 from llm_audit.corpora.__main__ import main as corpora_main
 from llm_audit.corpus import load_corpus
 from llm_audit.errors import AuditError
-from llm_audit.estimate.paired import paired
+from llm_audit.estimate.regimes.paired import paired
 
 DATA = Path(__file__).parent / "data"
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -54,10 +54,11 @@ def test_hubble_corpus_feeds_the_paired_regime_with_duplicates_as_strata():
     with_ = pd.DataFrame({"id": corpus["id"], "member": corpus["member"], "loss": base + 0.1 * np.log1p(dup)})
     without = pd.DataFrame({"id": corpus["id"], "loss": base})
     est = paired(with_, without, strata=corpus.set_index("id")["duplicates"], n_bootstrap=20)
-    assert est.counts["inserted"] == int((dup > 0).sum()) and est.counts["control"] == int((dup == 0).sum())
-    assert set(est.strata) == {"1", "4", "16"}  # levels 64 and 256 have one inserted text each: no block
+    diag = est.to_dict()["diagnostics"]
+    assert diag["counts"]["inserted"] == int((dup > 0).sum()) and diag["counts"]["control"] == int((dup == 0).sum())
+    assert set(diag["strata"]) == {"1", "4", "16"}  # levels 64 and 256 have one inserted text each: no block
     assert any("stratum 256: 1 inserted text" in n for n in est.notes)
-    assert est.control["loss"]["mean_diff"]["value"] == 0.0
+    assert diag["control"]["loss"]["mean_diff"]["value"] == 0.0
 
 
 def _toaa_tokenizer():

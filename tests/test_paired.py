@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import norm
 
 from llm_audit.errors import AuditError
-from llm_audit.estimate.paired import paired, paired_auc, paired_metrics
+from llm_audit.estimate.regimes.paired import paired, paired_auc, paired_metrics
 
 
 def _tables(s1: np.ndarray, s0: np.ndarray, inserted: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -84,12 +84,13 @@ def test_oracle_recovers_a_closed_form_auc_and_its_interval_covers_it():
     with_, without = _tables(s1, s0, np.ones(n, dtype=int))
     est = paired(with_, without, n_bootstrap=300, seed=0)
     truth = norm.cdf(tau / np.sqrt(2 + s**2))
-    assert est.value("loss", "auc") == pytest.approx(truth, abs=0.02)
-    lo, hi = est.interval("loss", "auc")
+    assert est.value("loss", "oracle", "auc") == pytest.approx(truth, abs=0.02)
+    lo, hi = est.interval("loss", "oracle", "auc")
     assert lo < truth < hi and hi - lo < 0.06
-    assert est.value("loss", "mean_diff") == pytest.approx(tau, abs=0.05)
-    assert est.per_unit["loss"].to_numpy() == pytest.approx(s1 - s0)
-    assert est.control is None and est.counts["inserted"] == n
+    assert est.value("loss", "oracle", "mean_diff") == pytest.approx(tau, abs=0.05)
+    assert est.tables["per_unit"]["loss"].to_numpy() == pytest.approx(s1 - s0)
+    diag = est.to_dict()["diagnostics"]
+    assert diag["control"] is None and diag["counts"]["inserted"] == n
 
 
 def test_control_block_on_texts_neither_model_saw_and_strata():
@@ -101,27 +102,27 @@ def test_control_block_on_texts_neither_model_saw_and_strata():
     s1 = u + 0.1 * dup * inserted + rng.normal(0, 0.05, n)  # the first model differs only on inserted texts
     with_, without = _tables(s1, u, inserted)
     est = paired(with_, without, strata=pd.Series(dup, index=with_["id"]), n_bootstrap=200, seed=1)
-    assert est.counts == {"texts": n, "inserted": n // 2, "control": n // 2, "bootstrap_replicates": 200}
-    ctrl = est.control["loss"]["auc"]
+    diag = est.to_dict()["diagnostics"]
+    assert diag["counts"] == {"texts": n, "inserted": n // 2, "control": n // 2, "bootstrap_replicates": 200}
+    ctrl = diag["control"]["loss"]["auc"]
     assert ctrl["ci"][0] < 0.5 < ctrl["ci"][1]
-    assert set(est.strata) == {"1", "16"}
-    assert est.strata["16"]["loss"]["auc"]["value"] > est.strata["1"]["loss"]["auc"]["value"]
+    assert set(diag["strata"]) == {"1", "16"}
+    assert diag["strata"]["16"]["loss"]["auc"]["value"] > diag["strata"]["1"]["loss"]["auc"]["value"]
     rows = inserted == 1
-    assert est.value("loss", "auc") == pytest.approx(paired_auc(s1[rows], u[rows]), abs=1e-12)
+    assert est.value("loss", "oracle", "auc") == pytest.approx(paired_auc(s1[rows], u[rows]), rel=1e-9)
     d = est.to_dict()
-    assert set(d["scores"]["loss"]["causal"]) == {"auc", "tpr_at_fpr", "advantage", "mean_diff"}
-    assert set(d["scores"]["loss"]["causal"]["tpr_at_fpr"]["0.01"]) == {"value", "ci", "n_eff_nonmember_above",
-                                                                       "unreliable"}
-    assert "control" in est.summary()
+    assert d["regime"] == "paired" and d["scores"]["loss"]["oracle"]["method"] == "oracle"
+    assert set(d["scores"]["loss"]["oracle"]["tpr_at_fpr"]["0.01"]) == {"value", "ci", "se", "n_eff", "flags", "ci_method"}
+    assert "paired" in est.summary()
 
 
 def test_bootstrap_interval_is_reproducible_and_depends_on_the_seed():
     rng = np.random.default_rng(6)
     s0 = rng.normal(0, 1, 100)
     with_, without = _tables(s0 + 0.3 + rng.normal(0, 0.3, 100), s0, np.ones(100, dtype=int))
-    a = paired(with_, without, n_bootstrap=50, seed=3).interval("loss", "auc")
-    assert a == paired(with_, without, n_bootstrap=50, seed=3).interval("loss", "auc")
-    assert a != paired(with_, without, n_bootstrap=50, seed=4).interval("loss", "auc")
+    a = paired(with_, without, n_bootstrap=50, seed=3).interval("loss", "oracle", "auc")
+    assert a == paired(with_, without, n_bootstrap=50, seed=3).interval("loss", "oracle", "auc")
+    assert a != paired(with_, without, n_bootstrap=50, seed=4).interval("loss", "oracle", "auc")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -41,7 +41,7 @@ estimator against it:
    seed, same steps, so the two read the same blocks in the same order (Hubble's construction);
 4. two scoring passes (`llm_audit.scoring.pair.score_pair`, one score cache) and the covariates (length,
    domain, lexical, TF-IDF/SVD) of every candidate;
-5. the oracle (`llm_audit.estimate.paired.paired`): on the inserted texts, S(1) under A, S(0) under B; the
+5. the oracle (`llm_audit.estimate.regimes.paired.paired`): on the inserted texts, S(1) under A, S(0) under B; the
    control columns are the held-out half, which neither model saw;
 6. the harness (`llm_audit.estimate.oracle.oracle_audit`): per strength a, R draws of a confounded member set
    among the inserted texts with logit e = b + a z(easiness), mean e = 1/2, where easiness is the
@@ -106,12 +106,12 @@ def truth_table(results: dict[str, Any]) -> str:
     head = "| score | pair oracle AUC | TPR@1%FPR | mean memorization | control AUC (neither model saw) |"
     sep = "|---|---|---|---|---|"
     if multi is not None:
-        head += f" multi-run truth AUC (R={multi['counts']['runs']}) |"
+        head += f" multi-run truth AUC (R={multi['diagnostics']['counts']['runs']}) |"
         sep += "---|"
     rows = [head, sep]
     for score in results["size"]["table_scores"]:
-        m = truth["scores"][score]["causal"]
-        control = (truth.get("control") or {}).get(score, {}).get("causal", {}).get("auc")
+        m = truth["scores"][score]["oracle"]
+        control = (truth["diagnostics"]["control"] or {}).get(score, {}).get("auc")
         cells = [score, _cell(m["auc"]), _cell(m["tpr_at_fpr"]["0.01"]), _cell(m["mean_diff"]), _cell(control)]
         if multi is not None:
             cells.append(_cell(multi["scores"][score]["causal"]["auc"]))
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from benchmarks.model_pair.build import Context, build_pair, multi_run_scores
     from llm_audit.estimate.oracle import OracleResult, Propensity, oracle_audit
-    from llm_audit.estimate.paired import paired
+    from llm_audit.estimate.regimes.paired import paired
     from llm_audit.estimate.regimes import multi_run
     from llm_audit.tables import atomic_write_text, read_table, write_table
 
@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pair = build_pair(ctx)
     scores = list(size.table_scores)
     truth = paired(pair["with"], pair["without"], scores=scores, n_bootstrap=size.truth_bootstrap, seed=args.seed)
-    pool_ids = truth.per_unit.loc[truth.per_unit["inserted"] == 1, "id"]
+    per_unit = truth.tables["per_unit"]
+    pool_ids = per_unit.loc[per_unit["inserted"] == 1, "id"]
     covariates = with_confounder(pair["covariates"], pair["without"], pool_ids)
 
     def harness_at(a: float) -> OracleResult:

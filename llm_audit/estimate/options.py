@@ -30,6 +30,8 @@ class EstimateConfig:
     jobs: int = option("parallel jobs (-1: every core the process may use)", default=-1)
     grid_size: int = option("thresholds of the doubly robust CDF grid", default=100)
     gamma_max: float = option("largest odds ratio the sensitivity analysis searches", default=20.0)
+    cutoff: str | None = option("the model's data cutoff (a date: `2024-11-01`, `2024`); texts dated before it are "
+                                "members. Null: detected when membership follows the date", default=None)
     dp_epsilon: float | None = option("the model's DP epsilon, if trained with DP (adds the DP sanity bound)",
                                       default=None)
     dp_delta: float = option("the model's DP delta", default=0.0)

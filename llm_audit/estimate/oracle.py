@@ -38,7 +38,9 @@ from scipy.optimize import brentq
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate import estimate
-from llm_audit.estimate.paired import DEFAULT_FPR, PairedEstimates, fpr_key, paired
+from llm_audit.estimate.regimes.paired import paired
+from llm_audit.estimate.regimes.randomized import DEFAULT_FPR
+from llm_audit.estimate.results import Estimates, fpr_key
 
 METHODS = ("naive", "ipw", "dr", "ipw_overlap", "dr_overlap")
 METRICS = ("auc", "tpr_at_fpr", "advantage", "mean_diff")
@@ -106,17 +108,18 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def observed_scores(truth: PairedEstimates, member: np.ndarray, scores: Sequence[str]) -> pd.DataFrame:
+def observed_scores(truth: Estimates, member: np.ndarray, scores: Sequence[str]) -> pd.DataFrame:
     """The scores table of one synthetic audit: per pool text the score under the model matching its drawn
     membership (``s1_<score>`` when member, ``s0_<score>`` otherwise)."""
-    pool = truth.per_unit[truth.per_unit["inserted"] == 1]
+    per_unit = truth.tables["per_unit"]
+    pool = per_unit[per_unit["inserted"] == 1]
     out = pd.DataFrame({"id": pool["id"].to_numpy(), "member": member})
     for c in scores:
         out[c] = np.where(member == 1, pool[f"s1_{c}"].to_numpy(), pool[f"s0_{c}"].to_numpy())
     return out
 
 
-def grade(est: Any, truth: PairedEstimates, scores: Sequence[str], fpr: Sequence[float]) -> pd.DataFrame:
+def grade(est: Any, truth: Estimates, scores: Sequence[str], fpr: Sequence[float]) -> pd.DataFrame:
     """One row per (score, method, metric) of one zero-run estimate (an ``Estimates``: ``value`` and
     ``interval`` by score, method, metric and FPR): value, interval, the oracle truth and whether the interval
     covers it. Methods and metrics the estimator did not print (value None) are left out."""
@@ -133,7 +136,7 @@ def grade(est: Any, truth: PairedEstimates, scores: Sequence[str], fpr: Sequence
                     if value is None:
                         continue
                     ci = est.interval(score, method, metric, a)
-                    true = truth.value(score, metric, a)
+                    true = truth.value(score, "oracle", metric, a)
                     lo, hi = ci if ci is not None else (np.nan, np.nan)
                     rows.append({"score": score, "method": method, "metric": name, "value": value, "lo": lo,
                                  "hi": hi, "truth": true, "covered": bool(ci is not None and lo <= true <= hi)})
@@ -145,7 +148,7 @@ class OracleResult:
     """Every draw's grades, the draws themselves (members, blind AUC, verdict) and the truth they were graded
     against."""
 
-    truth: PairedEstimates
+    truth: Estimates
     grades: pd.DataFrame  # draw, verdict, score, method, metric, value, lo, hi, truth, covered
     draws: pd.DataFrame  # draw, members, nonmembers, blind_auc, verdict
     propensity: str
@@ -183,7 +186,8 @@ class OracleResult:
     def summary(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.verdicts().items())
         return "\n".join([
-            f"oracle harness: {len(self.draws)} draws on {self.truth.counts['inserted']} pool texts; {self.propensity}",
+            f"oracle harness: {len(self.draws)} draws on {self.truth.to_dict()['diagnostics']['counts']['inserted']} "
+            f"pool texts; {self.propensity}",
             f"verdicts: {counts}; mean blind-baseline AUC {self.draws['blind_auc'].mean():.3f}",
             "",
             self.table(),
@@ -240,8 +244,9 @@ def oracle_audit(
     fpr = tuple(float(a) for a in fpr)
     truth = paired(scores_with, scores_without, inserted=inserted, scores=scores, fpr=fpr,
                    n_bootstrap=truth_bootstrap, seed=seed)
-    cols = list(truth.scores)
-    pool_ids = truth.per_unit.loc[truth.per_unit["inserted"] == 1, "id"]
+    cols = truth.score_names
+    per_unit = truth.tables["per_unit"]
+    pool_ids = per_unit.loc[per_unit["inserted"] == 1, "id"]
     if "id" not in covariates.columns:
         raise AuditError("covariates: no 'id' column")
     cov = covariates.assign(id=covariates["id"].astype(str)).drop_duplicates("id").set_index("id")

@@ -17,6 +17,8 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
 from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval, refit_propensity_replicates
+from llm_audit.estimate.bounds import auc_bounds
+from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
 from llm_audit.estimate.estimands import get_estimand
 from llm_audit.estimate.methods import METHODS, Fit, Problem
@@ -36,6 +38,7 @@ from llm_audit.errors import AuditError
 
 Z95 = 1.959963984540054
 DEFAULT_METHODS = ("naive", "ipw", "dr")
+BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
 class ZeroRunEstimator:
@@ -75,8 +78,13 @@ class ZeroRunEstimator:
         results, curves, per_score = {}, {}, {}
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
+        cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
+                                            n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
+        for name, result in at_cutoff.items():
+            results[name]["cutoff"] = result
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff}
         self.estimates_ = Estimates.build(
-            regime="zero-run", results=results, curves=curves, diagnostics=self._diagnostics(per_score),
+            regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
                                                         model=scores_df.attrs.get("model"), config=self._config()),
             assumptions=ASSUMPTIONS, notes=notes,
@@ -114,6 +122,9 @@ class ZeroRunEstimator:
                 key = m + pop.suffix
                 fits[key], labels[key], rows[key] = METHODS[m].fit(problem), (m, self.estimand_.name, pop.label), pop.rows
             per_score.update(self._refutation(name, s, pop, fits["naive"].point.auc, notes))
+        if nu is not None and not nu.identified:
+            per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
+                                             seed=self.seeds_("bounds", name)).to_dict()
         reps = self._replicates(fits, rows, name, s)
         results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
         results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})

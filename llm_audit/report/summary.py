@@ -146,7 +146,7 @@ def _tprs(m: dict[str, Any] | None, fpr_keys: list[str], missing: str = "n/a") -
 def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
          unidentified: bool = False) -> HeadlineRow:
     if randomized:
-        causal = blocks.get("causal")
+        causal = next(iter(blocks.values()))  # the one result of a randomized or oracle regime
         auc = _metric(causal, "auc")
         return HeadlineRow(
             score=name, auc_naive=auc, auc_ipw=auc, auc_dr=auc,

@@ -1,4 +1,4 @@
-"""Regime `paired` (SPEC §11): two models trained identically except that one of them saw a set of texts.
+"""Regime `paired` (docs/method.md, "Model pairs"): two models trained identically except that one of them saw a set of texts.
 
 Model A ("with") saw the inserted texts, model B ("without") did not; both share one tokenizer. For every
 inserted text i both potential scores are then observed: S_i(1) under A, S_i(0) under B. The oracle is
@@ -21,39 +21,29 @@ The estimate layer: no torch, no transformers.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from llm_audit.errors import AuditError
+from llm_audit.errors import AuditError, plain
 from llm_audit.estimate.design import score_columns
 from llm_audit.estimate.metrics import (
-    MIN_NONMEMBERS_ABOVE,
     advantage,
     curve_auc,
     effective_nonmembers_above,
     roc_curve_weighted,
     tpr_at_fpr_index,
 )
-from llm_audit.tables import atomic_write_text
-
-DEFAULT_FPR = (0.001, 0.01, 0.05)
-SCHEMA_VERSION = 1
+from llm_audit.estimate.provenance import provenance
+from llm_audit.estimate.regimes.randomized import DEFAULT_FPR, causal_result
+from llm_audit.estimate.results import Estimates, Result, fpr_key
 ASSUMPTIONS = [
     "the two models were trained identically (initialization, data order, seed, steps) except for the inserted "
     "texts, so a text's score difference between them is the effect of its inclusion",
     "each inserted text's S(1) was produced with every other inserted text also in training: the oracle is the "
     "effect of inclusion alongside the whole inserted set (interference among inserted texts is part of it)",
 ]
-
-
-def fpr_key(a: float) -> str:
-    """The key of a FPR target in the metric blocks: ``0.01`` -> ``"0.01"``."""
-    return format(a, "g")
 
 
 # ---- the metrics of one pair of columns ------------------------------------------------------------------------
@@ -103,38 +93,11 @@ def paired_metrics(
     }
 
 
-def _interval(values: np.ndarray, level: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
-    return [float(lo), float(hi)]
-
-
-def with_intervals(point: dict[str, Any], reps: list[dict[str, Any]], level: float) -> dict[str, Any]:
-    """One metric block in the project's shape: ``{"auc": {"value", "ci"}, "tpr_at_fpr": {"0.01": {"value",
-    "ci", "n_eff_nonmember_above", "unreliable"}}, "advantage": {...}, "mean_diff": {...}}``."""
-    block: dict[str, Any] = {
-        k: {"value": point[k], "ci": _interval(np.array([r[k] for r in reps], dtype=float), level)}
-        for k in ("auc", "advantage", "mean_diff")
-    }
-    block["tpr_at_fpr"] = {}
-    for key, entry in point["tpr_at_fpr"].items():
-        boot = np.array([r["tpr_at_fpr"][key]["value"] for r in reps], dtype=float)
-        block["tpr_at_fpr"][key] = {
-            "value": entry["value"],
-            "ci": _interval(boot, level),
-            "n_eff_nonmember_above": entry["n_eff_nonmember_above"],
-            "unreliable": entry["n_eff_nonmember_above"] < MIN_NONMEMBERS_ABOVE,
-        }
-    return block
-
-
 def bootstrap_blocks(
     s1: dict[str, np.ndarray], s0: dict[str, np.ndarray], *, fpr: Sequence[float], n_bootstrap: int,
     level: float, rng: np.random.Generator,
-) -> tuple[dict[str, dict[str, Any]], int]:
-    """Per score the metric block with percentile intervals from ``n_bootstrap`` resamples of the texts
+) -> tuple[dict[str, Result], int]:
+    """Per score the oracle ``Result`` with percentile intervals from ``n_bootstrap`` resamples of the texts
     (multiplicities drawn once per replicate and shared by every score), and the replicate count."""
     n = len(next(iter(s1.values())))
     reps: dict[str, list[dict[str, Any]]] = {name: [] for name in s1}
@@ -143,82 +106,12 @@ def bootstrap_blocks(
         keep = counts > 0
         for name in s1:
             reps[name].append(paired_metrics(s1[name][keep], s0[name][keep], counts[keep], fpr=fpr))
-    blocks = {name: with_intervals(paired_metrics(s1[name], s0[name], fpr=fpr), reps[name], level) for name in s1}
+    blocks = {name: causal_result(paired_metrics(s1[name], s0[name], fpr=fpr), reps[name], level, method="oracle")
+              for name in s1}
     return blocks, n_bootstrap
 
 
 # ---- the regime ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PairedEstimates:
-    """The oracle of a model pair: per score one metric block over the inserted texts, the control block over
-    the texts neither model saw (when there are any), per-stratum blocks, and the per-text effects."""
-
-    scores: dict[str, dict[str, Any]]
-    control: dict[str, dict[str, Any]] | None
-    strata: dict[str, dict[str, dict[str, Any]]] | None
-    per_unit: pd.DataFrame = field(repr=False)
-    counts: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    assumptions: list[str] = field(default_factory=lambda: list(ASSUMPTIONS))
-    notes: list[str] = field(default_factory=list)
-    regime: str = "paired"
-
-    def value(self, score: str, metric: str, fpr: float | None = None) -> float:
-        """e.g. ``value("loss", "auc")`` or ``value("loss", "tpr_at_fpr", 0.01)``."""
-        entry = self.scores[score][metric]
-        return (entry[fpr_key(fpr)] if metric == "tpr_at_fpr" else entry)["value"]
-
-    def interval(self, score: str, metric: str, fpr: float | None = None) -> list[float] | None:
-        entry = self.scores[score][metric]
-        return (entry[fpr_key(fpr)] if metric == "tpr_at_fpr" else entry)["ci"]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The estimates JSON: ``{"scores": {score: {"causal": M}}}`` as the randomized regimes write it, plus
-        ``control`` and ``strata`` blocks of the same shape."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "regime": self.regime,
-            "scores": {name: {"causal": m} for name, m in self.scores.items()},
-            "control": None if self.control is None else {name: {"causal": m} for name, m in self.control.items()},
-            "strata": None if self.strata is None else {
-                label: {name: {"causal": m} for name, m in blocks.items()} for label, blocks in self.strata.items()},
-            "counts": self.counts,
-            "assumptions": self.assumptions,
-            "config": self.config,
-            "notes": self.notes,
-        }
-
-    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", overwrite=overwrite)
-
-    def summary(self) -> str:
-        """A plain-text table: one row per score (oracle, then control), then counts and assumptions."""
-        fprs = [fpr_key(a) for a in self.config["fpr"]]
-        head = ["score", "block", "AUC [95% CI]", *[f"TPR@{a}" for a in fprs], "advantage", "mean diff"]
-        rows = [head]
-        for label, blocks in (("oracle", self.scores), ("control", self.control or {})):
-            for name, m in blocks.items():
-                tprs = [f"{m['tpr_at_fpr'][a]['value']:.3f}" + ("*" if m["tpr_at_fpr"][a]["unreliable"] else "")
-                        for a in fprs]
-                ci = m["auc"]["ci"]
-                auc = f"{m['auc']['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-                rows.append([name, label, auc, *tprs, f"{m['advantage']['value']:.3f}",
-                             f"{m['mean_diff']['value']:.3f}"])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines += ["", "paired: " + ", ".join(f"{k} {v}" for k, v in self.counts.items())]
-        lines.append("oracle: texts the first model saw, S(1) under it, S(0) under the second; control: texts "
-                     "neither model saw (near 0.5 / 0 when the two models differ only by the insertion)")
-        lines += [f"assumes: {a}" for a in self.assumptions]
-        lines.append(f"* fewer than {MIN_NONMEMBERS_ABOVE:g} S(0) values above the threshold: unreliable")
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _indexed(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -247,7 +140,7 @@ def _inserted(with_: pd.DataFrame, inserted: pd.Series | None) -> np.ndarray:
     flag = pd.to_numeric(values, errors="coerce")
     bad = np.flatnonzero(~flag.isin([0, 1]).to_numpy())
     if bad.size:
-        raise AuditError(f"{source}: id {with_.index[bad[0]]!r}: expected 0 or 1, got {_plain(values.iloc[bad[0]])!r}")
+        raise AuditError(f"{source}: id {with_.index[bad[0]]!r}: expected 0 or 1, got {plain(values.iloc[bad[0]])!r}")
     return flag.to_numpy(dtype=int)
 
 
@@ -271,8 +164,8 @@ def _aligned(scores_with: pd.DataFrame, scores_without: pd.DataFrame, requested:
         differ = np.flatnonzero(with_["n_tokens"].to_numpy() != without["n_tokens"].to_numpy())
         if differ.size:
             i = differ[0]
-            raise AuditError(f"scores: id {with_.index[i]!r} has {_plain(with_['n_tokens'].iloc[i])} tokens under one "
-                             f"model and {_plain(without['n_tokens'].iloc[i])} under the other: a pair needs one "
+            raise AuditError(f"scores: id {with_.index[i]!r} has {plain(with_['n_tokens'].iloc[i])} tokens under one "
+                             f"model and {plain(without['n_tokens'].iloc[i])} under the other: a pair needs one "
                              "tokenizer")
     for table, name in ((with_, "scores (model with the texts)"), (without, "scores (model without them)")):
         for col in cols:
@@ -293,8 +186,9 @@ def paired(
     n_bootstrap: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-) -> PairedEstimates:
-    """The oracle metrics of a model pair (SPEC §11).
+) -> Estimates:
+    """The oracle metrics of a model pair (docs/method.md, "Model pairs"): results under the key ``oracle``,
+    the ``control`` and ``strata`` blocks in ``diagnostics``, the per-text effects in ``tables["per_unit"]``.
 
     ``scores_with``: the scores table of the candidate texts under the model that saw the inserted ones (``id``
     and score columns, as ``score_corpus`` writes it); ``scores_without``: the same ids under the model that
@@ -349,10 +243,21 @@ def paired(
         per_unit[c] = s1 - s0  # tau_i; for texts neither model saw, the pair's difference without insertion
     counts = {"texts": int(len(flag)), "inserted": int(flag.sum()), "control": int(outside.size),
               "bootstrap_replicates": n_reps}
-    return PairedEstimates(
-        scores=blocks, control=control, strata=per_stratum, per_unit=per_unit, counts=counts,
+    est = Estimates.build(
+        regime="paired",
+        results={name: {"oracle": r} for name, r in blocks.items()},
+        diagnostics={
+            "counts": counts,
+            "control": None if control is None else {name: r.to_dict() for name, r in control.items()},
+            "strata": None if per_stratum is None else {
+                label: {name: r.to_dict() for name, r in rs.items()} for label, rs in per_stratum.items()},
+        },
         config={"fpr": list(fpr), "n_bootstrap": n_bootstrap, "level": level, "seed": seed,
                 "interval": "percentile, bootstrap over texts (a text keeps both its scores)",
                 "auc": "Mann-Whitney of S(1) against S(0) over pairs i != j, ties 1/2"},
+        provenance=provenance({"scores_with": scores_with, "scores_without": scores_without}),
+        assumptions=ASSUMPTIONS,
         notes=notes,
     )
+    est.tables["per_unit"] = per_unit
+    return est

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from llm_audit.errors import AuditError
-from llm_audit.estimate.cutoff import STATEMENT, LocalAUC, RDEstimate, local_auc, rd_jump
-from llm_audit.estimate.cutoff_checks import (
+from llm_audit.estimate.cutoff.rd import STATEMENT, LocalAUC, RDEstimate, local_auc, rd_jump
+from llm_audit.estimate.cutoff.checks import (
     PLACEBO_QUANTILES, CovariateJumps, DensityTest, covariate_jumps, density_test, placebo_jumps,
 )
-from llm_audit.estimate.cutoff_design import MAX_VIOLATION, CutoffDesign, as_years, detect_design
+from llm_audit.estimate.cutoff.design import MAX_VIOLATION, CutoffDesign, as_years, detect_design
 
 
 @dataclass(frozen=True)
