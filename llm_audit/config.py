@@ -347,7 +347,7 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
             label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
             raise AuditError(f"{source}: {label}: no such file or folder: {value}")
     if c.model.offload_folder is not None:  # created by the loader when it offloads
-        c.model.offload_folder = str(base / Path(c.model.offload_folder).expanduser())
+        c.model.offload_folder = str((base / Path(c.model.offload_folder).expanduser()).resolve())
     for key in ("recall_prefix", "dcpdd_reference"):
         value = getattr(c.scoring, key)
         if value is not None:

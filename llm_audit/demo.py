@@ -202,19 +202,20 @@ def prepare_demo(size: DemoSize, cache_dir: Path, seed: int, log: Callable[[str]
 
 
 def demo_configs(size: DemoSize, folder: Path, mean_p: float, seed: int) -> tuple[AuditConfig, AuditConfig]:
-    """The audit configs, built in code exactly as a user would write them in YAML."""
+    """The audit configs, built in code exactly as a user would write them in a YAML file kept in ``folder``:
+    paths relative to that folder."""
     common = {
-        "scoring": {"k": [0.2], "cache_dir": str(folder / "score_cache")},
+        "scoring": {"k": [0.2], "cache_dir": "score_cache"},
         "covariates": {"tfidf_k": size.tfidf_k},
     }
     confounded = config_from_dict({
-        "name": size.name, "corpus": {"path": str(folder / "pool-confounded.jsonl")},
-        "model": {"name": str(folder / "model-confounded"), "device": "cpu"}, **common,
+        "name": size.name, "corpus": {"path": "pool-confounded.jsonl"},
+        "model": {"name": "model-confounded", "device": "cpu"}, **common,
         "estimate": {"bootstrap": size.bootstrap, "seed": seed},
     }, source="demo config", base_dir=folder)
     randomized = config_from_dict({
-        "name": f"{size.name}-randomized", "corpus": {"path": str(folder / "pool-randomized.jsonl")},
-        "model": {"name": str(folder / "model-randomized"), "device": "cpu"}, **common,
+        "name": f"{size.name}-randomized", "corpus": {"path": "pool-randomized.jsonl"},
+        "model": {"name": "model-randomized", "device": "cpu"}, **common,
         "estimate": {"bootstrap": size.bootstrap, "seed": seed, "regime": "one-run", "inclusion_p": round(mean_p, 6)},
     }, source="demo config", base_dir=folder)
     return confounded, randomized
@@ -251,7 +252,8 @@ def run_demo(
 
     t0 = time.perf_counter()
     size = SMALL if small else FULL
-    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    # Absolute from here on: the run records, configs and messages name the folder, whatever the working dir.
+    cache = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()).resolve()
     with _single_torch_thread():
         folder, trained = prepare_demo(size, cache, seed, log)
     info = json.loads((folder / "demo.json").read_text())

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from llm_audit.demo import DATA_FILE, SMALL, confounded_propensity, demo_summary, draw_members, load_demo_corpus, run_demo
+from llm_audit.demo import (DATA_FILE, SMALL, confounded_propensity, demo_configs, demo_summary, draw_members,
+                            load_demo_corpus, run_demo)
 
 
 def test_shipped_corpus_is_small_real_and_attributed():
@@ -37,6 +39,21 @@ def test_selection_is_confounded_by_domain_and_length():
     length = pool["text"].str.len().to_numpy()
     assert length[member == 1].mean() < length[member == 0].mean()
     assert 0.02 < p.min() and p.max() < 0.98  # overlap holds by design: the correction is identified
+
+
+def test_demo_configs_name_the_files_of_a_relative_cache_folder(tmp_path, monkeypatch):
+    """`llm-audit demo --cache-dir .cache/demo`: the folder was joined onto itself (.cache/demo/demo/.cache/...)."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path(".cache/demo") / SMALL.name
+    for arm in ("confounded", "randomized"):
+        (folder / f"model-{arm}").mkdir(parents=True)
+        (folder / f"pool-{arm}.jsonl").write_text('{"id": "a", "text": "some text", "member": 1}\n')
+    confounded, randomized = demo_configs(SMALL, folder, 0.4, seed=0)
+    absolute = (tmp_path / folder).resolve()
+    assert confounded.corpus.path == str(absolute / "pool-confounded.jsonl")
+    assert confounded.model.name == str(absolute / "model-confounded")
+    assert randomized.corpus.path == str(absolute / "pool-randomized.jsonl")
+    assert confounded.scoring.cache_dir == randomized.scoring.cache_dir == str(absolute / "score_cache")
 
 
 @pytest.mark.slow
