@@ -381,7 +381,7 @@ def _score_out_under_a_file(tmp):
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
     out = blocker / "scores.parquet"
-    case = score_case(tmp, model_dir(tmp.parent), f"{out}: folder {blocker} does not exist")
+    case = score_case(tmp, model_dir(tmp.parent), f"{out}: {blocker} is not a folder")
     case.argv[case.argv.index("--out") + 1] = str(out)
     case.api = lambda: __import__("llm_audit.tables", fromlist=["x"]).write_table(pd.DataFrame({"id": ["a"]}), out)
     return case
@@ -392,7 +392,7 @@ def _covariates_out_under_a_file(tmp):
     blocker.write_text("not a folder")
     out = blocker / "cov.parquet"
     source = write_jsonl(tmp / "c.jsonl", rows(4))
-    case = covariates_case(tmp, source, f"{out}: folder {blocker} does not exist")
+    case = covariates_case(tmp, source, f"{out}: {blocker} is not a folder")
     case.argv[case.argv.index("--out") + 1] = str(out)
     case.api = lambda: __import__("llm_audit.tables", fromlist=["x"]).write_table(pd.DataFrame({"id": ["a"]}), out)
     return case
