@@ -245,3 +245,6 @@ def test_texts_too_short_to_score_are_refused_or_skipped(audit, capsys):
     assert "1 text(s) of fewer than 2 tokens left out" in capsys.readouterr().err
     d = json.loads((root / "runs" / "short" / "estimates.json").read_text())
     assert d["diagnostics"]["n"]["total"] == n - 1
+    # Both tables on disk leave it out: `llm-audit estimate` on the run folder's tables finds the same ids.
+    ids = [pd.read_parquet(root / "runs" / "short" / f"{t}.parquet")["id"].tolist() for t in ("scores", "covariates")]
+    assert ids[0] == ids[1] and rows.loc[3, "id"] not in ids[0] and len(ids[0]) == n - 1

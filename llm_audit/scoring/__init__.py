@@ -2,6 +2,6 @@
 
 from llm_audit.scoring.attacks import ATTACKS, DEFAULT_K
 from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
-from llm_audit.scoring.runner import drop_unscorable, score_corpus
+from llm_audit.scoring.runner import score_corpus
 
-__all__ = ["ATTACKS", "DEFAULT_K", "LoadedModel", "drop_unscorable", "load_model", "score_corpus", "wrap_model"]
+__all__ = ["ATTACKS", "DEFAULT_K", "LoadedModel", "load_model", "score_corpus", "wrap_model"]
