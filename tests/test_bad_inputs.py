@@ -274,7 +274,11 @@ def _estimate_member_not_binary(tmp):
 
 def _ids_not_in_covariates(tmp):
     s, c = estimate_tables()
-    return estimate_case(tmp, s, c.iloc[2:], "ids: 2 id(s) in the scores table are missing from the covariates table, e.g. 'u0'")
+    case = estimate_case(tmp, s, c.iloc[2:], "ids: 2 id(s) in the scores table are missing from the covariates table, e.g. 'u0'")
+    # the command counts the ids of each table and offers the common ones
+    case.cli_fragment = (f"ids: 2 id(s) only in {tmp / 'scores.csv'}, 0 only in {tmp / 'covariates.csv'}, "
+                         f"{len(s) - 2} in both; pass --common-ids to estimate on those")
+    return case
 
 
 def _duplicate_score_ids(tmp):

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
 from llm_audit.errors import AuditError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -27,6 +32,32 @@ def _naming_files(exc: AuditError, tables: dict[str, str | None]) -> AuditError:
     return AuditError(message)
 
 
+def _on_common_ids(scores: pd.DataFrame, covariates: pd.DataFrame, scores_path: str, covariates_path: str,
+                   common: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, covariates) on the ids both tables hold. Tables with different id sets are refused, saying
+    how many ids are in one table only, unless ``common`` (``--common-ids``): then both are cut to the common
+    ids and a note in estimates.json says what was left out."""
+    if "id" not in scores.columns or "id" not in covariates.columns:
+        return scores, covariates  # the estimator names the missing column
+    s_ids, c_ids = scores["id"].astype(str), covariates["id"].astype(str)
+    if s_ids.duplicated().any() or c_ids.duplicated().any():
+        return scores, covariates  # and the repeated ids
+    in_both = set(s_ids) & set(c_ids)
+    only_s, only_c = int((~s_ids.isin(in_both)).sum()), int((~c_ids.isin(in_both)).sum())
+    if not only_s and not only_c:
+        return scores, covariates
+    only = f"{only_s} id(s) only in {scores_path}, {only_c} only in {covariates_path}"
+    if not in_both:
+        raise AuditError(f"ids: {only}, none in both")
+    if not common:
+        raise AuditError(f"ids: {only}, {len(in_both)} in both; pass --common-ids to estimate on those")
+    note = f"--common-ids: estimated on the {len(in_both)} ids in both tables; left out {only}"
+    print(f"llm-audit: note: {note}", file=sys.stderr)
+    covariates = covariates[c_ids.isin(in_both).to_numpy()].reset_index(drop=True)
+    covariates.attrs["notes"] = [*covariates.attrs.get("notes", []), note]
+    return scores[s_ids.isin(in_both).to_numpy()].reset_index(drop=True), covariates
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "estimate",
@@ -37,6 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
     p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
+    p.add_argument("--common-ids", action="store_true",
+                   help="tables with different id sets: estimate on the ids both hold (default: refuse, with the counts)")
     p.add_argument("--regime", default="zero-run", choices=["zero-run", "one-run", "multi-run"],
                    help="how membership was assigned (SPEC §3): zero-run (observational, the default), one-run "
                    "(one model, inclusion randomized with known p) or multi-run (long scores table: run, id, score "
@@ -94,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         if args.regime == "zero-run":
             from llm_audit.estimate import estimate
 
-            covariates = read_table(args.covariates)
+            scores, covariates = _on_common_ids(scores, read_table(args.covariates), args.scores, args.covariates,
+                                                args.common_ids)
             est = estimate(
                 scores, covariates, scores=cols, target=args.target, eta=args.eta, trim=args.trim, folds=args.folds,
                 propensity=args.propensity, outcome=args.outcome, n_bootstrap=args.bootstrap, fpr=args.fpr,
