@@ -79,3 +79,28 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     assert not again.trained  # the models come from the cache
     assert json.loads((again.run_dir / "run.json").read_text())["steps"] == steps  # every step reused
     assert again.estimates == est
+
+
+def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_claim(tmp_path):
+    """The closing lines say what is measured: each figure's distance from the randomized model's AUC (another
+    model, so a reference, not the truth), not that the corrected AUC falls within its intervals."""
+    from llm_audit.demo import DemoResult
+    from llm_audit.estimate import estimate, one_run
+    from llm_audit.simulate import simulate
+
+    scores, covariates = simulate(400, 1.0, 0.5, seed=1)
+    confounded = estimate(scores, covariates, n_bootstrap=0, folds=2, seed=0).to_dict()
+    reference_scores, _ = simulate(400, 0.0, 0.3, seed=2)
+    randomized = one_run(reference_scores, p=0.5, n_bootstrap=0).to_dict()
+    result = DemoResult(run_dir=tmp_path, truth_run_dir=None, estimates=confounded, truth_estimates=randomized,
+                        within_domain_auc={}, trained=False, seconds=1.0)
+    text = demo_summary(result)
+    naive = confounded["scores"]["score"]["naive"]["auc"]["value"]
+    dr = confounded["scores"]["score"]["dr"]["auc"]["value"]
+    ref = randomized["scores"]["score"]["causal"]["auc"]["value"]
+    row = next(line for line in text.splitlines() if line.startswith("| score |") and "%" not in line
+               and line.count("|") == 7 and "naive - randomized" not in line)
+    assert row.endswith(f"| {naive - ref:+.3f} | {dr - ref:+.3f} |"), row
+    assert (f"mean |AUC - reference| over 1 score(s) is {abs(naive - ref):.3f} naive and {abs(dr - ref):.3f} DR; "
+            f"DR is the closer on {int(abs(dr - ref) < abs(naive - ref))} of 1") in text
+    assert "not the truth" in text and "within the intervals" not in text
