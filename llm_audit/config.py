@@ -108,7 +108,7 @@ class EstimateConfig:
     seed: int = _doc("seed of folds and bootstrap", default=0)
     dp_epsilon: float | None = _doc("the model's DP epsilon, if trained with DP (adds the DP sanity bound)", default=None)
     dp_delta: float = _doc("the model's DP delta", default=0.0)
-    regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (SPEC §3)", default="zero-run")
+    regime: Literal["zero-run", "one-run", "multi-run"] = _doc("how membership was assigned (docs/method.md §4)", default="zero-run")
     inclusion_p: float = _doc("one-run: the probability with which each text was included at random", default=0.5)
     inclusion: str | None = _doc("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of `inclusion_p`", default=None)
 

@@ -1,4 +1,4 @@
-"""`llm-audit covariates`: step 2, the covariates table of a corpus (SPEC §1)."""
+"""`llm-audit covariates`: step 2, the covariates table of a corpus (docs/method.md §9)."""
 
 from __future__ import annotations
 

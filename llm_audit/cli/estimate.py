@@ -1,4 +1,4 @@
-"""`llm-audit estimate`: step 3, naive vs causally corrected memorization (SPEC §4-§5)."""
+"""`llm-audit estimate`: step 3, naive vs causally corrected memorization (docs/method.md §5-§7)."""
 
 from __future__ import annotations
 
@@ -64,14 +64,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="naive and confounding-corrected (IPW, doubly robust) MIA metrics with intervals and diagnostics",
         description="Join a scores table and a covariates table on id and write estimates.json: per score the "
         "naive, IPW and doubly robust AUC, TPR@FPR, advantage and mean difference with 95% intervals, and the "
-        "overlap, balance, placebo and sensitivity diagnostics.",
+        "overlap, balance, placebo and sensitivity diagnostics. The method, the diagnostics and the verdict rules "
+        "are described in docs/method.md of the llm-audit repository (§4 regimes, §5 estimators, §6 diagnostics, "
+        "§7 verdicts).",
     )
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
     p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
     p.add_argument("--common-ids", action="store_true",
                    help="tables with different id sets: estimate on the ids both hold (default: refuse, with the counts)")
     p.add_argument("--regime", default="zero-run", choices=["zero-run", "one-run", "multi-run"],
-                   help="how membership was assigned (SPEC §3): zero-run (observational, the default), one-run "
+                   help="how membership was assigned (docs/method.md §4): zero-run (observational, the default), one-run "
                    "(one model, inclusion randomized with known p) or multi-run (long scores table: run, id, score "
                    "columns, one row per run and text)")
     p.add_argument("--inclusion", metavar="FILE",
@@ -80,7 +82,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inclusion-p", type=float, metavar="P",
                    help="one-run: the inclusion probability shared by every text (default 0.5)")
     p.add_argument("--out", required=True, help="output estimates.json")
-    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (default ate)")
+    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (docs/method.md §3; default ate)")
     p.add_argument("--eta", type=float, default=0.02, help="propensity clip bound (default 0.02)")
     p.add_argument("--trim", action="store_true", help="drop units with propensity outside [eta, 1-eta] instead of clipping")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")

@@ -1,4 +1,6 @@
-"""Step 3: the zero-run causal estimator and the randomized regimes (SPEC §3-§5). Imports neither torch nor transformers."""
+"""Step 3: the zero-run causal estimator and the randomized regimes (docs/method.md §4-§7).
+
+Imports neither torch nor transformers."""
 
 from llm_audit.estimate.diagnostics import OverlapThresholds
 from llm_audit.estimate.regimes import RegimeEstimates, inclusion_probabilities, multi_run, one_run

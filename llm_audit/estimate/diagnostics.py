@@ -1,4 +1,4 @@
-"""What every zero-run report carries beside the numbers (SPEC §5): can the correction be trusted?"""
+"""What every zero-run report carries beside the numbers (docs/method.md §6-§7): can the correction be trusted?"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ VERDICTS = ("identified", "weak_overlap", "not_identified")
 class OverlapThresholds:
     """When the corrected numbers are refused (not_identified) or flagged (weak_overlap).
 
-    SPEC defaults for not_identified; the weak_overlap ones are ours: a blind AUC of 0.90 leaves
+    The method's defaults for not_identified; the weak_overlap ones are ours: a blind AUC of 0.90 leaves
     few comparable units, an ESS under 100 or under 20% of the arm gives intervals several times
     the naive ones, and more than 10% of units clipped means the clip bound, not the data, sets
     a sizeable part of the weights.

@@ -1,4 +1,4 @@
-"""Doubly robust (AIPW) estimators: the mean memorization and the potential-score CDFs (SPEC §4 step 5).
+"""Doubly robust (AIPW) estimators: the mean memorization and the potential-score CDFs (docs/method.md §5.4).
 
 Outcome model. The CDF estimator needs mu_t(x, c) = P(S >= c | X = x, T = t) on a grid of thresholds.
 Rather than one classifier per threshold (G x 2 arms x K folds fits: minutes at n = 100k), we fit a

@@ -1,4 +1,4 @@
-"""Multi-run and one-run estimators (SPEC §3): inclusion is randomized by design, so the naive metrics
+"""Multi-run and one-run estimators (docs/method.md §4): inclusion is randomized by design, so the naive metrics
 estimate the causal ones; no propensity model is needed.
 
 - multi-run: the same pool scored under R models, each trained on its own Bernoulli(p) draw of the pool.
@@ -217,7 +217,7 @@ def multi_run(
     level: float = 0.95,
     seed: int = 0,
 ) -> RegimeEstimates:
-    """Causal metrics from R randomized training runs (SPEC §3, multi-run).
+    """Causal metrics from R randomized training runs (docs/method.md §4.1).
 
     ``scores_df`` is long: one row per (``run``, ``id``) with the score columns; membership comes from
     ``inclusion_df`` (``run``, ``id``, ``member``) or, when that is None, from a ``member`` column of
@@ -353,7 +353,7 @@ def one_run(
     level: float = 0.95,
     seed: int = 0,
 ) -> RegimeEstimates:
-    """Causal metrics from one training run with randomized inclusion (SPEC §3, one-run).
+    """Causal metrics from one training run with randomized inclusion (docs/method.md §4.2).
 
     ``p`` is the inclusion probability: one number for the whole pool, or a Series of per-unit p_i indexed
     by ``id`` (Horvitz-Thompson weights). ``scores_df`` needs ``id``, ``member`` and the score columns.

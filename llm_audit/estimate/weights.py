@@ -1,4 +1,4 @@
-"""Balancing weights for the three target populations (SPEC §4 step 3) and Kish's effective sample size."""
+"""Balancing weights for the three target populations (docs/method.md §3) and Kish's effective sample size."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The zero-run estimator (SPEC §4-§5): naive, IPW and doubly robust memorization metrics for every
+"""The zero-run estimator (docs/method.md §5-§7): naive, IPW and doubly robust memorization metrics for every
 score, with intervals and the diagnostics that say whether the correction can be trusted."""
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def estimate(
     gamma_max: float = 20.0,
     refit_propensity: bool = False,
 ) -> Estimates:
-    """Naive vs causally corrected memorization for every score column (SPEC §4), with diagnostics."""
+    """Naive vs causally corrected memorization for every score column (docs/method.md §5), with diagnostics."""
     fpr = tuple(float(a) for a in fpr)
     _check_options(target, eta, folds, propensity, outcome, n_bootstrap, fpr, dp_epsilon, dp_delta, grid_size)
     data: AuditData = prepare(scores_df, covariates_df, scores)

@@ -1,4 +1,4 @@
-"""The membership-inference scores of SPEC §6: each a reduction of one text's per-token statistics.
+"""The membership-inference scores of docs/method.md §8: each a reduction of one text's per-token statistics.
 
 Convention for every score: **higher = more likely member**. To add an attack, write a function
 ``(stats, text[, k]) -> float`` and add one line to ``ATTACKS``; it then appears in the CLI's ``--scores``,
@@ -113,7 +113,7 @@ def score_functions(
 
 # Scores that combine two passes (the text and its lowercased version; the target and a reference model).
 def lowercase_ratio(loss_lowercased: float, loss_text: float) -> float:
-    """NLL(lowercased) / NLL(text) as SPEC §6 defines it. Already higher = member: a memorized text has a
+    """NLL(lowercased) / NLL(text) as docs/method.md §8 defines it. Already higher = member: a memorized text has a
     small NLL that lowercasing (which breaks the memorized token sequence) raises."""
     return loss_lowercased / loss_text
 
