@@ -43,7 +43,9 @@ class CorpusConfig:
     label_column: str = _doc("column holding membership 0/1 (WikiMIA: `label`)", default="member")
     id_column: str = _doc("column holding a unique id (absent: a hash of the text)", default="id")
     split: str | None = _doc("split of a `datasets` corpus", default=None)
-    empty: Literal["error", "skip"] = _doc("what to do with empty texts: `error` or `skip` them", default="error")
+    empty: Literal["error", "skip"] = _doc(
+        "texts too short to score (empty, or fewer than 2 tokens under the model's tokenizer): `error` or `skip` them",
+        default="error")
 
 
 @dataclass
