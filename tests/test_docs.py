@@ -59,3 +59,9 @@ def test_every_pointer_into_the_method_documentation_names_an_existing_section()
             pointers += 1
             assert anchor in anchors, f"{path.relative_to(REPO)}: docs/method.md#{anchor} does not exist"
     assert pointers >= 10  # the code, the configs and the README point into it
+
+
+def test_the_readme_config_reference_is_the_one_the_code_generates():
+    from llm_audit.config import config_reference
+
+    assert config_reference() in (REPO / "README.md").read_text(encoding="utf-8")
