@@ -146,7 +146,8 @@ def test_weak_overlap_widens_intervals_then_is_not_identified(overlap_grid):
 
 OVERLAP_DEFECT = (
     "estimate.diagnostics.overlap_verdict: at confounding a=3-4 (blind AUC 0.91-0.96) the verdict is still "
-    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 0-25% of datasets (clipping "
+    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 40-55% of datasets "
+    "(benchmarks/README.md, Guardrails; clipping "
     "at eta=0.02 caps the weights, so the ESS stays high and the intervals stop widening while the bias grows); "
     "the verdict should reach `not_identified` first (e.g. count clipped units or compute the ESS before clipping)")
 
