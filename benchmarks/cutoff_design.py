@@ -1,4 +1,4 @@
-"""Validity of the cutoff design (SPEC §10) and of the bounds where overlap fails, on simulated data with
+"""Validity of the cutoff design (docs/cutoff.md) and of the bounds where overlap fails, on simulated data with
 known truth (issue 16).
 
 Cutoff design: dated corpora from ``llm_audit.simulate_cutoff`` (n texts over d0 +- 10 years, members

@@ -45,7 +45,9 @@ class CorpusConfig:
     label_column: str = _doc("column holding membership 0/1 (WikiMIA: `label`)", default="member")
     id_column: str = _doc("column holding a unique id (absent: a hash of the text)", default="id")
     split: str | None = _doc("split of a `datasets` corpus", default=None)
-    empty: Literal["error", "skip"] = _doc("what to do with empty texts: `error` or `skip` them", default="error")
+    empty: Literal["error", "skip"] = _doc(
+        "texts too short to score (empty, or fewer than 2 tokens under the model's tokenizer): `error` or `skip` them",
+        default="error")
 
 
 @dataclass
@@ -312,7 +314,7 @@ def _resolve_paths(c: AuditConfig, base: Path, source: str) -> None:
             label = {"name": "model.name", "reference_model": "scoring.reference_model", "tokenizer": "covariates.tokenizer"}[key]
             raise AuditError(f"{source}: {label}: no such file or folder: {value}")
     if c.model.offload_folder is not None:  # created by the loader when it offloads
-        c.model.offload_folder = str(base / Path(c.model.offload_folder).expanduser())
+        c.model.offload_folder = str((base / Path(c.model.offload_folder).expanduser()).resolve())
     for key in ("recall_prefix", "dcpdd_reference"):
         value = getattr(c.scoring, key)
         if value is not None:

@@ -176,17 +176,21 @@ def run_audit(
 
     loaded: dict[str, Any] = {}
 
+    def covariates_step(texts: pd.DataFrame) -> pd.DataFrame:
+        t0 = time.perf_counter()
+        table = _covariates(config, texts, loaded)
+        write_table(table, run_dir / "covariates.parquet")
+        run.finish("covariates", key, columns=[c for c in table.columns if c != "id"],
+                   notes=list(table.attrs.get("notes", [])), seconds=round(time.perf_counter() - t0, 2))
+        say(f"covariates: {table.shape[1] - 1} columns")
+        return table
+
     # 1. covariates (no model needed: checked first)
     if reuse and run.done("covariates", key, OUTPUTS["covariates"]):
         say("covariates: done before, reused (covariates.parquet)")
         covariates = read_table(run_dir / "covariates.parquet")
     else:
-        t0 = time.perf_counter()
-        covariates = _covariates(config, corpus, loaded)
-        write_table(covariates, run_dir / "covariates.parquet")
-        run.finish("covariates", key, columns=[c for c in covariates.columns if c != "id"],
-                   notes=list(covariates.attrs.get("notes", [])), seconds=round(time.perf_counter() - t0, 2))
-        say(f"covariates: {covariates.shape[1] - 1} columns")
+        covariates = covariates_step(corpus)
 
     # 2. score
     if reuse and run.done("score", key, OUTPUTS["score"]):
@@ -201,10 +205,13 @@ def run_audit(
         run.finish("score", key, texts=int(len(scores)), texts_scored=n_new, seconds=round(time.perf_counter() - t0, 2))
         say(f"score: {len(scores)} texts ({n_new} scored, {len(scores) - n_new} from the cache)")
 
-    # Texts too short to score (fewer than 2 tokens) were refused or, with corpus.empty: skip, left out.
-    if len(scores) < len(corpus):
+    # With corpus.empty: skip, the scorer left out the texts of fewer than 2 tokens (llm_audit.scorable, the
+    # rule of the `score` and `covariates` commands too). The covariates are made again from the texts
+    # scored, so that both tables on disk hold the same ids, as those two commands write them.
+    if set(covariates["id"]) != set(scores["id"]):
         say(f"score: {len(corpus) - len(scores)} text(s) of fewer than 2 tokens left out (corpus.empty: skip)")
-        covariates = covariates[covariates["id"].isin(scores["id"])].reset_index(drop=True)
+        corpus = corpus[corpus["id"].isin(scores["id"])].reset_index(drop=True)
+        covariates = covariates_step(corpus)
 
     # 3. estimate
     if reuse and run.done("estimate", key, OUTPUTS["estimate"]):
@@ -240,7 +247,8 @@ def _config_header(config: AuditConfig, digest: str) -> str:
 
 def _score(config: AuditConfig, corpus: pd.DataFrame, runs_dir: str | os.PathLike, loaded: dict[str, Any],
            progress: bool) -> pd.DataFrame:
-    from llm_audit.scoring import drop_unscorable, load_model, score_corpus
+    from llm_audit.scorable import drop_unscorable
+    from llm_audit.scoring import load_model, score_corpus
 
     m, s = config.model, config.scoring
     # the side corpora first: a bad file fails before the model loads

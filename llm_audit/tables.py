@@ -29,25 +29,33 @@ _UMASK = _read_umask()
 
 
 def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Refuse an output that exists (unless ``overwrite``) or whose folder is missing.
+    """Refuse an output that exists (unless ``overwrite``) or whose folder cannot be made.
 
-    The commands call this before any work, so a refusal costs nothing; ``atomic_open`` calls it again
-    at write time."""
+    A missing folder is fine: ``atomic_open`` creates it when the file is written, so that a refusal later
+    on leaves nothing behind. The commands call this before any work, so a refusal costs nothing;
+    ``atomic_open`` calls it again at write time."""
     path = Path(path)
     if not overwrite and path.exists():
         raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise AuditError(f"{path}: folder {parent} does not exist")
+    parent = path.parent  # Path('.') for a bare file name
+    ancestor = parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise AuditError(f"{path}: {ancestor} is not a folder")
+    if ancestor != parent and not os.access(ancestor, os.W_OK | os.X_OK):
+        raise AuditError(f"{path}: cannot create folder {parent} (no write permission in {ancestor})")
     return path
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True) -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` only on success."""
+    """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` only on success. A missing
+    folder of ``path`` is created first."""
     path = check_target(path, overwrite=overwrite)
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     try:
+        parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
         raise AuditError(f"{path}: cannot write here ({exc.strerror})") from None

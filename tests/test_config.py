@@ -138,3 +138,25 @@ def test_example_config_lists_every_key():
             assert set(example[f.name]) == {s.name for s in dataclasses.fields(hints[f.name])}, f.name
         else:
             assert f.name in example
+
+
+def test_a_config_named_by_a_relative_path_resolves_every_path_to_an_absolute_one(tmp_path, monkeypatch):
+    """The same config from another working directory means the same files: every local path is absolute
+    after loading, whether the config itself was named relative to the working directory or not."""
+    folder = tmp_path / "configs"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "c.jsonl").write_text('{"text": "a b", "member": 1}\n')
+    (tmp_path / "model").mkdir()
+    data = {"name": "r", "corpus": {"path": "../data/c.jsonl"}, "model": {"name": "../model", "device_map": "auto",
+            "offload_folder": "../offload"}, "scoring": {"cache_dir": "../cache"}}
+    folder.mkdir()
+    write(folder, data)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("configs/config.yaml")
+    expected = {"corpus.path": tmp_path / "data" / "c.jsonl", "model.name": tmp_path / "model",
+                "model.offload_folder": tmp_path / "offload", "scoring.cache_dir": tmp_path / "cache"}
+    got = {"corpus.path": cfg.corpus.path, "model.name": cfg.model.name,
+           "model.offload_folder": cfg.model.offload_folder, "scoring.cache_dir": cfg.scoring.cache_dir}
+    assert got == {k: str(v.resolve()) for k, v in expected.items()}
+    monkeypatch.chdir(folder)
+    assert load_config("config.yaml").hash() == cfg.hash()

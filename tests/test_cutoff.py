@@ -1,4 +1,4 @@
-"""The cutoff design (SPEC §10) and the bounds where overlap fails, against simulated truths, plain loops
+"""The cutoff design (docs/cutoff.md) and the bounds where overlap fails, against simulated truths, plain loops
 and closed forms."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Regime `paired` (SPEC §11): the oracle of a model pair against brute-force loops and a closed form."""
+"""Regime `paired` (docs/paired.md): the oracle of a model pair against brute-force loops and a closed form."""
 
 from __future__ import annotations
 

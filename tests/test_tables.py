@@ -51,9 +51,18 @@ def test_interrupted_write_leaves_no_temp(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unwritable_folder(tmp_path):
-    with pytest.raises(AuditError, match="does not exist"):
-        tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "missing" / "t.csv")
+def test_a_missing_output_folder_is_created(tmp_path):
+    path = tmp_path / "missing" / "deeper" / "t.csv"
+    tables.check_target(path, overwrite=False)
+    assert not (tmp_path / "missing").exists()  # checking creates nothing
+    tables.write_table(pd.DataFrame({"a": [1]}), path)
+    assert tables.read_table(path)["a"].tolist() == [1]
+
+
+def test_an_output_under_a_file_is_refused(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(AuditError, match="a_file is not a folder"):
+        tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "a_file" / "sub" / "t.csv")
 
 
 def test_not_parquet_is_one_line_error(tmp_path):

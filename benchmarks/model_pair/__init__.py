@@ -1,4 +1,4 @@
-"""Offline model pair: the exact oracle of SPEC §11 from two small LMs trained here, and the zero-run
+"""Offline model pair: the exact oracle of docs/paired.md from two small LMs trained here, and the zero-run
 estimator graded against it (issue 17).
 
 Two fine-tunes of one base model, identical (initialization, data order, seed, steps) except that one saw a

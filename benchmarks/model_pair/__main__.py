@@ -29,7 +29,7 @@ PROPENSITIES = {
 TARGET = 0.93
 
 ABOUT = """\
-An exact truth for the zero-run estimator (SPEC §11, `docs/paired.md`). `benchmarks/model_pair/` builds a
+An exact truth for the zero-run estimator (`docs/paired.md`). `benchmarks/model_pair/` builds a
 model pair on the shipped corpus (`llm_audit/data/pile_subset.jsonl.gz`, 6 domains) and grades the
 estimator against it:
 

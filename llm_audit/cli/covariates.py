@@ -1,4 +1,4 @@
-"""`llm-audit covariates`: step 2, the covariates table of a corpus (SPEC §1)."""
+"""`llm-audit covariates`: step 2, the covariates table of a corpus (docs/method.md §9)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--id-column", default="id")
     p.add_argument("--split", help="split of a datasets folder or hub dataset")
     p.add_argument("--empty", choices=("error", "skip"), default="error",
-                   help="empty or whitespace-only texts: refuse the corpus (default) or leave them out")
+                   help="texts too short to score (empty, or fewer than 2 tokens under --tokenizer): refuse the "
+                   "corpus (default) or leave them out, as `llm-audit score` does")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 
@@ -58,10 +59,25 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         empty=args.empty,
     )
+    tokenizer = None
+    if args.tokenizer:
+        from llm_audit.covariates.length import load_tokenizer
+        from llm_audit.scorable import drop_unscorable
+
+        # The scorer's rule, so that `score` and `covariates` leave out the same texts.
+        tokenizer = load_tokenizer(args.tokenizer)
+        corpus = drop_unscorable(corpus, tokenizer, skip=args.empty == "skip", remedy="--empty skip")
+        if corpus.attrs["unscorable"]:
+            print(f"llm-audit: {corpus.attrs['unscorable']} text(s) of fewer than 2 tokens left out (--empty skip)",
+                  file=sys.stderr)
+    elif args.empty == "skip":
+        print("llm-audit: note: without --tokenizer, texts too short to score (fewer than 2 tokens) cannot be "
+              "found and are kept; give the audited model's tokenizer to leave out what `llm-audit score` leaves out",
+              file=sys.stderr)
     table = extract_covariates(
         corpus,
         extractors,
-        tokenizer=args.tokenizer,
+        tokenizer=tokenizer,
         date_column=args.date_column,
         domain_column=args.domain_column,
         tfidf_k=args.tfidf_k,

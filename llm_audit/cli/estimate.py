@@ -1,10 +1,15 @@
-"""`llm-audit estimate`: step 3, naive vs causally corrected memorization (SPEC §4-§5)."""
+"""`llm-audit estimate`: step 3, naive vs causally corrected memorization (docs/method.md §5-§7)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
 from llm_audit.errors import AuditError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -27,18 +32,48 @@ def _naming_files(exc: AuditError, tables: dict[str, str | None]) -> AuditError:
     return AuditError(message)
 
 
+def _on_common_ids(scores: pd.DataFrame, covariates: pd.DataFrame, scores_path: str, covariates_path: str,
+                   common: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, covariates) on the ids both tables hold. Tables with different id sets are refused, saying
+    how many ids are in one table only, unless ``common`` (``--common-ids``): then both are cut to the common
+    ids and a note in estimates.json says what was left out."""
+    if "id" not in scores.columns or "id" not in covariates.columns:
+        return scores, covariates  # the estimator names the missing column
+    s_ids, c_ids = scores["id"].astype(str), covariates["id"].astype(str)
+    if s_ids.duplicated().any() or c_ids.duplicated().any():
+        return scores, covariates  # and the repeated ids
+    in_both = set(s_ids) & set(c_ids)
+    only_s, only_c = int((~s_ids.isin(in_both)).sum()), int((~c_ids.isin(in_both)).sum())
+    if not only_s and not only_c:
+        return scores, covariates
+    only = f"{only_s} id(s) only in {scores_path}, {only_c} only in {covariates_path}"
+    if not in_both:
+        raise AuditError(f"ids: {only}, none in both")
+    if not common:
+        raise AuditError(f"ids: {only}, {len(in_both)} in both; pass --common-ids to estimate on those")
+    note = f"--common-ids: estimated on the {len(in_both)} ids in both tables; left out {only}"
+    print(f"llm-audit: note: {note}", file=sys.stderr)
+    covariates = covariates[c_ids.isin(in_both).to_numpy()].reset_index(drop=True)
+    covariates.attrs["notes"] = [*covariates.attrs.get("notes", []), note]
+    return scores[s_ids.isin(in_both).to_numpy()].reset_index(drop=True), covariates
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "estimate",
         help="naive and confounding-corrected (IPW, doubly robust) MIA metrics with intervals and diagnostics",
         description="Join a scores table and a covariates table on id and write estimates.json: per score the "
         "naive, IPW and doubly robust AUC, TPR@FPR, advantage and mean difference with 95% intervals, and the "
-        "overlap, balance, placebo and sensitivity diagnostics.",
+        "overlap, balance, placebo and sensitivity diagnostics. The method, the diagnostics and the verdict rules "
+        "are described in docs/method.md of the llm-audit repository (§4 regimes, §5 estimators, §6 diagnostics, "
+        "§7 verdicts).",
     )
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
     p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
+    p.add_argument("--common-ids", action="store_true",
+                   help="tables with different id sets: estimate on the ids both hold (default: refuse, with the counts)")
     p.add_argument("--regime", default="zero-run", choices=["zero-run", "one-run", "multi-run"],
-                   help="how membership was assigned (SPEC §3): zero-run (observational, the default), one-run "
+                   help="how membership was assigned (docs/method.md §4): zero-run (observational, the default), one-run "
                    "(one model, inclusion randomized with known p) or multi-run (long scores table: run, id, score "
                    "columns, one row per run and text)")
     p.add_argument("--inclusion", metavar="FILE",
@@ -47,7 +82,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inclusion-p", type=float, metavar="P",
                    help="one-run: the inclusion probability shared by every text (default 0.5)")
     p.add_argument("--out", required=True, help="output estimates.json")
-    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (default ate)")
+    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (docs/method.md §3; default ate)")
     p.add_argument("--eta", type=float, default=0.02, help="propensity clip bound (default 0.02)")
     p.add_argument("--trim", action="store_true", help="drop units with propensity outside [eta, 1-eta] instead of clipping")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
@@ -94,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         if args.regime == "zero-run":
             from llm_audit.estimate import EstimateConfig, ZeroRunEstimator
 
-            covariates = read_table(args.covariates)
+            scores, covariates = _on_common_ids(scores, read_table(args.covariates), args.scores, args.covariates,
+                                                args.common_ids)
             options = EstimateConfig(
                 target=args.target, eta=args.eta, trim=args.trim, folds=args.folds, propensity=args.propensity,
                 outcome=args.outcome, bootstrap=args.bootstrap, fpr=list(args.fpr), seed=args.seed,

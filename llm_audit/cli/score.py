@@ -34,7 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--id-column", default="id")
     p.add_argument("--split", help="split of a datasets source")
     p.add_argument("--empty", choices=("error", "skip"), default="error",
-                   help="empty or whitespace-only texts: refuse the corpus (default) or leave them out")
+                   help="texts too short to score (empty, or fewer than 2 tokens under the model's tokenizer): "
+                   "refuse the corpus (default) or leave them out")
     p.add_argument("--scores", default="loss,zlib,mink,minkpp", help="attack families (default: %(default)s)")
     p.add_argument("--k", type=_float_list, default=[0.1, 0.2, 0.5], help="k grid for mink/minkpp (default: 0.1,0.2,0.5)")
     p.add_argument("--max-tokens", type=int, help="truncate texts to this many tokens (recorded in `truncated`)")
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dcpdd_reference:
         reference_texts = list(load_corpus(args.dcpdd_reference, text_column=args.text_column)["text"])
 
-    from llm_audit.scoring import drop_unscorable, load_model, score_corpus
+    from llm_audit.scorable import drop_unscorable
+    from llm_audit.scoring import load_model, score_corpus
     from llm_audit.scoring.runner import distributed_state
 
     if args.offload_folder and not args.device_map:
@@ -86,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
                    allow_pickle=args.allow_pickle, device_map=args.device_map, offload_folder=args.offload_folder)
     target = load_model(args.model, gguf_file=args.gguf_file, revision=args.revision, **options)
     reference = load_model(args.ref_model, **options) if args.ref_model else None
-    n_before = len(corpus)
     corpus = drop_unscorable(corpus, target.tokenizer, skip=args.empty == "skip", remedy="--empty skip")
-    if len(corpus) < n_before:
-        print(f"llm-audit: {n_before - len(corpus)} text(s) of fewer than 2 tokens left out (--empty skip)", file=sys.stderr)
+    if corpus.attrs["unscorable"]:
+        print(f"llm-audit: {corpus.attrs['unscorable']} text(s) of fewer than 2 tokens left out (--empty skip)",
+              file=sys.stderr)
     table = score_corpus(corpus, target, scores=families, k_grid=args.k, max_tokens=args.max_tokens,
                          stride=args.stride, context=args.context, max_batch_tokens=args.batch_tokens,
                          cache_dir=args.cache_dir, reference=reference,

@@ -1,5 +1,5 @@
 """Hubble (Wei et al. 2025, "Hubble: a Model Suite to Advance the Study of LLM Memorization"): the inserted
-passages of the standard / perturbed model pairs, as a corpus for the `paired` regime (SPEC §11).
+passages of the standard / perturbed model pairs, as a corpus for the `paired` regime (docs/paired.md).
 
 The perturbed models were trained on the standard models' corpus with perturbation texts written over
 randomly chosen training sequences, each text repeated ``duplicates`` times (0, 1, 4, 16, 64 or 256); the

@@ -1,5 +1,5 @@
 """TOAA canaries (Bordt and Pawelczyk 2025, "Train Once, Answer All"): member / non-member sequences of the
-OLMo-2-179M experiment model and its reference model, as a corpus for the `paired` regime (SPEC §11).
+OLMo-2-179M experiment model and its reference model, as a corpus for the `paired` regime (docs/paired.md).
 
 The dataset card of ``sbordt/TOAA-Membership-Inference`` describes: members were inserted into the training
 data of ``sbordt/OLMo-2-179M-Exp`` (1, 4 or 16 times, column ``duplication``) and never into that of the

@@ -1,4 +1,4 @@
-"""Step 2: covariates of each text that do not depend on the audited model (SPEC §1).
+"""Step 2: covariates of each text that do not depend on the audited model (docs/method.md §9).
 
 ``extract_covariates(corpus_df, extractors=...)`` runs the extractors registered in ``EXTRACTORS``:
 ``length`` (n_chars, n_words, n_tokens), ``date``, ``domain``, ``lexical``, ``tfidf`` and ``ref_loss``.

@@ -12,6 +12,7 @@ import pandas as pd
 
 from llm_audit.covariates.options import CovariateOptions, Extracted
 from llm_audit.errors import AuditError
+from llm_audit.scorable import token_counts
 
 
 def length_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
@@ -21,7 +22,7 @@ def length_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extrac
     out["n_words"] = texts.map(lambda t: len(t.split())).astype("float64")
     if options.tokenizer is not None:
         tokenizer = load_tokenizer(options.tokenizer)
-        out["n_tokens"] = [float(n) for n in count_tokens(tokenizer, texts.tolist())]
+        out["n_tokens"] = [float(n) for n in token_counts(tokenizer, texts.tolist(), special_tokens=False)]
     return out, []
 
 
@@ -45,18 +46,3 @@ def load_tokenizer(spec: Any) -> Any:
     except (OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AuditError(f"tokenizer {spec}: cannot be loaded ({first})") from None
-
-
-def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
-    """Token count of each text without special tokens (a `transformers` or a raw `tokenizers` tokenizer)."""
-    from tokenizers import Tokenizer
-
-    if isinstance(tokenizer, Tokenizer):
-        before, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True  # "<|endoftext|>" in a
-        try:                                                                             # text: its characters
-            return [len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
-        finally:
-            tokenizer.encode_special_tokens = before
-    # verbose=False: texts longer than the model context are expected here (they are counted, not scored).
-    ids = tokenizer(texts, add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
-    return [len(x) for x in ids]

@@ -1,6 +1,6 @@
 """The loss of each text under an independent reference model, from a precomputed scores table.
 
-Measures how predictable a text is in general; never the audited model's own scores (SPEC §1: those are
+Measures how predictable a text is in general; never the audited model's own scores (docs/method.md §1: those are
 post-treatment). Computing it needs the scoring engine, so here it is read, not computed.
 """
 

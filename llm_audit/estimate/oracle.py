@@ -1,4 +1,4 @@
-"""The oracle harness: grade the zero-run estimator against the exact truth of a model pair (SPEC §11).
+"""The oracle harness: grade the zero-run estimator against the exact truth of a model pair (docs/paired.md).
 
 A pair (model A saw the inserted texts, model B did not) gives both potential scores of every inserted text.
 The harness plays the auditor's situation many times over on those texts (the pool):

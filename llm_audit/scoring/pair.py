@@ -1,4 +1,4 @@
-"""Score one corpus under the two models of a pair (SPEC §11): two passes of ``score_corpus``, nothing more.
+"""Score one corpus under the two models of a pair (docs/paired.md): two passes of ``score_corpus``, nothing more.
 
 Both passes share the score cache and the batching of a plain ``score`` run; a text already scored under a
 model (by an earlier run, or by an audit of that model) is not scored again. The two models must tokenize

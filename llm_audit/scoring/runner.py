@@ -114,24 +114,6 @@ def score_texts(
     return pd.concat([d.loc[list(texts)] for d in done], axis=1), len(mine)
 
 
-def unscorable_ids(corpus: pd.DataFrame, tokenizer: Any) -> list[str]:
-    """Ids of the texts with fewer than 2 tokens under ``tokenizer`` (special tokens included, as scored):
-    no token has a preceding context, so every score would be NaN."""
-    ids = tokenizer(corpus["text"].tolist(), add_special_tokens=True, split_special_tokens=True,
-                    verbose=False)["input_ids"]
-    return [ident for ident, row in zip(corpus["id"], ids) if len(row) < 2]
-
-
-def drop_unscorable(corpus: pd.DataFrame, tokenizer: Any, *, skip: bool, remedy: str) -> pd.DataFrame:
-    """``corpus`` without its texts of fewer than 2 tokens when ``skip``; else refuse them (``remedy`` names
-    the option that skips them), before any scoring."""
-    short = unscorable_ids(corpus, tokenizer)
-    if short and not skip:
-        raise AuditError(f"corpus: id {short[0]}: fewer than 2 tokens, nothing to score ({len(short)} such text(s); "
-                         f"leave them out with {remedy})")
-    return corpus[~corpus["id"].isin(short)]
-
-
 def score_corpus(
     corpus: pd.DataFrame,
     model: LoadedModel | str | Path | Any,

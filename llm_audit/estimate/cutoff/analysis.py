@@ -1,4 +1,4 @@
-"""The whole cutoff analysis of a scored, dated corpus (SPEC §10): design, then for each score the jump
+"""The whole cutoff analysis of a scored, dated corpus (docs/cutoff.md): design, then for each score the jump
 in the mean, the local AUC, their stability in the bandwidth and placebo cutoffs; then the covariate and
 density checks. One call, plain results: ``analyse_cutoff(...).to_dict()``.
 """

@@ -1,4 +1,4 @@
-"""Checks of the cutoff design (SPEC §10): what must NOT jump at d0 for the jump in the score to be
+"""Checks of the cutoff design (docs/cutoff.md): what must NOT jump at d0 for the jump in the score to be
 read as memorization.
 
 * covariates: the same RD on every other numeric covariate (length, lexical statistics, ...). A jump

@@ -1,4 +1,4 @@
-"""The membership-inference attacks (SPEC §6): a registry of reductions over named passes.
+"""The membership-inference attacks (docs/method.md §8): a registry of reductions over named passes.
 
 Every attack is one function ``fn(view: AttackInput, k: float | None) -> float`` of one text's per-token
 statistics (higher = more likely member), registered in ``ATTACKS`` with the passes it reads, whether it takes
