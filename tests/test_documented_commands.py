@@ -42,8 +42,7 @@ RUN = {
         "test_the_five_lines_audit_a_model_of_ones_own",
     "llm-audit estimate --scores audit/scores.parquet --covariates audit/covariates.parquet --out audit/estimates.json":
         "test_the_five_lines_audit_a_model_of_ones_own",
-    "llm-audit report --estimates audit/estimates.json --scores audit/scores.parquet --covariates "
-    "audit/covariates.parquet": "test_the_five_lines_audit_a_model_of_ones_own",
+    "llm-audit report --estimates audit/estimates.json": "test_the_five_lines_audit_a_model_of_ones_own",
     "python -m llm_audit.corpora sotu --out runs/inputs/sotu_w128.jsonl.gz --max-members 250":
         "test_the_offline_smollm2_recipe",
     "python -m llm_audit.corpora smollm2 --link runs/inputs": "test_the_offline_smollm2_recipe",
@@ -70,6 +69,12 @@ NOT_RUN = {
     "--dtype bfloat16 --cache-dir /scratch/score-cache --out scores.parquet":
         "needs 4 GPUs and the hub; test_scoring_runner.py runs `accelerate launch --multi_gpu --num_processes 2 "
         "-m llm_audit score` with a tiny model on 2 CPU processes",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "downloads Hubble's passage files from the hub; the loader runs offline on local files in the same format "
+        "in test_pair_corpora.py",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "downloads the canary dataset from the hub; the loader runs offline on local files in the same format in "
+        "test_pair_corpora.py",
     "torchrun --nproc_per_node 2 -m llm_audit score ... --cache-dir D":
         "a sketch: `...` stands for the options of the command above it",
 }
@@ -253,7 +258,8 @@ def test_the_five_lines_audit_a_model_of_ones_own(own_corpus_and_model, capsys):
 @pytest.mark.slow
 def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    api = readme[readme.index("## Python API"):]
+    code = re.findall(r"```python\n(.*?)```", api, flags=re.S)[0]
     exec(compile(code, "README.md (Python API)", "exec"), {})
     out = own_corpus_and_model / "out"
     assert json.loads((out / "estimates.json").read_text())["diagnostics"]["n"]["total"] == 90

@@ -83,5 +83,5 @@ def test_tables_with_different_ids_are_counted_and_estimated_on_the_common_ids_o
     d = json.loads(out.read_text())
     assert d["diagnostics"]["n"]["total"] == 795
     note = f"--common-ids: estimated on the 795 ids in both tables; left out 2 id(s) only in {files / 's.csv'}"
-    assert any(n.startswith(note) for n in d["diagnostics"]["notes"]), d["diagnostics"]["notes"]
+    assert any(n.startswith(note) for n in d["notes"]), d["notes"]
     assert note in capsys.readouterr().err
