@@ -6,7 +6,6 @@ holds only one arm says membership is that covariate. A diagnostic of step 3, so
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -31,16 +30,42 @@ def slice_masks(covariates: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     if "date" in covariates.columns:
         date = pd.to_numeric(covariates["date"], errors="coerce")
         known = date.notna() if "date_missing" not in covariates.columns else (covariates["date_missing"] == 0)
-        dates = date[known]
-        if dates.nunique() >= 2:
-            buckets = pd.qcut(dates, q=min(4, int(dates.nunique())), duplicates="drop")
-            for interval in buckets.cat.categories:
-                mask = np.zeros(len(covariates), dtype=bool)
-                mask[np.flatnonzero(known.to_numpy())[(buckets == interval).to_numpy()]] = True
-                lo, hi = math.floor(max(interval.left, dates.min())), math.floor(interval.right)
-                out.append(("date", f"{lo}-{hi}", mask))
+        known = (known & date.notna()).to_numpy()
+        for label, in_bucket in year_buckets(date.to_numpy(dtype=float)[known]):
+            mask = np.zeros(len(covariates), dtype=bool)
+            mask[np.flatnonzero(known)[in_bucket]] = True
+            out.append(("date", label, mask))
         if (~known).any():
-            out.append(("date", "unknown", (~known).to_numpy()))
+            out.append(("date", "unknown", ~known))
+    return out
+
+
+def year_buckets(dates: np.ndarray, q: int = 4) -> list[tuple[str, np.ndarray]]:
+    """Up to ``q`` buckets of whole years with about equal counts: ``(label, mask)`` with disjoint labels.
+
+    A bucket holds the years ``[c_k, c_{k+1})``, its edges ``c_k`` observed years at the quantiles, so no year
+    sits in two labels ("1993-2009", then "2010-2015"). The outer buckets are open ("before 1993", "2016 or
+    later"): the extreme years are often years a text mentions (a forecast for 2080, a history from 1903),
+    not when it was written, and a label "2016-2080" would read as a span of dates.
+    """
+    years = np.floor(np.asarray(dates, dtype=float))
+    if len(np.unique(years)) < 2:
+        return []
+    inner = np.quantile(years, np.arange(1, q) / q, method="higher")
+    cuts = np.unique(inner[inner > years.min()])  # an edge at the earliest year leaves an empty first bucket
+    edges = np.r_[-np.inf, cuts, np.inf]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (years >= lo) & (years < hi)
+        if not mask.any():
+            continue
+        if lo == -np.inf:
+            label = f"before {int(hi)}"
+        elif hi == np.inf:
+            label = f"{int(lo)} or later"
+        else:
+            label = f"{int(lo)}" if hi - lo == 1 else f"{int(lo)}-{int(hi) - 1}"
+        out.append((label, mask))
     return out
 
 
