@@ -20,6 +20,7 @@ from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interv
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
@@ -201,6 +202,7 @@ class ZeroRunEstimator:
             **stage,
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
