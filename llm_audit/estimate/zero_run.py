@@ -22,6 +22,7 @@ from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
 from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
+from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
 from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve
@@ -77,13 +78,15 @@ class ZeroRunEstimator:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
         results, curves, per_score = {}, {}, {}
+        self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
             results[name]["cutoff"] = result
-        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff}
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff, "inference": auc_inference(
+            results, self.auc_replicates_, unshared=("ipw",) if opts.refit_propensity else ())}
         self.estimates_ = Estimates.build(
             regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
@@ -127,6 +130,7 @@ class ZeroRunEstimator:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
         reps = self._replicates(fits, rows, name, s)
+        self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
         results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
         results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
