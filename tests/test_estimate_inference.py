@@ -60,7 +60,7 @@ def test_replicates_not_resampled_alike_fall_back_to_bonferroni():
     reps = {n: exact_sd(rng, 0.6, 0.05, 300) for n in names}
     fam = family_statement(dict.fromkeys(names, 0.6), reps, max_t=False)
     assert fam["adjustment"] == "bonferroni"
-    assert fam["critical_value"] == pytest.approx(phi_inv(1 - 0.05 / 6), abs=1e-6)
+    assert fam["critical_value"] == fam["bonferroni_critical_value"] == pytest.approx(phi_inv(1 - 0.05 / 6), abs=1e-6)
     p = math.erfc(2.0 / math.sqrt(2))
     assert fam["scores"]["a"]["p_adjusted"] == pytest.approx(3 * p)
 

@@ -17,7 +17,7 @@ from llm_audit.estimate.estimands import Estimand
 from llm_audit.estimate.nuisance import Nuisance
 from llm_audit.estimate.weights import hajek
 
-BINS = 30
+MAX_BINS = 30  # Rice rule 2 n^(1/3) bins, at least 10 and at most this
 TAIL = 0.005  # the bins span the 0.5% to 99.5% quantiles; the few texts beyond count in the outer bins
 
 
@@ -38,12 +38,14 @@ def arm_densities(score: np.ndarray, member: np.ndarray, edges: np.ndarray,
 
 
 def score_distributions(scores: dict[str, np.ndarray], member: np.ndarray, nuisance: Nuisance | None,
-                        estimand: Estimand, bins: int = BINS) -> dict[str, dict[str, Any] | None]:
+                        estimand: Estimand, bins: int | None = None) -> dict[str, dict[str, Any] | None]:
     """``{score: {"edges", "outside", "naive", "weighted"}}`` (None for a score with fewer than two distinct
     values). ``naive`` and ``weighted`` are ``arm_densities``; ``weighted`` also names its ``population``
     ("all", "trimmed" or "overlap") and is None where no corrected population exists. ``outside``: how many
-    texts lie beyond the edges (drawn in the outer bins)."""
+    texts lie beyond the edges (drawn in the outer bins). ``bins`` defaults to the Rice rule, 2 n^(1/3), between
+    10 and ``MAX_BINS``: enough to show a shape, few enough that a bin holds several texts."""
     t = np.asarray(member).astype(int)
+    bins = bins or int(np.clip(round(2 * len(t) ** (1 / 3)), 10, MAX_BINS))
     pop = nuisance.corrected if nuisance is not None else None
     weights = None
     if pop is not None:

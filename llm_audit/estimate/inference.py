@@ -53,8 +53,9 @@ def auc_inference(results: dict[str, dict[str, Result]], replicates: dict[str, d
 
 def family_statement(points: dict[str, float], reps: dict[str, np.ndarray], *, level: float = 0.95,
                      max_t: bool = True) -> dict[str, Any] | None:
-    """One key's statement across scores: ``{"adjustment", "critical_value", "n_bootstrap", "scores": {score:
-    {"auc", "se", "z", "p", "p_adjusted", "ci_simultaneous"}}}``; None when no score has a usable bootstrap.
+    """One key's statement across scores: ``{"adjustment", "critical_value", "bonferroni_critical_value",
+    "n_bootstrap", "scores": {score: {"auc", "se", "z", "p", "p_adjusted", "ci_simultaneous"}}}``; None when no
+    score has a usable bootstrap.
     Replicates where some score is not finite are left out for all scores alike."""
     names = [k for k in points if len(reps[k]) >= 2]
     if not names:
@@ -71,18 +72,20 @@ def family_statement(points: dict[str, float], reps: dict[str, np.ndarray], *, l
     z = (theta - NULL_AUC) / se
     p = 2 * norm.sf(np.abs(z))
     n_scores, n_boot = len(names), stack.shape[1]
+    bonferroni = float(norm.ppf(1 - (1 - level) / (2 * n_scores)))
     if max_t:
         m = np.max(np.abs(stack - theta[:, None]) / se[:, None], axis=0)  # (B,)
         c = float(np.quantile(m, level))
         p_adj = (1 + (m[None, :] >= np.abs(z)[:, None]).sum(axis=1)) / (n_boot + 1)
         adjustment = "max-t"
     else:
-        c = float(norm.ppf(1 - (1 - level) / (2 * n_scores)))
+        c = bonferroni
         p_adj = np.minimum(1.0, n_scores * p)
         adjustment = "bonferroni"
     return {
         "adjustment": adjustment,
         "critical_value": c,
+        "bonferroni_critical_value": bonferroni,
         "n_bootstrap": int(n_boot),
         "scores": {k: {"auc": float(t), "se": float(s), "z": float(zk), "p": float(pk), "p_adjusted": float(pa),
                        "ci_simultaneous": [float(t - c * s), float(t + c * s)]}
