@@ -10,7 +10,7 @@ x1-x3, and four scores that share most of their noise, as loss, Min-K% and Min-K
 so the causal AUC of score j is Phi(tau_j / sqrt(2.5)) (two independent texts: the difference of their
 non-effect parts has variance 2 (0.25 + 1)). tau = (0.5, 0.3, 0, 0): two real effects, two scores at chance.
 
-    python benchmarks/familywise.py                 # 120 datasets, about 9 minutes on 2 busy cores
+    python benchmarks/familywise.py                 # 120 datasets, 16 minutes on 2 busy cores
     python benchmarks/familywise.py --datasets 40
 """
 

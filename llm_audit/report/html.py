@@ -92,7 +92,7 @@ def _verdict(s: Summary) -> str:
            f'{escape(s.verdict_text)}' + (f"<ul>{items}</ul>" if items else "") + "</div>")
     if s.refuters:
         out += ('<p class="note">Refuters: each asks one question the estimate must survive.</p>'
-                + _table(*layout.refuters(s), ident="refuters", wrap=(2,)))
+                + _table(*layout.refuters(s), ident="refuters", wrap=(3, 4, 5)))
     return out
 
 

@@ -100,13 +100,14 @@ def every_estimate(s: Summary) -> Table:
 
 
 def refuters(s: Summary) -> Table:
-    header = ["check", "score", "what it asks", "statistic", "rule", "result"]
+    """The refuter table: the result second, so that a narrow window shows it without scrolling."""
+    header = ["check", "result", "score", "what it asks", "statistic", "rule"]
     rows = []
     for r in s.refuters:
         passed = r.get("passed")
-        rows.append([str(r.get("refuter", "")), str(r.get("score") or "all"), str(r.get("question", "")),
-                     str(r.get("statistic", "")), str(r.get("rule", "")),
-                     "pass" if passed is True else "FAIL" if passed is False else "not run"])
+        rows.append([str(r.get("refuter", "")), "pass" if passed is True else "FAIL" if passed is False else "not run",
+                     str(r.get("score") or "all"), str(r.get("question", "")), str(r.get("statistic", "")),
+                     str(r.get("rule", ""))])
     return header, rows
 
 
