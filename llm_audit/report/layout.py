@@ -40,13 +40,9 @@ Cell = Union[str, Val, Arrow, Test]
 Table = tuple[list[str], list[list[Cell]]]
 
 
-def randomized_layout(s: Summary) -> bool:
-    return s.regime != "zero-run"
-
-
 def headline(s: Summary) -> Table:
     """The headline table: naive beside corrected per score; for a not-identified audit, what can be said."""
-    if randomized_layout(s):
+    if s.regime != "zero-run":  # a randomized regime: one causal figure per score
         header = (["score", "AUC", "AUC vs 0.5"] + [f"TPR@{fpr_label(k)}" for k in s.fpr_keys]
                   + ["advantage", "mean memorization"])
         rows = [[r.score, Val(r.auc_naive), Test(r.test)] + [Val(r.tpr_naive[k]) for k in s.fpr_keys]

@@ -46,10 +46,10 @@ class Figure:
         if entry is None:
             return cls(None)
         if isinstance(entry, (int, float)):
-            return cls(_finite(entry))
+            return cls(finite(entry))
         ci = entry.get("ci")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        return cls(_finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
+        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:
@@ -180,7 +180,6 @@ class Summary:
     slice_notes: list[str] = field(default_factory=list)
     model: ModelLine | None = None
     n_nonmember: int | None = None
-    n_member: int | None = None
     warnings: bool = False  # identified, yet a refuter failed or covariates stay unbalanced
 
 
@@ -219,7 +218,7 @@ def summarize(estimates: Estimates) -> Summary:
         fpr_keys=fpr_keys,
         verdict=verdict,
         verdict_text=wording.verdict_text(est, rows, randomized),
-        blind_auc=_finite(diag.get("blind_auc")),
+        blind_auc=finite(diag.get("blind_auc")),
         corrected_label="causal" if randomized else METHOD_LABELS.get(corrected_key or "dr", "DR"),
         notes=[str(x) for x in est["notes"]],
         assumptions=[str(a) for a in est["assumptions"]],
@@ -235,7 +234,6 @@ def summarize(estimates: Estimates) -> Summary:
         slice_notes=wording.slice_notes(diag.get("slices") or []),
         model=model_line((est.get("provenance") or {}).get("model")),
         n_nonmember=n0,
-        n_member=_int(n.get("member")),
     )
     s.warnings = verdict == "identified" and (bool(s.unbalanced) or any(r.get("passed") is False for r in s.refuters))
     s.can_say = wording.can_say(s, diag) if verdict == "not_identified" else []
@@ -393,9 +391,9 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
         advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
         mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
         overlap=overlap or None,
-        placebo_auc=_finite(diag.get("placebo_auc")),
-        gamma_to_naive=_finite(sens.get("gamma_to_naive")),
-        gamma_to_chance=_finite(sens.get("gamma_to_chance")),
+        placebo_auc=finite(diag.get("placebo_auc")),
+        gamma_to_naive=finite(sens.get("gamma_to_naive")),
+        gamma_to_chance=finite(sens.get("gamma_to_chance")),
         units=units, estimates=estimates,
         bounds=(float(ident[0]), float(ident[1])) if ident and None not in ident else None,
         bounds_ci=tuple(bounds["ci"]) if bounds.get("ci") and None not in bounds["ci"] else None,
@@ -405,7 +403,7 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
 def _unbalanced(diag: dict[str, Any]) -> list[tuple[str, float]]:
     out = []
     for cov, e in (diag.get("smd") or {}).items():
-        after = _finite((e or {}).get("after"))
+        after = finite((e or {}).get("after"))
         if after is not None and abs(after) > BALANCE_TARGET:
             out.append((str(cov), abs(after)))
     return sorted(out, key=lambda x: -x[1])
@@ -418,7 +416,7 @@ def _int(x: Any) -> int | None:
         return None
 
 
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
     try:
         x = float(value)
     except (TypeError, ValueError):

@@ -5,19 +5,16 @@ diagnostics; both renderers print them as they are (each escapes them for its fo
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llm_audit.estimate.estimands import ESTIMANDS
-
-if TYPE_CHECKING:
-    from llm_audit.report.summary import EstimateRow, HeadlineRow, ModelLine, Summary
+from llm_audit.report.summary import (BALANCE_TARGET, METHOD_LABELS, EstimateRow, Figure, HeadlineRow, ModelLine,
+                                      Summary, finite, fpr_label)
 
 DEFINITION_UNKNOWN_UNITS = "its own units (not an attack llm-audit knows)"
 
 
 def fpr_hidden_reason(key: str, n_nonmember: int) -> str:
-    from llm_audit.report.summary import fpr_label
-
     return (f"TPR@{fpr_label(key)} is not shown: with {n_nonmember} non-members, a false positive rate of "
             f"{fpr_label(key)} is {float(key) * n_nonmember:.2g} texts, less than one.")
 
@@ -39,17 +36,15 @@ def model_text(m: ModelLine) -> str:
 
 def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool) -> str:
     """The overlap verdict in plain words, with the numbers that drive it."""
-    from llm_audit.report.summary import Figure, _finite
-
     if randomized:
         regime = est.get("regime", "randomized")
         return (f"Regime {regime}: membership was assigned at random, so the member / non-member comparison is "
                 "itself causal; no correction is needed. The figures rest on the assumptions listed below.")
     diag = est.get("diagnostics") or {}
     verdict = diag.get("verdict")
-    blind = _finite(diag.get("blind_auc"))
+    blind = finite(diag.get("blind_auc"))
     ess = diag.get("ess") or {}
-    ess_m, ess_n = _finite(ess.get("member")), _finite(ess.get("nonmember"))
+    ess_m, ess_n = finite(ess.get("member")), finite(ess.get("nonmember"))
     parts = []
     if blind is not None:
         parts.append(f"Membership is predictable from the covariates alone with AUC {blind:.2f} (the blind baseline)")
@@ -88,8 +83,6 @@ def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool)
 
 
 def balance_text(s: Summary) -> str | None:
-    from llm_audit.report.summary import BALANCE_TARGET
-
     if not s.unbalanced:
         return None
     name, worst = s.unbalanced[0]
@@ -135,8 +128,6 @@ def can_say(s: Summary, diag: dict[str, Any]) -> list[str]:
 
 
 def _estimate_phrase(e: EstimateRow, score: str, diag: dict[str, Any]) -> str:
-    from llm_audit.report.summary import METHOD_LABELS
-
     method = METHOD_LABELS.get(e.method, e.method)
     fig = e.auc.text(2)
     if e.population == "overlap":
@@ -224,8 +215,6 @@ def family_text(s: Summary) -> str | None:
 
 def definitions(s: Summary) -> list[tuple[str, str]]:
     """(term, definition) for every figure the headline prints, with units."""
-    from llm_audit.report.summary import fpr_label
-
     randomized = s.regime != "zero-run"
     out = []
     if randomized:
