@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = run_audit(config, runs_dir=args.runs_dir, force=args.force,
                         log=lambda msg: print(f"llm-audit: {msg}", file=sys.stderr), progress=not args.no_progress)
     summary = summarize(Estimates.load(run_dir / "estimates.json"))
+    print(summary.lead)
+    print()
     print(headline_markdown(summary))
     print()
     print(summary.verdict_text)

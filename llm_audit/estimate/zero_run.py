@@ -20,7 +20,9 @@ from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interv
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
+from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
 from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve
@@ -76,13 +78,15 @@ class ZeroRunEstimator:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
         results, curves, per_score = {}, {}, {}
+        self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
             results[name]["cutoff"] = result
-        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff}
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff, "inference": auc_inference(
+            results, self.auc_replicates_, unshared=("ipw",) if opts.refit_propensity else ())}
         self.estimates_ = Estimates.build(
             regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
@@ -126,6 +130,7 @@ class ZeroRunEstimator:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
         reps = self._replicates(fits, rows, name, s)
+        self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
         results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
         results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
@@ -201,6 +206,7 @@ class ZeroRunEstimator:
             **stage,
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
