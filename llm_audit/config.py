@@ -27,7 +27,6 @@ from llm_audit.errors import AuditError
 from llm_audit.estimate.options import EstimateConfig
 from llm_audit.scoring.attacks import ATTACKS, DEFAULT_SCORES, SIDE_DATA, requirements, unknown_message
 
-REGIMES = ("zero-run", "one-run", "multi-run")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

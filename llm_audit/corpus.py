@@ -18,7 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from llm_audit.errors import AuditError
+from llm_audit.errors import AuditError, plain
+from llm_audit.paths import local_or_hub
 
 _TRUE = {"1", "true", "member", "yes"}
 _FALSE = {"0", "false", "nonmember", "non-member", "no"}
@@ -117,22 +118,20 @@ def concat_corpora(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _read_source(source: str | Path, split: str | None) -> pd.DataFrame:
-    path = Path(source)
+    found, local = local_or_hub(source, missing="{name}: no such file")
+    if not local:
+        return _read_hub_dataset(found, split)
+    path = Path(found)
     if path.is_dir():
         return _read_dataset_dir(path, split)
-    if path.exists():
-        suffixes = [s.lower() for s in path.suffixes]
-        if suffixes[-2:] == [".jsonl", ".gz"] or suffixes[-1:] in ([".jsonl"], [".json"], [".ndjson"]):
-            return _read_jsonl(path)
-        if suffixes[-1:] == [".csv"]:
-            return _read_csv(path)
-        if suffixes[-1:] in ([".parquet"], [".pq"]):
-            return _read_parquet(path)
-        raise AuditError(f"{path}: unknown corpus format (use .jsonl, .jsonl.gz, .csv, .parquet or a datasets folder)")
-    looks_like_path = str(source).startswith((".", "/", "~")) or Path(str(source)).suffix != ""
-    if looks_like_path or str(source).count("/") > 1:
-        raise AuditError(f"{source}: no such file")
-    return _read_hub_dataset(str(source), split)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-2:] == [".jsonl", ".gz"] or suffixes[-1:] in ([".jsonl"], [".json"], [".ndjson"]):
+        return _read_jsonl(path)
+    if suffixes[-1:] == [".csv"]:
+        return _read_csv(path)
+    if suffixes[-1:] in ([".parquet"], [".pq"]):
+        return _read_parquet(path)
+    raise AuditError(f"{path}: unknown corpus format (use .jsonl, .jsonl.gz, .csv, .parquet or a datasets folder)")
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -216,13 +215,8 @@ def _validate_texts(texts: pd.Series, name: str) -> pd.Series:
     bad = texts.isna() | ~texts.map(lambda t: isinstance(t, str))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({_plain(texts.iloc[row])!r})")
+        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({plain(texts.iloc[row])!r})")
     return texts
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds: numpy 2 reprs read ``np.int64(2)`` in a message."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
@@ -245,7 +239,7 @@ def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1, true/false, yes/no or member/non-member, got {_plain(labels.iloc[row])!r}")
+        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1, true/false, yes/no or member/non-member, got {plain(labels.iloc[row])!r}")
     return parsed.astype("int64")
 
 

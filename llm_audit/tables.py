@@ -16,9 +16,6 @@ import pandas as pd
 
 from llm_audit.errors import AuditError
 
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
-
-
 def _read_umask() -> int:
     mask = os.umask(0)  # the only portable way to read it is to set it, then put it back: done once, at
     os.umask(mask)      # import, so that no other thread creates a file in between
@@ -84,11 +81,6 @@ def _unlink_quietly(path: str) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> None:
     with atomic_open(path, "w", overwrite=overwrite) as handle:
         handle.write(text)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
-    with atomic_open(path, "wb", overwrite=overwrite) as handle:
-        handle.write(data)
 
 
 def table_format(path: str | os.PathLike) -> str:
