@@ -9,6 +9,7 @@ of after a failed download.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from llm_audit.errors import AuditError
@@ -37,3 +38,11 @@ def local_or_hub(name: str | Path, *, base: str | Path | None = None,
     if looks_like_path(text):
         raise AuditError(missing.format(name=text))
     return text, False
+
+
+def user_cache_dir() -> Path:
+    """llm-audit's cache folder (score cache, demo models): ``$LLM_AUDIT_CACHE``, else ``llm-audit`` in
+    ``$XDG_CACHE_HOME``, else in ``~/.cache``."""
+    if os.environ.get("LLM_AUDIT_CACHE"):
+        return Path(os.environ["LLM_AUDIT_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "llm-audit"

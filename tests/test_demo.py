@@ -85,15 +85,16 @@ def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_clai
     """The closing lines say what is measured: each figure's distance from the randomized model's AUC (another
     model, so a reference, not the truth), not that the corrected AUC falls within its intervals."""
     from llm_audit.demo import DemoResult
-    from llm_audit.estimate import estimate, one_run
+    from llm_audit.estimate import Estimates, estimate, one_run
     from llm_audit.simulate import simulate
 
     scores, covariates = simulate(400, 1.0, 0.5, seed=1)
     confounded = estimate(scores, covariates, n_bootstrap=0, folds=2, seed=0).to_dict()
     reference_scores, _ = simulate(400, 0.0, 0.3, seed=2)
     randomized = one_run(reference_scores, p=0.5, n_bootstrap=0).to_dict()
-    result = DemoResult(run_dir=tmp_path, truth_run_dir=None, estimates=confounded, truth_estimates=randomized,
-                        within_domain_auc={}, trained=False, seconds=1.0)
+    result = DemoResult(run_dir=tmp_path, truth_run_dir=None, estimates=Estimates.from_dict(confounded),
+                        truth_estimates=Estimates.from_dict(randomized), within_domain_auc={}, trained=False,
+                        seconds=1.0)
     text = demo_summary(result)
     naive = confounded["scores"]["score"]["naive"]["auc"]["value"]
     dr = confounded["scores"]["score"]["dr"]["auc"]["value"]

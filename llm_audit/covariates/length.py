@@ -10,19 +10,19 @@ from typing import Any
 
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 from llm_audit.errors import AuditError
 from llm_audit.paths import local_or_hub
 from llm_audit.scorable import token_counts
 
 
-def length_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
+def length_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
     texts = corpus["text"]
     out = pd.DataFrame(index=corpus.index)
     out["n_chars"] = texts.str.len().astype("float64")
     out["n_words"] = texts.map(lambda t: len(t.split())).astype("float64")
-    if options.tokenizer is not None:
-        tokenizer = load_tokenizer(options.tokenizer)
+    if given.tokenizer is not None:
+        tokenizer = load_tokenizer(given.tokenizer)
         out["n_tokens"] = [float(n) for n in token_counts(tokenizer, texts.tolist(), special_tokens=False)]
     return out, []
 
