@@ -108,6 +108,10 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
         parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
+    if s.other_methods:
+        parts.append("<h2>Other methods</h2>")
+        parts.append(_table(["score", "method", "population", "AUC", "advantage"],
+                            [[r[0], r[1], r[2], r[3].text(), r[4].text()] for r in s.other_methods]))
     if figures.get("roc"):
         parts.append("<h2>ROC curves, naive vs weighted</h2>" + _img(figures["roc"], "ROC curves per score"))
     if figures.get("propensity"):

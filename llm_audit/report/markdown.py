@@ -77,6 +77,10 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
         out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
+    if s.other_methods:
+        out += ["", "## Other methods", ""]
+        out.append(markdown_table(["score", "method", "population", "AUC", "advantage"],
+                                  [[r[0], r[1], r[2], r[3].text(), r[4].text()] for r in s.other_methods]))
     if s.fpr_keys:
         out += ["", "## TPR at low FPR, with intervals", ""]
         header = ["score", "FPR", "naive", s.corrected_label]

@@ -86,6 +86,9 @@ class Summary:
     assumptions: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    # Results of methods the headline has no column for (a method added to the registry): one row each
+    # (score, method, target population, AUC, advantage).
+    other_methods: list[tuple[str, str, str, Figure, Figure]] = field(default_factory=list)
 
 
 def fpr_label(key: str) -> str:
@@ -117,7 +120,23 @@ def summarize(estimates: Estimates) -> Summary:
         assumptions=[str(a) for a in est["assumptions"]],
         counts=diag.get("counts") or {},
         reasons=[str(r) for r in diag.get("verdict_reasons") or []],
+        other_methods=[] if randomized else _other_methods(est["scores"]),
     )
+
+
+# Results the headline and its sections show; any other method's result is listed as it is.
+SHOWN = ("naive", "ipw", "dr", "ipw_overlap", "dr_overlap", "cutoff")
+
+
+def _other_methods(scores: dict[str, Any]) -> list[tuple[str, str, str, Figure, Figure]]:
+    rows = []
+    for name, blocks in scores.items():
+        for key, m in blocks.items():
+            if key not in SHOWN and isinstance(m, dict):
+                population = f"{m.get('estimand')}: {m.get('population')}" if m.get("estimand") else str(m.get("population"))
+                rows.append((name, key, population, _metric(m, "auc", "not identified"),
+                             _metric(m, "advantage", "not identified")))
+    return rows
 
 
 def _fpr_keys(est: dict[str, Any]) -> list[str]:
