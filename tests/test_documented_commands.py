@@ -42,8 +42,7 @@ RUN = {
         "test_the_five_lines_audit_a_model_of_ones_own",
     "llm-audit estimate --scores audit/scores.parquet --covariates audit/covariates.parquet --out audit/estimates.json":
         "test_the_five_lines_audit_a_model_of_ones_own",
-    "llm-audit report --estimates audit/estimates.json --scores audit/scores.parquet --covariates "
-    "audit/covariates.parquet": "test_the_five_lines_audit_a_model_of_ones_own",
+    "llm-audit report --estimates audit/estimates.json": "test_the_five_lines_audit_a_model_of_ones_own",
     "python -m llm_audit.corpora sotu --out runs/inputs/sotu_w128.jsonl.gz --max-members 250":
         "test_the_offline_smollm2_recipe",
     "python -m llm_audit.corpora smollm2 --link runs/inputs": "test_the_offline_smollm2_recipe",

@@ -37,6 +37,7 @@ def add_options(parser: argparse.ArgumentParser, sections: Sequence[str], *,
     """Add ``--config``, ``--set`` and a flag per field of each of ``sections``. ``positional`` maps a
     ``section.key`` to the name of an optional positional argument that sets it instead of a flag."""
     positional = positional or {}
+    parser.set_defaults(sections=tuple(sections))
     parser.add_argument("--config", metavar="FILE", help="read the options of this step from an audit config (YAML); "
                         "flags and --set override its values")
     parser.add_argument("--set", dest="set_options", action="append", default=[], metavar="SECTION.KEY=VALUE",
