@@ -54,6 +54,10 @@ RUN = {
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
 }
 
 INSTALLS = "installs packages from the package index; .ci/run installs the same way on a fresh copy"
@@ -252,7 +256,7 @@ def test_the_five_lines_audit_a_model_of_ones_own(own_corpus_and_model, capsys):
 @pytest.mark.slow
 def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    code = re.search(r"## Python API\n\n```python\n(.*?)```", readme, flags=re.S).group(1)  # (other blocks: sketches)
     exec(compile(code, "README.md (Python API)", "exec"), {})
     out = own_corpus_and_model / "out"
     assert json.loads((out / "estimates.json").read_text())["diagnostics"]["n"]["total"] == 90
@@ -289,6 +293,10 @@ OFFLINE_STOPS = {  # how far each command gets without the hub: the one-line err
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "iamgroot42/mimir: cannot download",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "EleutherAI/pythia-12b: cannot load the model",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "allegrolab/passages_wikipedia: cannot download",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "sbordt/TOAA-Membership-Inference: cannot download",
 }
 
 
