@@ -61,7 +61,7 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     kwargs = dict(small=True, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", truth=False, log=lambda m: None)
     result = run_demo(**kwargs)
     assert result.trained
-    est = result.estimates
+    est = result.estimates.to_dict()
     for score in ("loss", "mink_0.2"):
         naive = est["scores"][score]["naive"]["auc"]["value"]
         dr = est["scores"][score]["dr"]["auc"]["value"]
@@ -78,7 +78,7 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     again = run_demo(**kwargs)
     assert not again.trained  # the models come from the cache
     assert json.loads((again.run_dir / "run.json").read_text())["steps"] == steps  # every step reused
-    assert again.estimates == est
+    assert again.estimates.to_dict() == est
 
 
 def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_claim(tmp_path):

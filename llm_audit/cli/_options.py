@@ -41,7 +41,7 @@ def add_options(parser: argparse.ArgumentParser, sections: Sequence[str], *,
     parser.add_argument("--config", metavar="FILE", help="read the options of this step from an audit config (YAML); "
                         "flags and --set override its values")
     parser.add_argument("--set", dest="set_options", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="set one option of the config sections (repeatable), e.g. scoring.batch_tokens=4096")
+                        help=f"set one option of the {', '.join(sections)} section(s) by its config key (repeatable)")
     for section in sections:
         group = parser.add_argument_group(f"{section} options (`{section}:` in a config)")
         hints = _hints(section)
