@@ -61,7 +61,7 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     kwargs = dict(small=True, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", truth=False, log=lambda m: None)
     result = run_demo(**kwargs)
     assert result.trained
-    est = result.estimates
+    est = result.estimates.to_dict()
     for score in ("loss", "mink_0.2"):
         naive = est.value(score, "naive", "auc")
         dr = est.value(score, "dr", "auc")
@@ -85,7 +85,7 @@ def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_clai
     """The closing lines say what is measured: each figure's distance from the randomized model's AUC (another
     model, so a reference, not the truth), not that the corrected AUC falls within its intervals."""
     from llm_audit.demo import DemoResult
-    from llm_audit.estimate import estimate, one_run
+    from llm_audit.estimate import Estimates, estimate, one_run
     from llm_audit.simulate import simulate
 
     scores, covariates = simulate(400, 1.0, 0.5, seed=1)

@@ -54,6 +54,10 @@ RUN = {
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
 }
 
 INSTALLS = "installs packages from the package index; .ci/run installs the same way on a fresh copy"
@@ -296,6 +300,10 @@ OFFLINE_STOPS = {  # how far each command gets without the hub: the one-line err
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "iamgroot42/mimir: cannot download",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "EleutherAI/pythia-12b: cannot load the model",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "allegrolab/passages_wikipedia: cannot download",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "sbordt/TOAA-Membership-Inference: cannot download",
 }
 
 

@@ -39,25 +39,26 @@ from llm_audit.estimate.weights import hajek
 from llm_audit.errors import AuditError
 
 Z95 = 1.959963984540054
-DEFAULT_METHODS = ("naive", "ipw", "dr")
 BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
 class ZeroRunEstimator:
     """Naive vs corrected memorization for every score column (docs/method.md, "Zero-run estimator").
 
-    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options.
-    ``methods`` are names in ``METHODS`` (the naive contrast is always computed). ``propensity_model`` /
+    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options
+    (``methods``: names in ``METHODS``; the naive contrast is always computed). ``propensity_model`` /
     ``outcome_model`` replace the named nuisance models by any scikit-learn classifier / regressor.
     """
 
     def __init__(
-        self, options: EstimateConfig | None = None, *, methods: tuple[str, ...] = DEFAULT_METHODS,
+        self, options: EstimateConfig | None = None, *,
         propensity_model: ClassifierMixin | None = None, outcome_model: RegressorMixin | None = None,
         thresholds: OverlapThresholds = OverlapThresholds(), **overrides: Any,
     ):
+        if "methods" in overrides:
+            overrides["methods"] = list(overrides["methods"])
         self.options = (options or EstimateConfig()).with_(**overrides)
-        self.methods = methods
+        self.methods = tuple(self.options.methods)
         self.propensity_model = propensity_model
         self.outcome_model = outcome_model
         self.thresholds = thresholds
@@ -65,9 +66,6 @@ class ZeroRunEstimator:
     def fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, *, scores: list[str] | None = None) -> "ZeroRunEstimator":
         """Estimate every score of ``scores_df`` (id, member, score columns) against the covariates (id, ...)."""
         opts = self.options.validate()
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
         self.data_ = data

@@ -12,9 +12,9 @@ from typing import Any, Iterable
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate.results import Estimates
-from llm_audit.report import plots
 from llm_audit.report.html import render_html
 from llm_audit.report.markdown import headline_markdown, render_markdown
+from llm_audit.report.options import FORMATS, ReportConfig
 from llm_audit.report.summary import Summary, result_label, shareable_name, summarize
 from llm_audit.tables import atomic_write_text
 
@@ -25,12 +25,14 @@ def write_report(
     estimates: Estimates,
     out_dir: str | os.PathLike,
     *,
-    formats: Iterable[str] = ("md", "html"),
+    formats: Iterable[str] = FORMATS,
     title: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``report.md`` / ``report.html`` into ``out_dir`` (created if missing, like the CLI does); return
     the paths written."""
+    from llm_audit.report import plots  # matplotlib: loaded when a report is written, not with the options
+
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,7 @@ def write_report(
         meta["model"] = shareable_name(str(meta["model"]))  # never a local path in a report meant to be shared
     meta.setdefault("regime", summary.regime)
     written = []
-    formats = list(formats)
+    formats = ReportConfig(formats=list(formats)).validate("report.").formats
     if "md" in formats:
         md = render_markdown(summary, title=title, est=estimates, balance=balance, slices=slices, meta=meta)
         atomic_write_text(out_dir / "report.md", md)

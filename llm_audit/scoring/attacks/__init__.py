@@ -33,17 +33,26 @@ from llm_audit.scoring.attacks.zlib_ratio import zlib_ratio
 
 
 class SideData(NamedTuple):
-    """Data an attack needs besides the audited model, and the options that supply it (for error messages)."""
+    """Data an attack needs besides the audited model, and the option that supplies it (for error messages)."""
 
     what: str
-    flag: str
     config_key: str  # under `scoring.`
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag of the option, as the scoring section declares it."""
+        import dataclasses
+
+        from llm_audit.schema import flag_of
+        from llm_audit.scoring.options import ScoringConfig
+
+        return flag_of(next(f for f in dataclasses.fields(ScoringConfig) if f.name == self.config_key))
 
 
 SIDE_DATA: dict[str, SideData] = {  # keyed by the keyword of ``score_corpus`` that takes it
-    "reference": SideData("a reference model", "--ref-model", "reference_model"),
-    "recall_prefix": SideData("known non-member prefix texts", "--recall-prefix", "recall_prefix"),
-    "dcpdd_reference": SideData("a reference corpus for token frequencies", "--dcpdd-reference", "dcpdd_reference"),
+    "reference": SideData("a reference model", "reference_model"),
+    "recall_prefix": SideData("known non-member prefix texts", "recall_prefix"),
+    "dcpdd_reference": SideData("a reference corpus for token frequencies", "dcpdd_reference"),
 }
 
 PASSES: dict[str, tuple[str, ...]] = {  # pass -> the side data it needs
