@@ -85,7 +85,7 @@ def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_clai
     """The closing lines say what is measured: each figure's distance from the randomized model's AUC (another
     model, so a reference, not the truth), not that the corrected AUC falls within its intervals."""
     from llm_audit.demo import DemoResult
-    from llm_audit.estimate import Estimates, estimate, one_run
+    from llm_audit.estimate import estimate, one_run
     from llm_audit.simulate import simulate
 
     scores, covariates = simulate(400, 1.0, 0.5, seed=1)

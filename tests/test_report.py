@@ -3,11 +3,8 @@ compare."""
 
 from __future__ import annotations
 
-import json
 
-import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from llm_audit.cli import main
 from llm_audit.errors import AuditError

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from llm_audit.errors import AuditError
 from llm_audit.estimate.results import Estimates
+from llm_audit.report import plots
 from llm_audit.report.html import render_html
 from llm_audit.report.markdown import headline_markdown, render_markdown
 from llm_audit.report.options import FORMATS, ReportConfig
