@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTORS
+from llm_audit.covariates import DEFAULT_EXTRACTORS, EXTRACTOR_NAMES
 from llm_audit.errors import AuditError
 from llm_audit.estimate.options import EstimateConfig
 
@@ -85,7 +85,8 @@ class ScoringConfig:
 @dataclass
 class CovariatesConfig:
     extractors: list[str] = _doc(
-        "covariate extractors: length (chars, words, tokens), date, domain, lexical, tfidf, ref_loss",
+        "covariate extractors: length (chars, words, tokens), date, domain, lexical, tfidf, ref_loss; and "
+        "negative_control (a text classifier's out-of-fold P(member | text), the negative-control refuter's score)",
         default_factory=lambda: list(DEFAULT_EXTRACTORS),
     )
     tokenizer: str | None = _doc("tokenizer for the `n_tokens` covariate (null: the audited model's)", default=None)
@@ -275,8 +276,8 @@ def _check(c: AuditConfig, source: str) -> None:
 
     v = c.covariates
     for i, name in enumerate(v.extractors):
-        if name not in EXTRACTORS:
-            fail(f"covariates.extractors[{i}]", f"unknown extractor {name!r} (known: {', '.join(EXTRACTORS)})")
+        if name not in EXTRACTOR_NAMES:
+            fail(f"covariates.extractors[{i}]", f"unknown extractor {name!r} (known: {', '.join(EXTRACTOR_NAMES)})")
     if "ref_loss" in v.extractors and not v.reference_scores:
         fail("covariates.reference_scores", "required by the `ref_loss` extractor")
     if v.tfidf_k <= 0:

@@ -7,15 +7,16 @@ import sys
 
 from llm_audit.errors import AuditError
 
-_DEFAULT = "length,date,domain,lexical,tfidf"
+_DEFAULT = "length,date,domain,lexical,tfidf,negative_control"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "covariates",
-        help="compute the covariates of each text (length, date, domain, lexical, TF-IDF/SVD)",
+        help="compute the covariates of each text (length, date, domain, lexical, TF-IDF/SVD) and the negative-control score",
         description="Write a covariates table keyed by id: properties of each text that do not depend on the "
-        "audited model. Missing values are imputed with a <col>_missing indicator.",
+        "audited model. Missing values are imputed with a <col>_missing indicator. With membership labels, also the "
+        "negative_control column: a model-free text classifier's out-of-fold P(member | text), never a covariate.",
     )
     p.add_argument("corpus", help="corpus file (.jsonl[.gz], .csv, .parquet), datasets folder or hub name")
     p.add_argument("--out", required=True, help="output table (.parquet or .csv)")
