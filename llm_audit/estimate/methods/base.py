@@ -78,5 +78,6 @@ class Fit(Protocol):
 class Method(Protocol):
     name: str
     needs_propensity: bool  # a corrected method: withheld when the correction is not identified
+    weights: str | None  # the weighting whose covariate balance its verdict checks ("propensity": the IPW weights)
 
     def fit(self, problem: Problem) -> Fit: ...

@@ -1,0 +1,80 @@
+"""What every refuter sees and returns (docs/refuters.md).
+
+A refuter asks one question of a corrected estimate whose answer is known when the correction works: a placebo
+comes out at chance, an irrelevant covariate changes nothing, half the data tells the same story. It returns one
+``RefuterRow`` per score (or one for the audit): the statistic, the pass rule with its threshold, and whether it
+passed (``None`` when the check is reported only, or could not run: ``detail`` says why). Rows are plain data, so
+the JSON, the reports and the verdict read them alike, and a new refuter adds rows without touching them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from llm_audit.estimate.design import AuditData
+from llm_audit.estimate.estimands import Estimand
+from llm_audit.estimate.metrics import weighted_auc, weighted_auc_se
+from llm_audit.estimate.nuisance import Nuisance, Population
+from llm_audit.estimate.options import EstimateConfig
+from llm_audit.estimate.seeds import Seeds
+from llm_audit.estimate.weights import hajek
+
+
+@dataclass
+class RefuterRow:
+    """One line of the refuter table."""
+
+    refuter: str  # registry name, e.g. "negative_control"
+    asks: str  # the question, in words
+    score: str | None  # the score it was run on; None for a check of the whole audit
+    statistic_name: str
+    statistic: float | None
+    rule: str  # the pass rule, with the threshold this audit gets
+    passed: bool | None  # None: reported only, or not run
+    detail: str = ""  # what a failure means, or why the check did not run
+    values: dict[str, Any] = field(default_factory=dict)  # further numbers a refuter reports (machine-readable)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Context:
+    """The estimate as the refuters see it: the corrected population, its IPW weights, and per score the IPW AUC
+    and its standard error. ``refits`` holds the propensity refits some refuters share (each made at most once
+    per audit, whatever the number of scores)."""
+
+    data: AuditData
+    nuisance: Nuisance
+    estimand: Estimand
+    population: Population
+    options: EstimateConfig
+    seeds: Seeds
+    refits: Any  # refits.Refits
+    naive_auc: dict[str, float]
+    weights: np.ndarray = field(init=False)  # (len(population.rows),) Hajek weights
+    auc: dict[str, float] = field(init=False)  # IPW AUC on the population, per score
+    se: dict[str, float] = field(init=False)  # its standard error (weights fixed)
+
+    def __post_init__(self) -> None:
+        rows, t = self.population.rows, self.data.member
+        self.weights = self.ipw_weights(self.nuisance.overlap.e[rows], rows)
+        self.auc, self.se = {}, {}
+        for name, s in self.data.scores.items():
+            self.auc[name] = weighted_auc(s[rows], t[rows], self.weights)
+            self.se[name] = weighted_auc_se(s[rows], t[rows], self.weights)
+
+    def ipw_weights(self, e: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Hajek-normalized residual weights of the estimand for propensities ``e`` of units ``rows``."""
+        t = self.data.member[rows]
+        return hajek(self.estimand.residual_weights(e, t), t)
+
+
+class Refuter(Protocol):
+    name: str
+    asks: str
+
+    def run(self, ctx: Context) -> list[RefuterRow]: ...
