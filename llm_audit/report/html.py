@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 
 from llm_audit.report.markdown import (
-    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, SCORE_DIAG_HEADER, _diagnostic_lines, _f, any_unreliable, arrow, score_diagnostics,
-    slice_rows,
+    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, REFUTER_HEADER, REFUTERS_INTRO, _diagnostic_lines, _f, any_unreliable, arrow,
+    blind_lines, differing_method_verdicts, refuter_rows, slice_rows,
 )
 from llm_audit.report.summary import Figure, Summary, VERDICT_LABELS, fpr_label
 
@@ -92,10 +92,11 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     reasons = "".join(f"<li>{escape(r)}</li>" for r in s.reasons)
     parts.append(f'<div class="verdict {escape(verdict_key)}"><b>{escape(label)}</b> — {escape(s.verdict_text)}'
                  + (f"<ul>{reasons}</ul>" if reasons else "") + "</div>")
-    if s.blind_auc is not None:
-        parts.append(f'<p>Blind-baseline AUC (membership predicted from the covariates alone, no model): '
-                     f'<b>{s.blind_auc:.3f}</b>. When it is close to the naive AUC, the naive figure says little '
-                     f'about memorization.</p>')
+    if blind_lines(s):
+        parts.append("<p>" + "<br>".join(escape(line) for line in blind_lines(s))
+                     + " When a blind baseline is close to the naive AUC, the naive figure says little about memorization.</p>")
+    if differing_method_verdicts(s):
+        parts.append("<ul>" + "".join(f"<li>{escape(x)}</li>" for x in differing_method_verdicts(s)) + "</ul>")
     parts.append("<h2>Headline</h2>")
     parts.append(_headline_table(s))
     parts.append(f'<p class="note">{escape(FOOTNOTE_RULE)}</p>')
@@ -129,9 +130,8 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     lines = _diagnostic_lines(est)
     if lines:
         parts.append("<h2>Diagnostics</h2><ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>")
-    per_score = score_diagnostics(s)
-    if per_score:
-        parts.append("<h2>Placebo and sensitivity</h2>" + _table(SCORE_DIAG_HEADER, per_score))
+    if s.refuters:
+        parts.append(f"<h2>Refuters</h2><p class=\"note\">{escape(REFUTERS_INTRO)}</p>" + _table(REFUTER_HEADER, refuter_rows(s)))
     if s.assumptions:
         parts.append("<h2>Assumptions</h2><ul>" + "".join(f"<li>{escape(a)}</li>" for a in s.assumptions) + "</ul>")
     if s.notes:

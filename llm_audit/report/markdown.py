@@ -64,8 +64,9 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     out += [f"**Verdict: {md_cell(verdict)}.** {md_cell(s.verdict_text)}", ""]
     if s.reasons:
         out += [f"- {md_cell(r)}" for r in s.reasons] + [""]
-    if s.blind_auc is not None:
-        out += [f"Blind-baseline AUC (membership predicted from the covariates alone, no model): **{s.blind_auc:.3f}**.", ""]
+    out += [md_cell(line) for line in blind_lines(s)] + ([""] if blind_lines(s) else [])
+    if differing_method_verdicts(s):
+        out += [f"- {md_cell(line)}" for line in differing_method_verdicts(s)] + [""]
     out += ["## Headline", "", headline_markdown(s), "", FOOTNOTE_RULE]
     if any_unreliable(s):
         out += ["", FOOTNOTE_UNRELIABLE]
@@ -93,9 +94,8 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     diag_lines = _diagnostic_lines(est)
     if diag_lines:
         out += ["", "## Diagnostics", ""] + [f"- {md_cell(line)}" for line in diag_lines]
-    per_score = score_diagnostics(s)
-    if per_score:
-        out += ["", "## Placebo and sensitivity", "", markdown_table(SCORE_DIAG_HEADER, per_score)]
+    if s.refuters:
+        out += ["", "## Refuters", "", REFUTERS_INTRO, "", markdown_table(REFUTER_HEADER, refuter_rows(s))]
     if s.assumptions:
         out += ["", "## Assumptions", ""] + [f"- {md_cell(a)}" for a in s.assumptions]
     if s.notes:
@@ -149,15 +149,37 @@ def _diagnostic_lines(est: dict[str, Any]) -> list[str]:
     return lines
 
 
-def score_diagnostics(s: Summary) -> list[list[str]]:
-    """Per score: the placebo AUC (near 0.5 when the weights remove the covariate shift) and how strong an
-    unmeasured confounder would have to be to explain the corrected figure away."""
+def blind_lines(s: Summary) -> list[str]:
+    """The two blind baselines, side by side: membership predicted without the audited model."""
+    lines = []
+    if s.blind_auc is not None:
+        lines.append(f"Blind-baseline AUC (membership predicted from the covariates alone, no model): {s.blind_auc:.3f}.")
+    if s.blind_text_auc is not None:
+        lines.append(f"Blind text baseline (a model-free text classifier, the negative control, out of fold): "
+                     f"{s.blind_text_auc:.3f}.")
+    return lines
+
+
+def differing_method_verdicts(s: Summary) -> list[str]:
+    """A line per corrected method whose own verdict differs from the audit's (methods with other weights)."""
+    return [f"{m}: {VERDICT_LABELS.get(v.get('verdict'), v.get('verdict'))}" + (f" ({v['reasons'][-1]})" if v.get("reasons") else "")
+            for m, v in s.method_verdicts.items() if v.get("verdict") != s.verdict]
+
+
+REFUTERS_INTRO = ("Each check asks a question whose answer is known when the correction works; a failed check lowers "
+                  "the verdict (at most weak overlap) and is named among its reasons.")
+REFUTER_HEADER = ["refuter", "score", "asks", "statistic", "rule", "result", "detail"]
+
+
+def refuter_rows(s: Summary) -> list[list[str]]:
+    """The refuter table as strings, one row per refuter and score."""
     rows = []
-    for r in s.rows:
-        if r.placebo_auc is None and r.gamma_to_naive is None and r.gamma_to_chance is None:
-            continue
-        rows.append([r.score, _f(r.placebo_auc), _f(r.gamma_to_naive, 2), _f(r.gamma_to_chance, 2)])
+    for r in s.refuters:
+        stat = r.get("statistic")
+        stat_text = f"{r.get('statistic_name', '')} {_f(stat)}" if stat is not None else "n/a"
+        passed = r.get("passed")
+        result = "pass" if passed is True else "FAIL" if passed is False else (
+            "reported" if stat is not None else "not run")
+        rows.append([str(r.get("refuter", "")), str(r.get("score") or "all scores"), str(r.get("asks", "")), stat_text,
+                     str(r.get("rule", "")), result, str(r.get("detail", ""))])
     return rows
-
-
-SCORE_DIAG_HEADER = ["score", "placebo AUC (want ~0.5)", "Gamma to reach the naive AUC", "Gamma to reach 0.5"]

@@ -66,9 +66,6 @@ class HeadlineRow:
     mean_naive: Figure
     mean_corrected: Figure
     overlap: dict[str, Any] | None = None
-    placebo_auc: float | None = None
-    gamma_to_naive: float | None = None
-    gamma_to_chance: float | None = None
 
 
 @dataclass
@@ -86,6 +83,9 @@ class Summary:
     assumptions: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    blind_text_auc: float | None = None  # the negative-control score's naive AUC: membership from the text alone
+    refuters: list[dict[str, Any]] = field(default_factory=list)  # rows of diagnostics.refuters
+    method_verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def fpr_label(key: str) -> str:
@@ -101,9 +101,11 @@ def summarize(estimates: Estimates) -> Summary:
     fpr_keys = _fpr_keys(est)
     randomized = regime != "zero-run"
     verdict = diag.get("verdict") if not randomized else None
-    per_score = diag.get("per_score") or {}
-    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified")
-            for name, blocks in est["scores"].items()]
+    withheld = {m for m, v in (diag.get("method_verdicts") or {}).items()
+                if isinstance(v, dict) and v.get("verdict") == "not_identified"}
+    if verdict == "not_identified":
+        withheld |= {"ipw", "dr"}
+    rows = [_row(name, blocks, fpr_keys, randomized, withheld) for name, blocks in est["scores"].items()]
     blind = _finite(diag.get("blind_auc"))
     return Summary(
         regime=regime,
@@ -117,6 +119,9 @@ def summarize(estimates: Estimates) -> Summary:
         assumptions=[str(a) for a in est["assumptions"]],
         counts=diag.get("counts") or {},
         reasons=[str(r) for r in diag.get("verdict_reasons") or []],
+        blind_text_auc=_finite(diag.get("blind_text_auc")),
+        refuters=[r for r in diag.get("refuters") or [] if isinstance(r, dict)],
+        method_verdicts={k: v for k, v in (diag.get("method_verdicts") or {}).items() if isinstance(v, dict)},
     )
 
 
@@ -143,8 +148,9 @@ def _tprs(m: dict[str, Any] | None, fpr_keys: list[str], missing: str = "n/a") -
     return out
 
 
-def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
-         unidentified: bool = False) -> HeadlineRow:
+def _row(name: str, blocks: dict[str, Any], fpr_keys: list[str], randomized: bool,
+         withheld: set[str] = frozenset()) -> HeadlineRow:
+    """One score's headline figures; a method in ``withheld`` (not identified) shows "not identified"."""
     if randomized:
         causal = blocks.get("causal")
         auc = _metric(causal, "auc")
@@ -165,18 +171,15 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
         if isinstance(blocks.get(f"{method}_overlap"), dict):
             overlap[method] = blocks[f"{method}_overlap"]
     overlap = overlap or None
-    na = "not identified" if unidentified else "n/a"
-    sens = diag.get("sensitivity") or {}
+    na = {m: "not identified" if m in withheld else "n/a" for m in ("ipw", "dr")}
+    nc = na["dr" if isinstance(dr, dict) else "ipw"]
     return HeadlineRow(
         score=name,
-        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
-        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na),
-        advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
-        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
+        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na["ipw"]), auc_dr=_metric(dr, "auc", na["dr"]),
+        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, nc),
+        advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", nc),
+        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", nc),
         overlap=overlap,
-        placebo_auc=_finite(diag.get("placebo_auc")),
-        gamma_to_naive=_finite(sens.get("gamma_to_naive")),
-        gamma_to_chance=_finite(sens.get("gamma_to_chance")),
     )
 
 
@@ -214,6 +217,12 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
         elif overlap_n:
             text += f"; {overlap_n} texts lie where both groups overlap"
         return text + "."
+    checks = [r for r in reasons if r.startswith(("refuter ", "covariates out of balance", "covariates severely"))]
+    if verdict == "weak_overlap" and checks and len(checks) == len(reasons):
+        head = (parts[0] + "; " if parts else "") + "members and non-members overlap"
+        return (head + ", but " + ("a check of the correction failed" if len(checks) == 1 else f"{len(checks)} checks of the "
+                "correction failed") + " (listed below): the corrected figures are printed, not vouched for. Read them "
+                "with care.")
     if verdict == "weak_overlap":
         head = (parts[0] + ": " if parts else "") + (small[0] if small else "overlap is weak")
         tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
