@@ -48,6 +48,12 @@ def test_weighted_auc_se_matches_a_plain_double_loop_and_the_bootstrap():
         i = np.r_[rng.choice(np.flatnonzero(t == 1), (t == 1).sum()), rng.choice(np.flatnonzero(t == 0), (t == 0).sum())]
         boot.append(weighted_auc(s[i], t[i], w[i]))
     assert weighted_auc_se(s, t, w) == pytest.approx(np.std(boot), rel=0.1)
+    # clustered: terms summed within groups. Singleton groups change nothing; a sample where every unit appears
+    # twice, the two copies forming one group, carries no more information than the original: each copy holds
+    # half its unit's term and the group sums them back, so the SE is the original's (unclustered it would shrink)
+    assert weighted_auc_se(s, t, w, np.arange(n)) == pytest.approx(weighted_auc_se(s, t, w))
+    dup = weighted_auc_se(np.r_[s, s], np.r_[t, t], np.r_[w, w], np.r_[np.arange(n), np.arange(n)])
+    assert dup == pytest.approx(weighted_auc_se(s, t, w))
 
 
 def test_weighted_ks_and_smd_se_with_unit_weights_match_scipy_and_the_closed_form():

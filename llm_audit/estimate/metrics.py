@@ -53,12 +53,15 @@ def weighted_auc(scores: np.ndarray, member: np.ndarray, weight: np.ndarray | No
     return float(roc_auc_score(np.asarray(member).astype(int), scores, sample_weight=weight))
 
 
-def weighted_auc_se(scores: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None) -> float:
+def weighted_auc_se(scores: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None,
+                    groups: np.ndarray | None = None) -> float:
     """Standard error of the weighted AUC from its influence function (DeLong, DeLong, Clarke-Pearson 1988, with
     weights): each member's placement A_i (the weighted share of non-members it beats, ties 1/2) and each
-    non-member's B_j (the weighted share of members above it); with weights normalized within each arm,
-    Var = sum_i w_i^2 (A_i - AUC)^2 + sum_j w_j^2 (B_j - AUC)^2. Unit weights give DeLong's variance with
-    1/n in place of 1/(n - 1). The weights are taken as fixed (the propensity's own error is left out)."""
+    non-member's B_j (the weighted share of members above it); with weights normalized within each arm, unit i's
+    term is psi_i = w_i (A_i - AUC) or w_j (B_j - AUC) and Var = sum psi_i^2. With ``groups`` (chunks of one
+    document) the terms are summed within each group first: chunks of a document are not independent. Unit
+    weights give DeLong's variance with 1/n in place of 1/(n - 1). The weights are taken as fixed (the
+    propensity's own error is left out)."""
     s = np.asarray(scores, dtype=float)
     t = np.asarray(member).astype(bool)
     w = np.ones_like(s) if weight is None else np.asarray(weight, dtype=float)
@@ -66,7 +69,11 @@ def weighted_auc_se(scores: np.ndarray, member: np.ndarray, weight: np.ndarray |
     place_1 = _weighted_share_below(s[t], s[~t], w0)  # A_i
     place_0 = 1.0 - _weighted_share_below(s[~t], s[t], w1)  # B_j: members strictly above plus half the ties
     auc = float(np.sum(w1 * place_1))
-    return float(np.sqrt(np.sum(w1**2 * (place_1 - auc) ** 2) + np.sum(w0**2 * (place_0 - auc) ** 2)))
+    psi = np.empty(len(s))
+    psi[t], psi[~t] = w1 * (place_1 - auc), w0 * (place_0 - auc)
+    if groups is not None:
+        psi = np.bincount(np.unique(np.asarray(groups), return_inverse=True)[1], weights=psi)
+    return float(np.sqrt(np.sum(psi**2)))
 
 
 def _weighted_share_below(x: np.ndarray, ref: np.ndarray, ref_w: np.ndarray) -> np.ndarray:

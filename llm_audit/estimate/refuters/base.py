@@ -57,7 +57,7 @@ class Context:
     naive_auc: dict[str, float]
     weights: np.ndarray = field(init=False)  # (len(population.rows),) Hajek weights
     auc: dict[str, float] = field(init=False)  # IPW AUC on the population, per score
-    se: dict[str, float] = field(init=False)  # its standard error (weights fixed)
+    se: dict[str, float] = field(init=False)  # its standard error (weights fixed; clustered by document)
 
     def __post_init__(self) -> None:
         rows, t = self.population.rows, self.data.member
@@ -65,7 +65,17 @@ class Context:
         self.auc, self.se = {}, {}
         for name, s in self.data.scores.items():
             self.auc[name] = weighted_auc(s[rows], t[rows], self.weights)
-            self.se[name] = weighted_auc_se(s[rows], t[rows], self.weights)
+            self.se[name] = self.auc_se(s)
+
+    @property
+    def groups(self) -> np.ndarray | None:
+        """The document of each unit of the population (None when units are independent)."""
+        return None if self.data.groups is None else self.data.groups[self.population.rows]
+
+    def auc_se(self, values: np.ndarray) -> float:
+        """SE of the weighted AUC of ``values`` (n,) on the population, clustered by document when there are groups."""
+        rows = self.population.rows
+        return weighted_auc_se(values[rows], self.data.member[rows], self.weights, self.groups)
 
     def ipw_weights(self, e: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Hajek-normalized residual weights of the estimand for propensities ``e`` of units ``rows``."""

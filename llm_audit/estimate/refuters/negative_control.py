@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from llm_audit.estimate.metrics import weighted_auc, weighted_auc_se
+from llm_audit.estimate.metrics import weighted_auc
 from llm_audit.estimate.refuters.base import Context, RefuterRow
 
 FLOOR = 0.03
@@ -30,7 +30,7 @@ class NegativeControl:
             return [RefuterRow(self.name, self.asks, None, "corrected AUC", None, "", None, MISSING)]
         rows = ctx.population.rows
         t = ctx.data.member[rows]
-        auc, se = weighted_auc(nc[rows], t, ctx.weights), weighted_auc_se(nc[rows], t, ctx.weights)
+        auc, se = weighted_auc(nc[rows], t, ctx.weights), ctx.auc_se(nc)
         tol = max(3 * se, FLOOR)
         passed = abs(auc - 0.5) <= tol
         detail = "" if passed else ("confounding visible in the text that the covariates do not capture; "
