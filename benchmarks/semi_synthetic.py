@@ -96,19 +96,27 @@ def unigram_placebo(texts: pd.Series) -> np.ndarray:
     return np.array([np.mean([math.log((counts[w] + 1) / (total + vocab)) for w in ws]) if ws else 0.0 for ws in tokens])
 
 
+def _has_negative_control() -> bool:
+    """Whether this llm-audit computes the negative-control score (not the "before" run's)."""
+    import importlib.util
+
+    return importlib.util.find_spec("llm_audit.covariates.negative_control") is not None
+
+
 def _nc_features(texts: list[str]):
-    try:
-        from llm_audit.covariates.negative_control import text_features
-    except ImportError:  # an llm-audit without the negative-control score (the "before" run)
+    if not _has_negative_control():
         return None
+    from llm_audit.covariates.negative_control import text_features
+
     return text_features(texts)
 
 
 def _finish(name: str, frame: pd.DataFrame, extract: Callable[[list[str]], pd.DataFrame], tau: np.ndarray) -> Corpus:
     from llm_audit.covariates import DEFAULT_EXTRACTORS
 
-    cov = extract(list(DEFAULT_EXTRACTORS))
-    no_date = extract([e for e in DEFAULT_EXTRACTORS if e != "date"])
+    covariates = [e for e in DEFAULT_EXTRACTORS if e != "negative_control"]  # it needs labels: drawn per dataset
+    cov = extract(covariates)
+    no_date = extract([e for e in covariates if e != "date"])
     groups = frame["group"].to_numpy() if "group" in frame else None
     return Corpus(name, frame, cov, no_date, unigram_placebo(frame["text"]), tau, groups,
                   _nc_features(frame["text"].tolist()))
@@ -210,7 +218,7 @@ def load_corpora(cache: Path, names: set[str]) -> dict[str, Corpus]:
     import pickle
 
     for name in sorted(names - set(_CORPORA)):
-        path = cache / f"corpus-{name}.pkl"
+        path = cache / f"corpus-{name}{'-nc' if _has_negative_control() else ''}.pkl"
         if not path.exists():
             corpus = {"pile": pile_corpus, "sotu": sotu_corpus}[name]()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +261,7 @@ def draw(setting: str, seed: int, corpus: Corpus) -> tuple[pd.DataFrame, pd.Data
     return scores, cov, known
 
 
-_HEAVY = ("propensity_histogram", "slices", "smd", "per_score", "thresholds", "uncertainty")
+_HEAVY = ("propensity_histogram", "slices", "per_score", "thresholds", "uncertainty")
 
 
 def run_one(setting: str, seed: int, bootstrap: int, cache: str, truths: dict[str, float]) -> dict:
