@@ -1,5 +1,6 @@
 """The design's one hard boundary: estimation and reporting never load torch or transformers, so scores
-computed on a GPU cluster can be estimated and reported on a laptop without them."""
+computed on a GPU cluster can be estimated and reported on a laptop without them. The config, and the
+registry of attacks it checks score names against, load neither."""
 
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "modules",
-    ["llm_audit.estimate", "llm_audit.report", "llm_audit.simulate", "llm_audit.cli"],
+    ["llm_audit.estimate", "llm_audit.estimate.regimes.paired", "llm_audit.estimate.oracle", "llm_audit.report",
+     "llm_audit.simulate", "llm_audit.cli", "llm_audit.config", "llm_audit.scoring.attacks"],
 )
 def test_layer_does_not_import_torch(modules):
     code = (

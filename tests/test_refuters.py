@@ -117,7 +117,7 @@ def test_negative_control_passes_when_the_covariates_explain_the_text_and_fails_
         assert row["passed"] is passed, (nc_from, row)
         assert d["diagnostics"]["blind_text_auc"] > 0.6  # either way the text separates the arms before weighting
         if not passed:
-            assert abs(row["statistic"] - 0.5) > 0.05
+            assert abs(row["value"] - 0.5) > 0.05
             assert est.verdict == "weak_overlap"
             reason = next(r for r in d["diagnostics"]["verdict_reasons"] if r.startswith("refuter negative_control"))
             # the score tracks u, as the negative control does: the hidden confounding pushes it up
@@ -171,7 +171,7 @@ def test_refit_refuters_fail_when_the_refit_moves_the_weights(fitted, refuter):
     ctx = _context(fitted)
     [row] = refuter.run(ctx)
     # weights from the swapped odds undo the correction and more: the AUC moves by several standard errors
-    assert row.passed is False and abs(row.statistic) > 3 * ctx.se["score"]
+    assert row.passed is False and abs(row.value) > 3 * ctx.se["score"]
     [reason] = failure_reasons([row])
     assert reason.startswith(f"refuter {refuter.name} failed for score:")
 

@@ -129,13 +129,15 @@ def test_cache_key_follows_prefix_and_reference(lm, corpus, tmp_path):
         return table, table.attrs["n_computed"]
 
     first, n = run(PREFIX, REFERENCE)
-    assert n == 4  # two texts, two passes
+    assert n == 2  # two texts, each through the main and the prefixed pass
     again, n = run(PREFIX, REFERENCE)
     assert n == 0 and again[["recall", "dcpdd"]].equals(first[["recall", "dcpdd"]])
-    other_prefix, n = run(PREFIX[:1], REFERENCE)
-    assert n == 2 and not np.allclose(other_prefix["recall"], first["recall"])  # only the prefixed pass reruns
-    other_reference, n = run(PREFIX, REFERENCE[:3])
-    assert n == 2 and not np.allclose(other_reference["dcpdd"], first["dcpdd"])  # only the main pass reruns
+    other_prefix, n = run(PREFIX[:1], REFERENCE)  # only the recall group (main + prefixed pass) is missing
+    assert n == 2 and not np.allclose(other_prefix["recall"], first["recall"])
+    assert other_prefix["dcpdd"].equals(first["dcpdd"])
+    other_reference, n = run(PREFIX, REFERENCE[:3])  # only the main group is missing
+    assert n == 2 and not np.allclose(other_reference["dcpdd"], first["dcpdd"])
+    assert other_reference["recall"].equals(first["recall"])
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 4
 
 
@@ -169,8 +171,10 @@ def test_bad_inputs_refuse_in_one_line(model_dir, lm, corpus, tmp_path, capsys):
     cases = [
         (["--recall-prefix", str(tmp_path / "missing.jsonl")], "missing.jsonl: no such file"),
         (["--dcpdd-reference", str(empty)], "empty.jsonl: the corpus is empty"),
-        (["--scores", "loss,recall"], "'recall' needs --recall-prefix"),
-        (["--scores", "dcpdd"], "'dcpdd' needs --dcpdd-reference"),
+        (["--scores", "loss,recall"], "--recall-prefix: required by the `recall` score (known non-member prefix texts)"),
+        (["--scores", "dcpdd"], "--dcpdd-reference: required by the `dcpdd` score (a reference corpus for token "),
+        (["--scores", "loss,ref"], "--ref-model: required by the `ref` score (a reference model)"),
+        (["--scores", "loss,minkplus"], "--scores[1]: unknown score 'minkplus' (known: loss, zlib, mink, minkpp, dcpdd"),
         (["--dcpdd-reference", str(source), "--dcpdd-clip", "0"], "--dcpdd-clip: must be positive"),
     ]
     for i, (extra, message) in enumerate(cases):

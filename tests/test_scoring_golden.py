@@ -125,12 +125,12 @@ def test_single_token_text_has_no_score(tiny):
 
 
 def test_head_split_is_found_and_the_logits_fallback_agrees(tiny, corpus, monkeypatch):
-    from llm_audit.scoring import runner
+    from llm_audit.scoring import engine
     from llm_audit.scoring.forward import resolve_head
 
     lm = tiny
     assert resolve_head(lm.model) is not None, "GPT-2 and Llama must take the tiled-head path"
-    monkeypatch.setattr(runner, "resolve_head", lambda model: None)
+    monkeypatch.setattr(engine, "resolve_head", lambda model: None)
     table = score_corpus(corpus, lm, stride=16, max_batch_tokens=256, progress=False)
     for row, text in zip(table.itertuples(index=False), corpus["text"]):
         got = dict(zip(table.columns, row))

@@ -43,7 +43,7 @@ def hf_nll(model, tok, text: str) -> float:
 def test_lowercase_and_ref_are_ratios_and_differences_of_nll(gpt2, tmp_path):
     ref_lm = load_model(save_tiny_model(tmp_path / "llama", "llama", seed=3))
     corpus = short_corpus(4, chars=80)
-    table = score_corpus(corpus, gpt2, lowercase=True, reference=ref_lm, scores=["loss"], progress=False)
+    table = score_corpus(corpus, gpt2, scores=["loss", "lowercase", "ref"], reference=ref_lm, progress=False)
     assert list(table.columns) == ["id", "member", "n_tokens", "truncated", "loss", "lowercase", "ref"]
     for row, text in zip(table.itertuples(index=False), corpus["text"]):
         nll = hf_nll(gpt2.model, gpt2.tokenizer, text)
@@ -100,6 +100,17 @@ def test_cache_is_keyed_by_model_and_parameters(gpt2, tmp_path):
     other = wrap_model(type(gpt2.model)(gpt2.model.config).eval(), gpt2.tokenizer)
     assert score_corpus(corpus, other, cache_dir=tmp_path, progress=False).attrs["n_computed"] == 3
     assert score_corpus(corpus, gpt2, cache_dir=tmp_path, progress=False).attrs["n_computed"] == 0
+
+
+def test_main_pass_cache_keeps_its_key(gpt2, tmp_path):
+    """Caches written before the attack registry stay valid: the main group's key is the version-2 layout."""
+    from llm_audit.scoring.cache import cache_key
+
+    score_corpus(short_corpus(2), gpt2, cache_dir=tmp_path, scores=["loss", "lowercase"], progress=False)
+    main = {"version": 2, "model": gpt2.fingerprint["id"], "attacks": ["loss", "mink", "minkpp", "zlib"],
+            "k_grid": [0.1, 0.2, 0.5], "context": CONTEXT, "stride": CONTEXT // 2, "max_tokens": None}
+    assert (tmp_path / cache_key(main) / "key.json").is_file()
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2  # and the lowercase group's
 
 
 def _write_jsonl(corpus: pd.DataFrame, path: Path) -> Path:

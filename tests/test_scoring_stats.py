@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from llm_audit.errors import AuditError
-from llm_audit.scoring.attacks import minkpp, mink, n_smallest, zlib_ratio
+from llm_audit.scoring.attacks import AttackInput
+from llm_audit.scoring.attacks.mink import mink, n_smallest
+from llm_audit.scoring.attacks.minkpp import minkpp
+from llm_audit.scoring.attacks.zlib_ratio import zlib_ratio
 from llm_audit.scoring.batching import check_window_params, collate, pack, plan_windows
 from llm_audit.scoring.stats import TokenStats, head_stats, logits_stats
 
@@ -104,9 +107,13 @@ def test_collate_masks_padding_and_restarts_positions(side):
 def test_reductions_on_known_values():
     logp = np.array([-1.0, -5.0, -2.0, -0.5, -3.0, -4.0, -0.1, -0.2, -0.3, -0.4])
     stats = TokenStats(logp, logp - 1.0, np.full(10, 4.0))
+
+    def view(stats: TokenStats, text: str = "") -> AttackInput:
+        return AttackInput({"main": stats}, text, np.zeros(len(stats.logp), dtype=np.int64))
+
     assert n_smallest(10, 0.1) == 1 and n_smallest(30, 0.1) == 3 and n_smallest(7, 0.2) == 2
-    assert mink(stats, "", 0.2) == pytest.approx((-5.0 - 4.0) / 2)
-    assert minkpp(stats, "", 0.5) == pytest.approx(0.5)  # (l - (l-1)) / 2 for every token
+    assert mink(view(stats), 0.2) == pytest.approx((-5.0 - 4.0) / 2)
+    assert minkpp(view(stats), 0.5) == pytest.approx(0.5)  # (l - (l-1)) / 2 for every token
     text = "héllo wörld " * 5
-    assert zlib_ratio(stats, text) == pytest.approx(logp.mean() / len(zlib.compress(text.encode("utf-8"))))
-    assert math.isnan(mink(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0)), "", 0.2))
+    assert zlib_ratio(view(stats, text), None) == pytest.approx(logp.mean() / len(zlib.compress(text.encode("utf-8"))))
+    assert math.isnan(mink(view(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0))), 0.2))

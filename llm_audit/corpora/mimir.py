@@ -6,8 +6,12 @@ arXiv papers of a month after the Pile was built), one JSON string per line. `lo
 needs its loading script, which recent `datasets` releases no longer run, so the files are read directly.
 
 Membership: Pile subsets: train vs test split of the same source (close to random, the n-gram filter
-aside); `temporal_arxiv` / `temporal_wiki`: by date, so the date covariate (years mentioned in the text; the
-non-members' month in `month`) is expected to separate the arms.
+aside); `temporal_arxiv` / `temporal_wiki`: by date, so the date is expected to separate the arms.
+
+Dates: `date` is the latest year mentioned in the text, for both arms alike (the running variable of the
+cutoff design). The non-members' month is known (`month`: the split's, e.g. 2021-06) but the members' is
+not (the Pile's arXiv carries no dates): dating one arm by month and the other from its text would measure
+the two sides of the cutoff differently, and the missing month alone would reveal membership.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llm_audit.covariates.date import latest_year_in_text
 from llm_audit.errors import AuditError
 
 MIMIR_HUB = "iamgroot42/mimir"
@@ -45,7 +50,8 @@ def mimir_files(subset: str, split: str) -> tuple[str, str]:
 
 def load_mimir(source: str | Path = MIMIR_HUB, subset: str = "pile_cc", split: str = "ngram_13_0.8",
                revision: str | None = None) -> pd.DataFrame:
-    """A MIMIR subset/split as a corpus table: id, text, member, domain (the subset), month.
+    """A MIMIR subset/split as a corpus table: id, text, member, domain (the subset), date (the latest year
+    in the text), month (the non-members' month, temporal_arxiv only).
 
     ``source``: the hub id (online; the dataset is gated: accept its terms and log in first), or a local
     copy of the repository (a folder holding ``cache_100_200_1000_512/...``).
@@ -71,6 +77,7 @@ def load_mimir(source: str | Path = MIMIR_HUB, subset: str = "pile_cc", split: s
             "text": texts,
             "member": label,
             "domain": subset,
+            "date": [latest_year_in_text(t) for t in texts],
             # Only the non-members' month is known (members: the Pile's arXiv, before 2020-08).
             "month": None if label else month,
         }))

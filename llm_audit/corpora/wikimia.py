@@ -2,8 +2,10 @@
 
 Membership is defined by date: members (label 1) describe events before 2017, so their pages predate the
 models' training data; non-members (label 0) describe events from 2023 on. The dataset has no date field:
-the date covariate is the latest year mentioned in the snippet (the `date` extractor with no column), and
-the benchmark is known to be largely separable from such surface features (blind baselines).
+the loader's `date` column is the latest year mentioned in the snippet (the event's year, or later; null
+when no year is written), the same value the `date` covariate extractor computes, so both arms are dated
+alike. It is the running variable of the cutoff design; the benchmark is known to be largely separable
+from such surface features (blind baselines).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from llm_audit.corpus import load_corpus
+from llm_audit.covariates.date import latest_year_in_text
 from llm_audit.errors import AuditError
 
 WIKIMIA_HUB = "swj0419/WikiMIA"
@@ -26,7 +29,7 @@ def split_name(length: int) -> str:
 
 
 def load_wikimia(source: str | Path = WIKIMIA_HUB, length: int = 64) -> pd.DataFrame:
-    """A WikiMIA split as a corpus table (id, text, member).
+    """A WikiMIA split as a corpus table (id, text, member, date: the latest year in the text).
 
     ``source``: the hub id (online), a `save_to_disk` folder, a file of one split, or a local copy of the
     hub repository (a folder holding ``WikiMIA_length64*.parquet`` or ``WikiMIA_length64.jsonl``).
@@ -46,5 +49,6 @@ def load_wikimia(source: str | Path = WIKIMIA_HUB, length: int = 64) -> pd.DataF
         corpus = load_corpus(path, split=split if path.is_dir() else None, **columns)
     else:
         corpus = load_corpus(str(source), split=split, **columns)
+    corpus["date"] = corpus["text"].map(latest_year_in_text).astype("float64")
     corpus.attrs["membership"] = "WikiMIA label: 1 = event before 2017 (member), 0 = event from 2023 on"
     return corpus

@@ -31,8 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from llm_audit.covariates.date import latest_year_in_text
-
-COLUMN = "negative_control"
+from llm_audit.covariates.options import NEGATIVE_CONTROL as COLUMN
 FOLDS = 5
 C = 1.0
 MAX_FEATURES = 50_000  # per vectorizer: bounds memory on large pools; the rare n-grams cut carry little signal

@@ -47,15 +47,14 @@ def _zero_run_lines(d: dict[str, Any]) -> list[str]:
 
 
 def _refuter_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """The refuter table: refuter, score, statistic, rule, result."""
+    """The refuter table: check, result, score, statistic, rule."""
     if not rows:
         return []
-    table = [["refuter", "score", "statistic", "rule", "result"]]
+    table = [["check", "result", "score", "statistic", "rule"]]
     for r in rows:
-        stat = r.get("statistic")
-        result = {True: "pass", False: "FAIL"}.get(r.get("passed"), "reported" if stat is not None else "not run")
-        table.append([r["refuter"], r.get("score") or "all", "n/a" if stat is None else f"{stat:.3f}", r.get("rule") or "",
-                      result])
+        result = {True: "pass", False: "FAIL"}.get(r.get("passed"), "reported" if r.get("value") is not None else "not run")
+        table.append([str(r["refuter"]), result, str(r.get("score") or "all"), str(r.get("statistic") or ""),
+                      str(r.get("rule") or "")])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return ["refuters:"] + ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
 

@@ -17,8 +17,12 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
 from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval, refit_propensity_replicates
+from llm_audit.estimate.bounds import auc_bounds
+from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
+from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
 from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve, weighted_auc
@@ -34,24 +38,26 @@ from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verd
 from llm_audit.errors import AuditError
 
 Z95 = 1.959963984540054
-DEFAULT_METHODS = ("naive", "ipw", "dr")
+BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
 class ZeroRunEstimator:
     """Naive vs corrected memorization for every score column (docs/method.md, "Zero-run estimator").
 
-    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options.
-    ``methods`` are names in ``METHODS`` (the naive contrast is always computed). ``propensity_model`` /
+    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options
+    (``methods``: names in ``METHODS``; the naive contrast is always computed). ``propensity_model`` /
     ``outcome_model`` replace the named nuisance models by any scikit-learn classifier / regressor.
     """
 
     def __init__(
-        self, options: EstimateConfig | None = None, *, methods: tuple[str, ...] = DEFAULT_METHODS,
+        self, options: EstimateConfig | None = None, *,
         propensity_model: ClassifierMixin | None = None, outcome_model: RegressorMixin | None = None,
         thresholds: OverlapThresholds = OverlapThresholds(), **overrides: Any,
     ):
+        if "methods" in overrides:
+            overrides["methods"] = list(overrides["methods"])
         self.options = (options or EstimateConfig()).with_(**overrides)
-        self.methods = methods
+        self.methods = tuple(self.options.methods)
         self.propensity_model = propensity_model
         self.outcome_model = outcome_model
         self.thresholds = thresholds
@@ -59,9 +65,6 @@ class ZeroRunEstimator:
     def fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, *, scores: list[str] | None = None) -> "ZeroRunEstimator":
         """Estimate every score of ``scores_df`` (id, member, score columns) against the covariates (id, ...)."""
         opts = self.options.validate()
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
         self.data_ = data
@@ -72,11 +75,18 @@ class ZeroRunEstimator:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
         results, curves, per_score = {}, {}, {}
+        self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
         self.refuters_ = self._refute(results, per_score)
+        cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
+                                            n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
+        for name, result in at_cutoff.items():
+            results[name]["cutoff"] = result
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff, "inference": auc_inference(
+            results, self.auc_replicates_, unshared=("ipw",) if opts.refit_propensity else ())}
         self.estimates_ = Estimates.build(
-            regime="zero-run", results=results, curves=curves, diagnostics=self._diagnostics(per_score),
+            regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
                                                         model=scores_df.attrs.get("model"), config=self._config()),
             assumptions=ASSUMPTIONS, notes=notes,
@@ -113,7 +123,11 @@ class ZeroRunEstimator:
             for m in [m for m in corrected if not (nu.identified and self._severe(m))]:
                 key = m + pop.suffix
                 fits[key], labels[key], rows[key] = METHODS[m].fit(problem), (m, self.estimand_.name, pop.label), pop.rows
+        if nu is not None and not nu.identified:
+            per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
+                                             seed=self.seeds_("bounds", name)).to_dict()
         reps = self._replicates(fits, rows, name, s)
+        self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
         results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
         results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
@@ -154,7 +168,7 @@ class ZeroRunEstimator:
     def _severe(self, method: str) -> dict[str, str]:
         """Columns the method's weights leave severely out of balance (its figures are then withheld)."""
         nu = self.nuisance_
-        return nu.balance.severe if nu is not None and METHODS[method].weights == "propensity" else {}
+        return nu.balance.severe if nu is not None and getattr(METHODS[method], "weights", None) == "propensity" else {}
 
     def _refute(self, results: dict[str, dict[str, Result]], per_score: dict[str, Any]) -> list[RefuterRow]:
         """Every refuter on the corrected population with the IPW weights; the placebo and sensitivity figures
@@ -168,7 +182,7 @@ class ZeroRunEstimator:
         rows = run_refuters(ctx)
         for row in rows:
             if row.score is not None and row.refuter == "placebo_membership":
-                per_score[row.score]["placebo_auc"] = row.statistic
+                per_score[row.score]["placebo_auc"] = row.value
             if row.score is not None and row.refuter == "sensitivity":
                 per_score[row.score]["sensitivity"] = {"of": "ipw" + nu.corrected.suffix, **row.values}
         return rows
@@ -180,7 +194,7 @@ class ZeroRunEstimator:
         failures = failure_reasons(self.refuters_)
         per_method = {}
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
-            imbalanced = nu.balance.weak if nu is not None and METHODS[m].weights == "propensity" else {}
+            imbalanced = nu.balance.weak if nu is not None and getattr(METHODS[m], "weights", None) == "propensity" else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
             per_method[m] = {"verdict": v, "reasons": why}
@@ -212,6 +226,7 @@ class ZeroRunEstimator:
             "refuters": [row.to_dict() for row in self.refuters_],
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),

@@ -1,6 +1,7 @@
-"""Per-text score cache: append-only Parquet shards under ``<root>/<key>/``.
+"""Per-text score cache: append-only Parquet shards under ``<root>/<key>/``, one key per group of attacks
+that read the same passes.
 
-The key hashes everything that determines a text's scores except the text itself (model fingerprint,
+The key hashes everything that determines the group's scores except the text itself (model fingerprints,
 tokenizer, window / truncation parameters, k grid, the ReCaLL prefix's hash, the DC-PDD frequency table's
 hash and clip); rows are keyed by the text's SHA-256. Each flush writes a
 new shard atomically (temp file + rename) under a name unique to the process, so a run killed with -9 loses

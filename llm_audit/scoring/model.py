@@ -1,9 +1,10 @@
 """Load the audited causal LM and its tokenizer, and fingerprint them so cached scores stay attributable.
 
 A local path never touches the network. Weights load from safetensors or GGUF; pickled ``.bin`` weights
-(arbitrary code on unpickling) only with ``allow_pickle=True``. The fingerprint identifies the numbers the
-model computes: a hash of the weight files (or the hub revision), the dtype and the tokenizer, not the folder
-name, so a copied model folder keeps its cache.
+(arbitrary code on unpickling) only with ``allow_pickle=True``. A GGUF tokenizer gets the word split its file
+names (``gguf_pretokenizers``); a model without a tokenizer is refused, not scored as empty texts. The
+fingerprint identifies the numbers the model computes: a hash of the weight files (or the hub revision), the
+dtype and the tokenizer, not the folder name, so a copied model folder keeps its cache.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, NamedTuple
 import torch
 
 from llm_audit.errors import AuditError
+from llm_audit.paths import local_or_hub
+from llm_audit.scoring.gguf_pretokenizers import apply_gguf_pretokenizer
 
 _SAFE_WEIGHTS = ("*.safetensors",)
 _PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -28,6 +31,11 @@ _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bf
            "float16": torch.float16, "fp16": torch.float16}
 
 _DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+# What a saved tokenizer leaves in a model folder: a fast tokenizer, a SentencePiece or tiktoken model, or the
+# vocabulary files of the GPT-2 / BERT kinds. Without any of them transformers builds an empty tokenizer from
+# config.json (every text then encodes to nothing) or fails with a message about sentencepiece.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "merges.txt", "*.model",
+                    "*.tiktoken")
 
 
 class LoadedModel(NamedTuple):
@@ -58,10 +66,6 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     if dtype not in _DTYPES:
         raise AuditError(f"dtype: unknown '{dtype}' (use auto, float32, bfloat16 or float16)")
     return _DTYPES[dtype]
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix.lower() in (".gguf", ".safetensors")
 
 
 def _weight_files(folder: Path, gguf_file: str | None, allow_pickle: bool) -> list[Path]:
@@ -134,6 +138,49 @@ def make_fingerprint(name: str, revision: str | None, weights: str, dtype: torch
     return fp
 
 
+def load_tokenizer(source: str, *, local: bool, gguf_file: str | None = None, revision: str | None = None,
+                   trust_remote_code: bool = False) -> Any:
+    """The tokenizer of a model folder (``local``) or hub id ``source``, or of its GGUF file ``gguf_file``
+    with the word split that file names (``apply_gguf_pretokenizer``). AuditError when the folder has no
+    tokenizer files or the tokenizer has no vocabulary: every text would encode to nothing and the fault
+    would look like the corpus's."""
+    from transformers import AutoTokenizer
+
+    if local and gguf_file is None and not any(any(Path(source).glob(p)) for p in _TOKENIZER_FILES):
+        raise AuditError(f"{source}: the model folder has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); "
+                         "save it beside the weights with tokenizer.save_pretrained(folder)")
+    kwargs = _pretrained_kwargs(local, gguf_file, revision, trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    if gguf_file is not None:
+        path = Path(source) / gguf_file if local else _hub_file(source, gguf_file, revision)
+        apply_gguf_pretokenizer(tokenizer, path)
+    if len(tokenizer.get_vocab()) <= len(getattr(tokenizer, "added_tokens_decoder", {})):
+        raise AuditError(f"{source}: the tokenizer has no vocabulary beyond its special tokens (are its files "
+                         f"missing? looked for {', '.join(_TOKENIZER_FILES)})")
+    return tokenizer
+
+
+def _pretrained_kwargs(local: bool, gguf_file: str | None, revision: str | None,
+                       trust_remote_code: bool) -> dict[str, Any]:
+    """What the tokenizer's and the model's ``from_pretrained`` share: a local folder never touches the network."""
+    kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": trust_remote_code}
+    if revision is not None and not local:
+        kwargs["revision"] = revision
+    if gguf_file is not None:
+        kwargs["gguf_file"] = gguf_file
+    return kwargs
+
+
+def _hub_file(name: str, filename: str, revision: str | None) -> Path:
+    """The local copy of a hub file that transformers has just fetched."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, filename, revision=revision)
+    if not isinstance(found, str):
+        raise AuditError(f"{name}: {filename} is not in the local hub cache")
+    return Path(found)
+
+
 def prepare_tokenizer(tokenizer: Any) -> Any:
     """Padding needs a pad id; a tokenizer without one pads with eos (padded positions are masked anyway)."""
     if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
@@ -158,15 +205,13 @@ def load_model(
     ``device_map`` (``auto``, ``balanced``, ``sequential`` or a module -> device dict) spreads a model too large
     for one GPU over every visible GPU, then CPU memory, then ``offload_folder`` on disk (accelerate's
     dispatch); the whole model otherwise goes to ``device``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     name = str(name_or_path)
-    path = Path(name).expanduser()
+    found, local = local_or_hub(name, missing="{name}: no such model folder or file")
+    path = Path(found)
     if path.is_file() and path.suffix.lower() == ".gguf":
         path, gguf_file = path.parent, path.name
-    local = path.exists()
-    if not local and _looks_like_path(name):
-        raise AuditError(f"{name}: no such model folder or file")
     if local and not path.is_dir():
         raise AuditError(f"{name}: not a model folder (expected a folder with config.json and weights, or a .gguf file)")
     if device_map is not None:
@@ -177,12 +222,7 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, target)
     source = str(path) if local else name
     weights = _weight_files(path, gguf_file, allow_pickle) if local else None
-    kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": trust_remote_code}
-    if revision is not None and not local:
-        kwargs["revision"] = revision
-    if gguf_file is not None:
-        kwargs["gguf_file"] = gguf_file
-    model_kwargs = dict(kwargs, dtype=torch_dtype)
+    model_kwargs = dict(_pretrained_kwargs(local, gguf_file, revision, trust_remote_code), dtype=torch_dtype)
     if gguf_file is None and not allow_pickle:
         model_kwargs["use_safetensors"] = True
     if device_map is not None:
@@ -191,7 +231,8 @@ def load_model(
             model_kwargs["offload_folder"] = str(offload_folder)
     load_errors = _LOAD_ERRORS if gguf_file is None else _GGUF_LOAD_ERRORS
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        tokenizer = load_tokenizer(source, local=local, gguf_file=gguf_file, revision=revision,
+                                   trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
     except load_errors as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,6 +1,6 @@
 """Refuters with pass rules, one file each, registered by name (docs/refuters.md).
 
-A refuter is an object with ``name``, ``asks`` and ``run(context) -> list[RefuterRow]`` (see ``base.py``). To add
+A refuter is an object with ``name``, ``question`` and ``run(context) -> list[RefuterRow]`` (see ``base.py``). To add
 one: a file in this package and one line in ``REFUTERS``; its rows then appear in ``estimates.json``
 (``diagnostics.refuters``), in both reports and in ``Estimates.summary()``, and a failed row lowers the verdict.
 """
@@ -34,7 +34,7 @@ def failure_reasons(rows: list[RefuterRow]) -> list[str]:
         first = failed[0]
         scores = [r.score for r in failed if r.score is not None]
         where = f" for {', '.join(scores)}" if scores else ""
-        reasons.append(f"refuter {name} failed{where}: {first.statistic_name} {first.statistic:.3f}"
+        reasons.append(f"refuter {name} failed{where}: {first.statistic}"
                        + (f" ({first.score})" if len(scores) > 1 else "") + f", rule {first.rule}"
                        + (f"; {first.detail}" if first.detail else ""))
     return reasons

@@ -5,6 +5,9 @@ comes out at chance, an irrelevant covariate changes nothing, half the data tell
 ``RefuterRow`` per score (or one for the audit): the statistic, the pass rule with its threshold, and whether it
 passed (``None`` when the check is reported only, or could not run: ``detail`` says why). Rows are plain data, so
 the JSON, the reports and the verdict read them alike, and a new refuter adds rows without touching them.
+
+In ``estimates.json`` (``diagnostics.refuters``) a row is ``{refuter, question, score, statistic, value, rule,
+passed, detail, values}``: ``statistic`` is the figure as printed ("corrected AUC 0.512"), ``value`` the number.
 """
 
 from __future__ import annotations
@@ -28,17 +31,24 @@ class RefuterRow:
     """One line of the refuter table."""
 
     refuter: str  # registry name, e.g. "negative_control"
-    asks: str  # the question, in words
+    question: str  # what it asks, in words
     score: str | None  # the score it was run on; None for a check of the whole audit
     statistic_name: str
-    statistic: float | None
+    value: float | None  # the statistic; None when the check did not run
     rule: str  # the pass rule, with the threshold this audit gets
     passed: bool | None  # None: reported only, or not run
     detail: str = ""  # what a failure means, or why the check did not run
     values: dict[str, Any] = field(default_factory=dict)  # further numbers a refuter reports (machine-readable)
 
+    @property
+    def statistic(self) -> str:
+        """The statistic as printed: its name and value, or why it is missing."""
+        return f"{self.statistic_name} {self.value:.3f}" if self.value is not None else (self.detail or "not computed")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["statistic_name"]
+        return {**out, "statistic": self.statistic}
 
 
 @dataclass
@@ -85,6 +95,6 @@ class Context:
 
 class Refuter(Protocol):
     name: str
-    asks: str
+    question: str
 
     def run(self, ctx: Context) -> list[RefuterRow]: ...

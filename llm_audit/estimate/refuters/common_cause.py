@@ -15,7 +15,7 @@ from llm_audit.estimate.refuters.base import Context, RefuterRow
 
 class RandomCommonCause:
     name = "random_common_cause"
-    asks = "does adding an independent random covariate leave the corrected AUC in place?"
+    question = "does adding an independent random covariate leave the corrected AUC in place?"
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         rows, eta = ctx.population.rows, ctx.options.eta
@@ -28,6 +28,6 @@ class RandomCommonCause:
             se = ctx.se[name]
             passed = abs(change) < se or change == 0
             detail = "" if passed else "the weights are unstable: a covariate that is noise moves the figure"
-            out.append(RefuterRow(self.name, self.asks, name, "change of the corrected AUC", float(change),
+            out.append(RefuterRow(self.name, self.question, name, "change of the corrected AUC", float(change),
                                   f"|change| < 1 SE = {se:.3f}", passed, detail))
         return out

@@ -22,12 +22,12 @@ MISSING = ("not run: the covariates table has no negative_control column (the co
 
 class NegativeControl:
     name = "negative_control"
-    asks = "does a model-free text classifier's P(member | text) come out at 0.5 after weighting?"
+    question = "does a model-free text classifier's P(member | text) come out at 0.5 after weighting?"
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         nc = ctx.data.negative_control
         if nc is None:
-            return [RefuterRow(self.name, self.asks, None, "corrected AUC", None, "", None, MISSING)]
+            return [RefuterRow(self.name, self.question, None, "corrected AUC", None, "", None, MISSING)]
         rows = ctx.population.rows
         t = ctx.data.member[rows]
         auc, se = weighted_auc(nc[rows], t, ctx.weights), ctx.auc_se(nc)
@@ -35,7 +35,7 @@ class NegativeControl:
         passed = abs(auc - 0.5) <= tol
         detail = "" if passed else ("confounding visible in the text that the covariates do not capture; "
                                     + direction(ctx, nc, auc))
-        return [RefuterRow(self.name, self.asks, None, "corrected AUC", auc,
+        return [RefuterRow(self.name, self.question, None, "corrected AUC", auc,
                            f"|AUC - 0.5| <= max(3 SE, {FLOOR}) = {tol:.3f}", passed, detail)]
 
 

@@ -16,7 +16,7 @@ FLOOR = 0.03
 
 class PlaceboMembership:
     name = "placebo_membership"
-    asks = "does a score permuted within propensity strata (no memorization) come out at 0.5 after weighting?"
+    question = "does a score permuted within propensity strata (no memorization) come out at 0.5 after weighting?"
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         rows = ctx.population.rows
@@ -27,6 +27,6 @@ class PlaceboMembership:
             auc = dg.placebo_auc(s[rows], t, ctx.nuisance.e_raw[rows], ctx.weights, ctx.seeds("placebo", name))
             passed = abs(auc - 0.5) <= tol
             detail = "" if passed else "the weights leave the propensity strata unequally weighted (clipping or a mis-calibrated propensity)"
-            out.append(RefuterRow(self.name, self.asks, name, "corrected AUC of the permuted score", auc,
+            out.append(RefuterRow(self.name, self.question, name, "corrected AUC of the permuted score", auc,
                                   f"|AUC - 0.5| <= max(3 null SE, {FLOOR}) = {tol:.3f}", passed, detail))
         return out

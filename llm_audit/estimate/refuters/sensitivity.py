@@ -20,7 +20,7 @@ QUANTILE = 0.95
 
 class Sensitivity:
     name = "sensitivity"
-    asks = "how strong an unmeasured confounder (odds factor Gamma) would bring the corrected AUC to 0.5?"
+    question = "how strong an unmeasured confounder (odds factor Gamma) would bring the corrected AUC to 0.5?"
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         rows, gmax = ctx.population.rows, ctx.options.gamma_max
@@ -34,7 +34,7 @@ class Sensitivity:
             if strongest is not None:
                 parts.append(f"leaving out the strongest observed covariate '{strongest}' moves the propensity odds "
                              f"by Gamma = {observed:.2f} ({QUANTILE:.0%} of units less)")
-            row = RefuterRow(self.name, self.asks, name, "Gamma to reach AUC 0.5", to_chance,
+            row = RefuterRow(self.name, self.question, name, "Gamma to reach AUC 0.5", to_chance,
                              "reported, not pass/fail", None, "; ".join(parts))
             row.values = {"gamma_to_chance": to_chance, "gamma_to_naive": to_naive, "gamma_max": gmax,
                           "gamma_observed": observed, "strongest_covariate": strongest}

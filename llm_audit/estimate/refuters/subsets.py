@@ -19,13 +19,13 @@ Z95 = 1.959963984540054
 
 class SubsetStability:
     name = "subset_stability"
-    asks = f"do {HALVES} random halves of the corpus give the same corrected AUC?"
+    question = f"do {HALVES} random halves of the corpus give the same corrected AUC?"
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         rows, eta, t = ctx.population.rows, ctx.options.eta, ctx.data.member
         halves = ctx.refits.halves
         if isinstance(halves, str):
-            return [RefuterRow(self.name, self.asks, name, "RMS deviation of the halves", None, "", None,
+            return [RefuterRow(self.name, self.question, name, "RMS deviation of the halves", None, "", None,
                                "not run: " + halves) for name in ctx.data.scores]
         w_full = ctx.ipw_weights(np.clip(ctx.refits.baseline[rows], eta, 1 - eta), rows)
         weighted = []
@@ -42,6 +42,6 @@ class SubsetStability:
             limit = Z95 * ctx.se[name]
             passed = None if rms is None else bool(rms <= limit)
             detail = "" if passed is not False else "the figure hinges on a few heavily weighted units"
-            out.append(RefuterRow(self.name, self.asks, name, "RMS deviation of the halves", rms,
+            out.append(RefuterRow(self.name, self.question, name, "RMS deviation of the halves", rms,
                                   f"RMS <= 95% half-width 1.96 SE = {limit:.3f}", passed, detail))
         return out
