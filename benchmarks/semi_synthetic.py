@@ -279,7 +279,7 @@ def run_one(setting: str, seed: int, bootstrap: int, cache: str, truths: dict[st
     diag = d["diagnostics"]
     results = {s: {m: {"value": est.value(s, m, "auc"), "ci": est.interval(s, m, "auc"),
                        "verdict": method_verdict(diag, m)} for m in METHODS} for s in SCORES}
-    return {"setting": setting, "seed": seed, **known, "truth": {"placebo": 0.5, "effect": truths[setting]},
+    return {"setting": setting, "seed": seed, "bootstrap": bootstrap, **known, "truth": {"placebo": 0.5, "effect": truths[setting]},
             "results": results, "seconds": time.perf_counter() - t0,
             "diagnostics": {k: v for k, v in diag.items() if k not in _HEAVY}}
 
