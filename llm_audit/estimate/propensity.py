@@ -14,13 +14,14 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.options import PROPENSITY_MODELS
+
 
 def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """K folds stratified by membership; all chunks of one document (same ``group``) in one fold."""
@@ -67,9 +68,11 @@ def cross_fit_propensity(
     *,
     model: str | ClassifierMixin = "logistic",
     seed: int = 0,
+    fitted: list[Pipeline] | None = None,
 ) -> np.ndarray:
     """Out-of-fold e_hat for every unit; the overall member share when there is no covariate (a
-    per-fold share would differ by fold and perturb the weights for nothing)."""
+    per-fold share would differ by fold and perturb the weights for nothing). ``fitted``, when given, receives
+    each fold's fitted pipeline."""
     if covariates.shape[1] == 0:
         return np.full(len(member), float(np.mean(member)))
     x = categorical_as_str(covariates)
@@ -81,7 +84,20 @@ def cross_fit_propensity(
             warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
             pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])
         e_hat[test] = pipe.predict_proba(x.iloc[test])[:, 1]
+        if fitted is not None:
+            fitted.append(pipe)
     return e_hat
+
+
+def fixed_tuning(model: str | ClassifierMixin, fitted: list[Pipeline]) -> str | ClassifierMixin:
+    """The propensity model with the tuning the cross-fit chose held fixed, for refits (the refuters): the
+    logistic model's L2 strength becomes the geometric median of the folds' cross-validated choices, so a refit
+    costs one fit per fold instead of 34, and a refit changes the data only, not the tuning as well. Other
+    models are returned as they are."""
+    if isinstance(model, str) and model == "logistic" and fitted:
+        c = float(np.exp(np.median([np.log(p.named_steps["clf"].C_[0]) for p in fitted])))
+        return LogisticRegression(C=c, max_iter=5000)
+    return model
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,16 @@ from llm_audit.estimate.estimands import get_estimand
 from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
-from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve
-from llm_audit.estimate.nuisance import Nuisance, Population, fit_nuisance, propensity_diagnostics
+from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve, weighted_auc
+from llm_audit.estimate.nuisance import Nuisance, fit_nuisance, propensity_diagnostics
 from llm_audit.estimate.options import EstimateConfig
 from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.provenance import provenance
+from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
 from llm_audit.estimate.results import ASSUMPTIONS, UNRELIABLE, Estimates, Result, Value, fpr_key
 from llm_audit.estimate.seeds import Seeds
-from llm_audit.estimate.sensitivity import sensitivity_gamma
 from llm_audit.estimate.slices import slice_aucs
-from llm_audit.estimate.verdict import OverlapThresholds
-from llm_audit.estimate.weights import hajek
+from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
 from llm_audit.errors import AuditError
 
 Z95 = 1.959963984540054
@@ -79,6 +78,7 @@ class ZeroRunEstimator:
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
+        self.refuters_ = self._refute(results, per_score)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
@@ -120,10 +120,9 @@ class ZeroRunEstimator:
         if pop is not None and corrected:
             problem = Problem(s[pop.rows], t[pop.rows], fpr, self.estimand_, e=nu.overlap.e[pop.rows],
                               dr_terms=lambda: self._dr_terms(s).subset(pop.rows))
-            for m in corrected:
+            for m in [m for m in corrected if not (nu.identified and self._severe(m))]:
                 key = m + pop.suffix
                 fits[key], labels[key], rows[key] = METHODS[m].fit(problem), (m, self.estimand_.name, pop.label), pop.rows
-            per_score.update(self._refutation(name, s, pop, fits["naive"].point.auc, notes))
         if nu is not None and not nu.identified:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
@@ -166,24 +165,43 @@ class ZeroRunEstimator:
         return dr_terms(s, t, om, self.estimand_.density(e, t), self.estimand_.residual_weights(e, t),
                         threshold_grid(s, opts.grid_size))
 
-    def _refutation(self, name: str, s: np.ndarray, pop: Population, naive_auc: float,
-                    notes: list[str]) -> dict[str, Any]:
-        """Placebo and sensitivity on the corrected population, for the IPW weighting."""
-        opts, t, nu = self.options, self.data_.member, self.nuisance_
-        rows, e = pop.rows, nu.overlap.e[pop.rows]
-        w = hajek(self.estimand_.residual_weights(e, t[rows]), t[rows])
-        placebo = dg.placebo_auc(s[rows], t[rows], nu.e_raw[rows], w, self.seeds_("placebo", name))
-        tolerance = dg.placebo_tolerance(t[rows], w)
-        if abs(placebo - 0.5) > tolerance:
-            notes.append(f"score '{name}': placebo AUC {placebo:.3f} is further from 0.5 than chance allows "
-                         f"(+-{tolerance:.3f}): the weights do not remove the covariate shift")
-        sens = {
-            "of": "ipw" + pop.suffix,
-            "gamma_to_naive": sensitivity_gamma(s[rows], t[rows], e, self.estimand_, naive_auc, opts.gamma_max),
-            "gamma_to_chance": sensitivity_gamma(s[rows], t[rows], e, self.estimand_, 0.5, opts.gamma_max),
-            "gamma_max": opts.gamma_max,
-        }
-        return {"placebo_auc": placebo, "sensitivity": sens}
+    def _severe(self, method: str) -> dict[str, str]:
+        """Columns the method's weights leave severely out of balance (its figures are then withheld)."""
+        nu = self.nuisance_
+        return nu.balance.severe if nu is not None and getattr(METHODS[method], "weights", None) == "propensity" else {}
+
+    def _refute(self, results: dict[str, dict[str, Result]], per_score: dict[str, Any]) -> list[RefuterRow]:
+        """Every refuter on the corrected population with the IPW weights; the placebo and sensitivity figures
+        are also kept per score (``per_score``), as before the refuter table existed."""
+        nu, data = self.nuisance_, self.data_
+        if nu is None or nu.corrected is None:
+            return []
+        naive = {name: results[name]["naive"].auc.value for name in data.scores}
+        ctx = Context(data, nu, self.estimand_, nu.corrected, self.options, self.seeds_,
+                      Refits(data, nu, self.options.folds, self.seeds_), naive)
+        rows = run_refuters(ctx)
+        for row in rows:
+            if row.score is not None and row.refuter == "placebo_membership":
+                per_score[row.score]["placebo_auc"] = row.value
+            if row.score is not None and row.refuter == "sensitivity":
+                per_score[row.score]["sensitivity"] = {"of": "ipw" + nu.corrected.suffix, **row.values}
+        return rows
+
+    def _verdicts(self, overlap: str, reasons: list[str]) -> tuple[str, list[str], dict[str, dict]]:
+        """Each corrected method's verdict (the overlap verdict lowered by its balance and the refuters) and
+        the audit's: that of its best method (they share the propensity weights, so today they agree)."""
+        nu = self.nuisance_
+        failures = failure_reasons(self.refuters_)
+        per_method = {}
+        for m in [m for m in self.methods if METHODS[m].needs_propensity]:
+            imbalanced = nu.balance.weak if nu is not None and getattr(METHODS[m], "weights", None) == "propensity" else {}
+            severe = self._severe(m) if nu is not None and nu.identified else {}
+            v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
+            per_method[m] = {"verdict": v, "reasons": why}
+        if not per_method:
+            return (*lowered_verdict(overlap, reasons, {}, {}, failures), {})
+        best = min(per_method.values(), key=lambda x: SEVERITY[x["verdict"]])
+        return best["verdict"], best["reasons"], per_method
 
     # --- assembly ----------------------------------------------------------------------------------------------
 
@@ -192,16 +210,20 @@ class ZeroRunEstimator:
         n1 = int(t.sum())
         if nu is not None:
             stage = propensity_diagnostics(nu, t)
+            stage["verdict"], stage["verdict_reasons"], stage["method_verdicts"] = self._verdicts(nu.verdict, nu.reasons)
         else:
             counts = {"members": n1, "non-members": int(len(t) - n1)}
             reasons = [f"fewer than {MIN_PER_ARM} {arm} ({k}): too few units for a corrected estimate"
                        for arm, k in counts.items() if k < MIN_PER_ARM]
             stage = {**dict.fromkeys(("blind_auc", "tv_bound", "n_corrected", "ess", "clipped", "trimmed",
-                                      "propensity_histogram", "smd_max_after", "overlap_population")),
-                     "smd": {}, "verdict": "not_identified", "verdict_reasons": reasons}
+                                      "propensity_histogram", "smd_max_after", "overlap_population", "balance")),
+                     "smd": {}, "verdict": "not_identified", "verdict_reasons": reasons, "method_verdicts": {}}
         bound = dg.dp_auc_bound(opts.dp_epsilon, opts.dp_delta) if opts.dp_epsilon is not None else None
+        nc = self.data_.negative_control
         return {
             **stage,
+            "blind_text_auc": weighted_auc(nc, t) if nc is not None else None,
+            "refuters": [row.to_dict() for row in self.refuters_],
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
             "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),

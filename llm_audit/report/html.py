@@ -106,10 +106,11 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     if meta_items:
         parts.append('<p class="meta">' + " · ".join(meta_items) + "</p>")
     parts.append(_verdict(s))
-    if s.blind_auc is not None:
-        parts.append(f'<p id="blind">Blind-baseline AUC (membership predicted from the covariates alone, no model): '
-                     f'<b>{s.blind_auc:.3f}</b>. When it is close to the naive AUC, the naive figure says little '
-                     f'about memorization.</p>')
+    blind = wording.blind_lines(s)
+    if blind:
+        parts.append('<p id="blind">' + "<br>".join(escape(line) for line in blind)
+                     + " When a blind baseline is close to the naive AUC, the naive figure says little about "
+                       "memorization.</p>")
     parts.append("<h2>Headline</h2>")
     parts.append(f'<p id="lead" class="lead">{escape(s.lead)}</p>')
     parts.append(_table(*layout.headline(s), cls="headline", ident="headline"))

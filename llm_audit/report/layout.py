@@ -101,7 +101,8 @@ def refuters(s: Summary) -> Table:
     rows = []
     for r in s.refuters:
         passed = r.get("passed")
-        rows.append([str(r.get("refuter", "")), "pass" if passed is True else "FAIL" if passed is False else "not run",
+        result = {True: "pass", False: "FAIL"}.get(passed, "reported" if r.get("value") is not None else "not run")
+        rows.append([str(r.get("refuter", "")).replace("_", " "), result,
                      str(r.get("score") or "all"), str(r.get("question", "")), str(r.get("statistic", "")),
                      str(r.get("rule", ""))])
     return header, rows

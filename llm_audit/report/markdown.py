@@ -62,8 +62,9 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     if s.refuters:
         out += ["Refuters (each asks one question the estimate must survive):", "",
                 markdown_table(*layout.refuters(s)), ""]
-    if s.blind_auc is not None:
-        out += [f"Blind-baseline AUC (membership predicted from the covariates alone, no model): **{s.blind_auc:.3f}**.", ""]
+    blind = wording.blind_lines(s)
+    if blind:
+        out += [md_cell(line) + "  " for line in blind[:-1]] + [md_cell(blind[-1]), ""]
     out += ["## Headline", "", f"**{md_cell(s.lead)}**", "", headline_markdown(s), ""]
     family = wording.family_text(s)
     if family:

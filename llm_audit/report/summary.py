@@ -11,12 +11,12 @@ number comes from the estimates; the report only selects, labels and counts.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_audit.estimate.estimands import ESTIMANDS
 from llm_audit.estimate.results import Estimates
+from llm_audit.report.model_name import ModelLine, model_line
 from llm_audit.scoring.attacks import score_units
 
 VERDICT_LABELS = {
@@ -142,18 +142,6 @@ class HeadlineRow:
 
 
 @dataclass
-class ModelLine:
-    """The audited model as a shared report may name it: its id, never a local path."""
-
-    name: str  # the hub id, or what ``shareable_name`` keeps of a local path
-    local: bool
-    fingerprint: str | None  # the model id: a hash of weights, dtype and tokenizer
-    weights_sha256: str | None
-    revision: str | None = None
-    dtype: str | None = None
-
-
-@dataclass
 class Summary:
     """Everything a renderer needs, extracted once from the estimates JSON."""
 
@@ -164,6 +152,7 @@ class Summary:
     verdict_text: str
     blind_auc: float | None
     corrected_label: str
+    blind_text_auc: float | None = None  # the negative-control score's naive AUC: membership from the text alone
     notes: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
@@ -207,7 +196,7 @@ def summarize(estimates: Estimates) -> Summary:
     corrected_key = _corrected_key(est, randomized)
     families = _families(diag)
     family = families.get(corrected_key or "")
-    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified",
+    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, _withheld(diag, verdict),
                  families, target)
             for name, blocks in est["scores"].items()]
     for row in rows:
@@ -219,6 +208,7 @@ def summarize(estimates: Estimates) -> Summary:
         verdict=verdict,
         verdict_text=wording.verdict_text(est, rows, randomized),
         blind_auc=finite(diag.get("blind_auc")),
+        blind_text_auc=finite(diag.get("blind_text_auc")),
         corrected_label="causal" if randomized else METHOD_LABELS.get(corrected_key or "dr", "DR"),
         notes=[str(x) for x in est["notes"]],
         assumptions=[str(a) for a in est["assumptions"]],
@@ -239,34 +229,6 @@ def summarize(estimates: Estimates) -> Summary:
     s.can_say = wording.can_say(s, diag) if verdict == "not_identified" else []
     s.lead = wording.lead(s, diag)
     return s
-
-
-def model_line(fp: Any) -> ModelLine | None:
-    """The model as ``provenance.model`` records it, with a local path cut to its last folder name."""
-    if not isinstance(fp, dict) or not fp.get("name"):
-        return None
-    name = str(fp["name"])
-    return ModelLine(name=shareable_name(name), local=_is_local_path(name), fingerprint=fp.get("id"), weights_sha256=fp.get("weights_sha256"),
-                     revision=fp.get("revision"), dtype=fp.get("dtype"))
-
-
-def shareable_name(name: str) -> str:
-    """A model name fit for a shared report: a hub id as it is; a path into the Hugging Face cache as the id it
-    caches (``.../models--org--name/snapshots/...`` -> ``org/name``); any other local path cut to its last
-    folder name."""
-    if not _is_local_path(name):
-        return name
-    cached = re.search(r"models--([^/\\]+?)--([^/\\]+)", name)
-    if cached:
-        return f"{cached.group(1)}/{cached.group(2)} (from a local cache)"
-    return (name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or "model") + " (local folder)"
-
-
-def _is_local_path(name: str) -> bool:
-    """A hub id is ``owner/name`` (or ``name``); anything else (absolute, relative, home, Windows) is a path."""
-    if name.startswith(("/", "~", ".", "\\")) or "\\" in name or ":" in name:
-        return True
-    return name.count("/") > 1
 
 
 def result_label(entry: dict[str, Any], target: str | None) -> str:
@@ -355,10 +317,20 @@ def _estimate_rows(name: str, blocks: dict[str, Any], fpr_keys: list[str], famil
     return rows
 
 
+def _withheld(diag: dict[str, Any], verdict: str | None) -> set[str]:
+    """Corrected methods printed "not identified": all of them when the audit is, else those whose own verdict is
+    (a method whose weights leave a covariate severely out of balance)."""
+    if verdict == "not_identified":
+        return {"ipw", "dr"}
+    return {m for m, v in (diag.get("method_verdicts") or {}).items()
+            if (v.get("verdict") if isinstance(v, dict) else v) == "not_identified"}
+
+
 def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
-         unidentified: bool, families: dict[str, Family], target: str | None) -> HeadlineRow:
+         withheld: set[str], families: dict[str, Family], target: str | None) -> HeadlineRow:
+    """One score's headline figures; a method in ``withheld`` shows "not identified" where it has no figure."""
     estimates = _estimate_rows(name, blocks, fpr_keys, families, target,
-                               "not identified" if unidentified else "n/a")
+                               "not identified" if withheld else "n/a")
     units = score_units(name)
     if randomized:
         causal = next(iter(blocks.values()))  # the one result of a randomized or oracle regime
@@ -380,16 +352,18 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
     for method in ("ipw", "dr"):
         if isinstance(blocks.get(f"{method}_overlap"), dict):
             overlap[method] = blocks[f"{method}_overlap"]
-    na = "not identified" if unidentified else "n/a"
+    na = {m: "not identified" if m in withheld else "n/a" for m in ("ipw", "dr")}
+    na_corrected = na["dr" if isinstance(dr, dict) else "ipw"]
     sens = diag.get("sensitivity") or {}
     bounds = diag.get("bounds") or {}
     ident = bounds.get("identified_set")
     return HeadlineRow(
         score=name,
-        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
-        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na),
-        advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
-        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
+        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na["ipw"]), auc_dr=_metric(dr, "auc", na["dr"]),
+        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na_corrected),
+        advantage_naive=_metric(naive, "advantage"),
+        advantage_corrected=_metric(corrected, "advantage", na_corrected),
+        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na_corrected),
         overlap=overlap or None,
         placebo_auc=finite(diag.get("placebo_auc")),
         gamma_to_naive=finite(sens.get("gamma_to_naive")),

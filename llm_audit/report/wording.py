@@ -34,6 +34,22 @@ def model_text(m: ModelLine) -> str:
     return " · ".join(parts)
 
 
+# How the estimator words a verdict reason that comes from a check of the correction (a refuter, the balance
+# after weighting) rather than from overlap.
+CHECK_REASONS = ("refuter ", "covariates out of balance", "covariates severely")
+
+
+def blind_lines(s: Summary) -> list[str]:
+    """The blind baselines, side by side: membership predicted without the audited model."""
+    lines = []
+    if s.blind_auc is not None:
+        lines.append(f"Blind-baseline AUC (membership predicted from the covariates alone, no model): {s.blind_auc:.3f}.")
+    if s.blind_text_auc is not None:
+        lines.append("Blind text baseline (a model-free text classifier on the words, out of fold; the negative "
+                     f"control): {s.blind_text_auc:.3f}.")
+    return lines
+
+
 def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool) -> str:
     """The overlap verdict in plain words, with the numbers that drive it."""
     if randomized:
@@ -72,6 +88,12 @@ def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool)
         return text + "."
     tail = (f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)"
             if ess_m is not None and ess_n is not None else "")
+    checks = [r for r in reasons if r.startswith(CHECK_REASONS)]
+    if verdict == "weak_overlap" and checks and len(checks) == len(reasons):
+        head = (parts[0] + "; " if parts else "") + "members and non-members overlap"
+        failed = "a check of the correction failed" if len(checks) == 1 else f"{len(checks)} checks of the correction failed"
+        return (head + tail + f", but {failed} (listed below): the corrected figures are printed, not vouched for. "
+                "Read them with care.")
     if verdict == "weak_overlap":
         head = (parts[0] + ": " if parts else "") + (small[0] if small else "overlap is weak")
         return head + tail + "; the corrected figures are identified but their intervals are wide. Read them with care."
@@ -146,8 +168,10 @@ def _estimate_phrase(e: EstimateRow, score: str, diag: dict[str, Any]) -> str:
 def lead(s: Summary, diag: dict[str, Any]) -> str:
     """The one sentence a reader takes away, leading with what can be said."""
     if s.verdict == "not_identified":
-        reason = next((r for r in s.reasons if not r.startswith("blind-baseline")), s.reasons[0] if s.reasons else
-                      "members and non-members barely overlap in their covariates")
+        # Separable covariates explain every other reason (clipping, small ESS): give that one first.
+        reason = next((r for r in s.reasons if "separable" in r), None) or next(
+            (r for r in s.reasons if not r.startswith("blind-baseline")),
+            s.reasons[0] if s.reasons else "members and non-members barely overlap in their covariates")
         if s.can_say:
             return (f"What can be said: {'; '.join(s.can_say)}. The corrected AUC over the whole corpus is not "
                     f"identified ({reason}).")

@@ -78,5 +78,8 @@ class Fit(Protocol):
 class Method(Protocol):
     name: str
     needs_propensity: bool  # a corrected method: withheld when the correction is not identified
+    # The weighting whose covariate balance its verdict checks ("propensity": the IPW weights). Optional: a method
+    # that does not declare it is judged on overlap and the refuters only.
+    weights: str | None
 
     def fit(self, problem: Problem) -> Fit: ...

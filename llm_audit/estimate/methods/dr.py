@@ -114,6 +114,7 @@ class DRFit:
 class DR:
     name = "dr"
     needs_propensity = True
+    weights = "propensity"  # whose balance the verdict checks (estimate.balance); None: unweighted
 
     def fit(self, problem: Problem) -> DRFit:
         return DRFit(problem)
