@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 
 from llm_audit.report.markdown import (
-    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, SCORE_DIAG_HEADER, _diagnostic_lines, _f, any_unreliable, arrow, score_diagnostics,
-    slice_rows,
+    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, OVERLAP_WEIGHTS_HEADER, OVERLAP_WEIGHTS_TEXT, SCORE_DIAG_HEADER, _diagnostic_lines,
+    _f, any_unreliable, arrow, overlap_weights_rows, score_diagnostics, slice_rows,
 )
 from llm_audit.report.summary import Figure, Summary, VERDICT_LABELS, fpr_label
 
@@ -108,6 +108,12 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
         parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
+    ato_scores, ato_covariates = overlap_weights_rows(s, est)
+    if ato_scores:
+        parts.append(f"<h2>Overlap population (overlap weights)</h2><p>{escape(OVERLAP_WEIGHTS_TEXT)}</p>")
+        parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
+        if ato_covariates:
+            parts.append(_table(OVERLAP_WEIGHTS_HEADER, ato_covariates))
     if figures.get("roc"):
         parts.append("<h2>ROC curves, naive vs weighted</h2>" + _img(figures["roc"], "ROC curves per score"))
     if figures.get("propensity"):

@@ -77,6 +77,12 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
         out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
+    ato_scores, ato_covariates = overlap_weights_rows(s, est)
+    if ato_scores:
+        out += ["", "## Overlap population (overlap weights)", "", OVERLAP_WEIGHTS_TEXT, ""]
+        out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
+        if ato_covariates:
+            out += ["", markdown_table(OVERLAP_WEIGHTS_HEADER, ato_covariates)]
     if s.fpr_keys:
         out += ["", "## TPR at low FPR, with intervals", ""]
         header = ["score", "FPR", "naive", s.corrected_label]
@@ -101,6 +107,22 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     if s.notes:
         out += ["", "## Notes", ""] + [f"- {md_cell(n)}" for n in s.notes]
     return "\n".join(out) + "\n"
+
+
+OVERLAP_WEIGHTS_TEXT = ("Figures weighted to the overlap population (density proportional to e(1-e)): the texts whose "
+                        "membership the covariates predict least well. It is not the corpus; the second table gives "
+                        "each covariate's mean (a category's share) in both.")
+OVERLAP_WEIGHTS_HEADER = ["covariate", "corpus mean", "overlap-population mean", "difference (corpus SD)"]
+
+
+def overlap_weights_rows(s: Summary, est: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """The overlap-weights (ATO) AUC of each score, and how that population differs from the corpus."""
+    scores = [[r.score, Figure.of((r.ato.get("ipw") or {}).get("auc")).text(),
+               Figure.of((r.ato.get("dr") or {}).get("auc")).text()] for r in s.rows if r.ato]
+    table = (est.get("diagnostics") or {}).get("overlap_weights_population") or []
+    covariates = [[str(row["column"]), _f(row["corpus_mean"]), _f(row["overlap_mean"]), _f(row["difference_sd"], 2)]
+                  for row in table] if scores else []
+    return scores, covariates
 
 
 def slice_rows(slices: list[dict[str, Any]], max_scores: int = 6) -> tuple[list[str], list[list[str]]]:

@@ -66,6 +66,7 @@ class HeadlineRow:
     mean_naive: Figure
     mean_corrected: Figure
     overlap: dict[str, Any] | None = None
+    ato: dict[str, Any] | None = None  # the overlap-weights (ATO) results, by method
     placebo_auc: float | None = None
     gamma_to_naive: float | None = None
     gamma_to_chance: float | None = None
@@ -165,6 +166,7 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
         if isinstance(blocks.get(f"{method}_overlap"), dict):
             overlap[method] = blocks[f"{method}_overlap"]
     overlap = overlap or None
+    ato = {m: blocks[f"{m}_ato"] for m in ("dr", "ipw") if isinstance(blocks.get(f"{m}_ato"), dict)} or None
     na = "not identified" if unidentified else "n/a"
     sens = diag.get("sensitivity") or {}
     return HeadlineRow(
@@ -174,6 +176,7 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
         advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
         mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
         overlap=overlap,
+        ato=ato,
         placebo_auc=_finite(diag.get("placebo_auc")),
         gamma_to_naive=_finite(sens.get("gamma_to_naive")),
         gamma_to_chance=_finite(sens.get("gamma_to_chance")),
@@ -203,6 +206,11 @@ def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool
         why = reasons[0] if reasons else "members and non-members barely overlap in their covariates"
         text = (parts[0] + ": " if parts else "") + f"the corrected number is not identified ({why}), "
         text += "so no corrected figure is given for the whole corpus"
+        ato_row = next((r for r in rows if r.ato and _overlap_auc(r.ato) is not None), None)
+        if ato_row is not None:  # SPEC §8: the overlap-weights figure is the one to show first
+            return text + (f"; the AUC on the overlap population (texts weighted by e(1-e), where membership is "
+                           f"least predictable) of {ato_row.score} is {_overlap_auc(ato_row.ato).text(2)} "
+                           "(that population only; the overlap-population table says how it differs from the corpus).")
         first = next((r for r in rows if r.overlap), None)
         if first is not None:
             auc = _overlap_auc(first.overlap)

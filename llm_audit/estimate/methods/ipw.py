@@ -12,6 +12,9 @@ class IPW:
     name = "ipw"
     needs_propensity = True
 
+    def supports(self, estimand) -> bool:
+        return True
+
     def fit(self, problem: Problem) -> WeightedFit:
         r = problem.estimand.residual_weights(problem.e, problem.member)
         return WeightedFit(problem, hajek(r, problem.member))

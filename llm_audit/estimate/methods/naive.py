@@ -10,5 +10,8 @@ class Naive:
     name = "naive"
     needs_propensity = False
 
+    def supports(self, estimand) -> bool:
+        return True
+
     def fit(self, problem: Problem) -> WeightedFit:
         return WeightedFit(problem, None)
