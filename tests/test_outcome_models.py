@@ -31,14 +31,15 @@ def _true_survival(loc, sd, grid):
 def test_distribution_regression_recovers_a_heteroscedastic_nonlinear_law():
     x, s, _, _ = _data(6_000, 0, "bent")
     grid = threshold_grid(s, 60)
-    model = DistributionRegression(seed=0).fit(x, s, grid)
+    model = DistributionRegression(seed=0).fit(x.to_numpy(), s, grid)
     xt, _, loc_t, sd_t = _data(2_000, 1, "bent")
+    xt = xt.to_numpy()
     mu = model.survival(xt, grid)
     assert mu.shape == (2_000, len(grid)) and mu.dtype == np.float32
     assert np.all(np.diff(mu, axis=1) <= 1e-6)  # a survival function in c, by the monotonic constraint
     assert np.mean(np.abs(mu - _true_survival(loc_t, sd_t, grid))) < 0.04
     # the linear location-scale model cannot follow the bend: the flexible model is closer
-    ls = LocationScale("linear").fit(x, s, grid)
+    ls = LocationScale("linear").fit(x.to_numpy(), s, grid)
     assert np.mean(np.abs(ls.survival(xt, grid) - _true_survival(loc_t, sd_t, grid))) > 0.06
 
 
@@ -46,7 +47,7 @@ def test_linear_location_scale_recovers_a_gaussian_shift():
     x, s, _, _ = _data(4_000, 2, "linear")
     grid = threshold_grid(s, 50)
     xt, _, loc_t, sd_t = _data(1_000, 3, "linear")
-    mu = LocationScale("linear").fit(x, s, grid).survival(xt, grid)
+    mu = LocationScale("linear").fit(x.to_numpy(), s, grid).survival(xt.to_numpy(), grid)
     assert np.mean(np.abs(mu - _true_survival(loc_t, sd_t, grid))) < 0.02
 
 

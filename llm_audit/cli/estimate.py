@@ -47,12 +47,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inclusion-p", type=float, metavar="P",
                    help="one-run: the inclusion probability shared by every text (default 0.5)")
     p.add_argument("--out", required=True, help="output estimates.json")
-    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (default ate)")
+    p.add_argument("--target", default="ate", choices=["ate", "att", "atc", "ato"],
+                   help="target population (default ate; ato: the overlap population)")
+    p.add_argument("--estimands", default="ato",
+                   help="comma-separated estimands computed beside the target, e.g. ato,att (default ato; '' for none)")
     p.add_argument("--eta", type=float, default=0.02, help="propensity clip bound (default 0.02)")
     p.add_argument("--trim", action="store_true", help="drop units with propensity outside [eta, 1-eta] instead of clipping")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--propensity", default="logistic", choices=["logistic", "hgb"], help="propensity model (default logistic)")
-    p.add_argument("--outcome", default="linear", choices=["linear", "hgb"], help="DR outcome model (default linear)")
+    p.add_argument("--outcome", default="auto", choices=["auto", "linear", "hgb", "distribution"],
+                   help="DR outcome model (default auto: chosen per score by cross-validated Brier score)")
+    p.add_argument("--ebal-penalty", type=float, default=0.0,
+                   help="ridge penalty of approximate entropy balancing (default 0: exact balance)")
+    p.add_argument("--intervals", default="auto", choices=["auto", "bootstrap", "influence"],
+                   help="bootstrap, influence functions (fast at large n), or auto (influence above 200,000 texts)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000; 0: no intervals)")
     p.add_argument("--fpr", type=_floats, default=(0.001, 0.01, 0.05), help="FPR targets (default 0.001,0.01,0.05)")
     p.add_argument("--seed", type=int, default=0)
@@ -99,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                 target=args.target, eta=args.eta, trim=args.trim, folds=args.folds, propensity=args.propensity,
                 outcome=args.outcome, bootstrap=args.bootstrap, fpr=list(args.fpr), seed=args.seed,
                 dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, jobs=args.jobs,
-                refit_propensity=args.refit_propensity,
+                refit_propensity=args.refit_propensity, ebal_penalty=args.ebal_penalty, intervals=args.intervals,
+                estimands=[x.strip() for x in args.estimands.split(",") if x.strip()],
             )
             est = ZeroRunEstimator(options).fit(scores, covariates, scores=cols).estimates_
         elif args.regime == "one-run":

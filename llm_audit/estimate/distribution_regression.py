@@ -17,10 +17,7 @@ predict instead of n x G.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
-
-from llm_audit.estimate.design import design_transformer
 
 POINTS_PER_UNIT = 16
 MAX_ROWS = 200_000
@@ -32,7 +29,7 @@ class DistributionRegression:
     name = "distribution"
 
     def __init__(self, seed: int = 0, points_per_unit: int = POINTS_PER_UNIT, max_rows: int = MAX_ROWS,
-                 max_iter: int = 200):
+                 max_iter: int = 100):
         self.seed, self.points_per_unit, self.max_rows, self.max_iter = seed, points_per_unit, max_rows, max_iter
 
     def _stack(self, xd: np.ndarray, s: np.ndarray, grid: np.ndarray, rng: np.random.Generator):
@@ -46,26 +43,28 @@ class DistributionRegression:
         c = grid[picks.ravel()]
         return np.column_stack([xd[rows], c]), (s[rows] >= c).astype(int)
 
-    def fit(self, x: pd.DataFrame, s: np.ndarray, grid: np.ndarray) -> "DistributionRegression":
+    def fit(self, x: np.ndarray, s: np.ndarray, grid: np.ndarray) -> "DistributionRegression":
+        """Fit on the design matrix ``x`` (n, p) of one arm's training units and their scores."""
         rng = np.random.default_rng(self.seed)
-        self.design_ = design_transformer(x).fit(x)
-        xd = np.asarray(self.design_.transform(x), dtype=float)
-        features, y = self._stack(xd, s, grid, rng)
+        features, y = self._stack(x, s, grid, rng)
         self.constant_ = None
         if y.min() == y.max():  # every stacked row on one side: a constant survival, no classifier
             self.constant_ = float(y[0])
             return self
+        # Small trees with large leaves: the stacked rows of one unit share its x, so a held-out share of rows
+        # cannot detect overfitting (early stopping never fired), while 7-leaf trees with >= 50 rows a leaf gave the
+        # best held-out Brier score from 600 to 8,000 units (and a third of the time of 31-leaf trees)
         self.model_ = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=0.1, early_stopping=True, validation_fraction=0.1,
-            n_iter_no_change=10, random_state=self.seed, monotonic_cst=[0] * xd.shape[1] + [-1],
+            max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=7, min_samples_leaf=50, early_stopping=False,
+            random_state=self.seed, monotonic_cst=[0] * x.shape[1] + [-1],
         ).fit(features, y)
         return self
 
-    def survival(self, x: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
+    def survival(self, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
         n, g = len(x), len(grid)
         if self.constant_ is not None:
             return np.full((n, g), self.constant_, dtype=np.float32)
-        xd = np.asarray(self.design_.transform(x), dtype=float)
+        xd = x
         at = np.unique(np.linspace(0, g - 1, min(g, PREDICT_POINTS)).round().astype(int))
         coarse = np.empty((n, len(at)))
         step = max(1, _PREDICT_CELLS // len(at))

@@ -21,11 +21,12 @@ from llm_audit.estimate.results import UNRELIABLE, Result, Value, fpr_key
 
 Z95 = 1.959963984540054
 LEVEL = 0.95
+FOLD_FLOOR = True  # widen DR intervals to the per-fold spread (False only for the benchmark's ablation)
 
 
 def _fold_se(folds: dict | None, metric: str, a: float | None = None) -> float | None:
     """sd / sqrt(K) of the per-fold estimates of one metric, or None without them."""
-    if folds is None:
+    if folds is None or not FOLD_FLOOR:
         return None
     vals = folds[metric] if a is None else folds[metric][a]
     vals = np.asarray(vals, dtype=float)

@@ -7,7 +7,8 @@ fold k the candidates are fit on two thirds of the other folds and scored on the
 refit on all the other folds and predicts fold k. Fold k's units never enter the choice made for them. The
 mean's location regression (linear or gradient boosting) is chosen the same way, by squared error. Distribution
 regression predicts n x G stacked rows; above ``DISTRIBUTION_MAX_UNITS`` units it leaves the automatic choice
-(named in the report) and can still be asked for by name.
+(named in the report) and can still be asked for by name. The final fits use at most ``FIT_MAX_UNITS`` training
+units per arm and fold (a seeded subsample), which bounds the time of gradient boosting at a million units.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from joblib import Parallel, delayed
 from sklearn.base import RegressorMixin
 from threadpoolctl import threadpool_limits
 
-from llm_audit.estimate.design import categorical_as_str
+from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.distribution_regression import DistributionRegression
 from llm_audit.estimate.outcome_models import LocationRegression, LocationScale, brier
 
@@ -29,6 +30,9 @@ CDF_CANDIDATES = ("linear", "hgb", "distribution")
 MEAN_CANDIDATES = ("linear", "hgb")
 DISTRIBUTION_MAX_UNITS = 50_000
 SELECT_MAX_UNITS = 10_000  # per arm, for the inner fits of the choice: bounds its cost at large n
+# per arm and fold, for the final fits: past this the outcome model's error is small against the estimate's
+# sampling error, while gradient boosting's time keeps growing with the rows (a seeded subsample is used)
+FIT_MAX_UNITS = 100_000
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def _inner_split(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     return perm[:cut][:SELECT_MAX_UNITS], perm[cut:][: SELECT_MAX_UNITS // 2]
 
 
-def _select(x: pd.DataFrame, s: np.ndarray, t: np.ndarray, train: np.ndarray, grid: np.ndarray,
+def _select(x: np.ndarray, s: np.ndarray, t: np.ndarray, train: np.ndarray, grid: np.ndarray,
             candidates: tuple[str, ...], seed: int) -> tuple[str, str, dict, dict]:
     """The CDF candidate with the least held-out Brier score and the location regression with the least held-out
     squared error, both over the two arms' inner validation units of these training folds."""
@@ -64,7 +68,7 @@ def _select(x: pd.DataFrame, s: np.ndarray, t: np.ndarray, train: np.ndarray, gr
         fit_rows, valid = _inner_split(train[t[train] == arm], rng)
         if len(valid) == 0:
             continue
-        xf, xv, sv = x.iloc[fit_rows], x.iloc[valid], s[valid]
+        xf, xv, sv = x[fit_rows], x[valid], s[valid]
         for name in candidates:
             model = _cdf_learner(name, seed).fit(xf, s[fit_rows], grid)
             briers[name] += brier(model.survival(xv, grid), sv, grid) * len(valid)
@@ -89,10 +93,12 @@ def _candidates(model: str, n: int) -> tuple[tuple[str, ...], list[str]]:
     return CDF_CANDIDATES, []
 
 
-def _fit_fold(x: pd.DataFrame, score: np.ndarray, t: np.ndarray, train: np.ndarray, test: np.ndarray,
+def _fit_fold(covariates: pd.DataFrame, score: np.ndarray, t: np.ndarray, train: np.ndarray, test: np.ndarray,
               grid: np.ndarray, model: str | RegressorMixin, candidates: tuple[str, ...], seed: int) -> dict:
-    """One evaluation fold: the choice (made on the training folds only), then the chosen models refit on the
-    training folds of each arm and their predictions for the fold's units."""
+    """One evaluation fold: the design fit on the training folds, the choice (made on the training folds only),
+    then the chosen models refit on the training folds of each arm and their predictions for the fold's units."""
+    design = design_transformer(covariates).fit(covariates.iloc[train])
+    x = np.asarray(design.transform(covariates), dtype=float)
     out: dict = {"brier": None, "mse": None}
     if candidates:
         cdf_name, mean_name, out["brier"], out["mse"] = _select(x, score, t, train, grid, candidates, seed + 7919)
@@ -101,13 +107,16 @@ def _fit_fold(x: pd.DataFrame, score: np.ndarray, t: np.ndarray, train: np.ndarr
     out["chosen"] = cdf_name if isinstance(cdf_name, str) else "custom"
     out["mean_model"] = mean_name if isinstance(mean_name, str) else "custom"
     out["mu"], out["loc"] = [], []
+    rng = np.random.default_rng(seed)
     for arm in (0, 1):
         tr = train[t[train] == arm]
-        cdf = _cdf_learner(cdf_name, seed).fit(x.iloc[tr], score[tr], grid)
-        out["mu"].append(cdf.survival(x.iloc[test], grid))
+        if len(tr) > FIT_MAX_UNITS:
+            tr = np.sort(rng.choice(tr, size=FIT_MAX_UNITS, replace=False))
+        cdf = _cdf_learner(cdf_name, seed).fit(x[tr], score[tr], grid)
+        out["mu"].append(cdf.survival(x[test], grid))
         same = isinstance(cdf, LocationScale) and cdf.family == mean_name
-        location = cdf.location_ if same else LocationRegression(mean_name, seed).fit(x.iloc[tr], score[tr])
-        out["loc"].append(location.predict(x.iloc[test]))
+        location = cdf.location_ if same else LocationRegression(mean_name, seed).fit(x[tr], score[tr])
+        out["loc"].append(location.predict(x[test]))
     return out
 
 

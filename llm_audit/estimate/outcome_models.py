@@ -9,38 +9,31 @@ one fit per arm and fold (docs/estimands.md, "Outcome models").
   stacked (x, c) rows.
 
 Every fitted model answers ``survival(x, grid)`` -> (n, G) float32, non-increasing along the grid. The mean
-memorization uses a plain location regression (``LocationRegression``), chosen apart by squared error.
+memorization uses a plain location regression (``LocationRegression``), chosen apart by squared error. The
+models see the design matrix (standardized numeric columns, one-hot levels), built once per fold by the caller
+from that fold's training units.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.base import RegressorMixin, clone
-from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
-from sklearn.pipeline import Pipeline
-
-from llm_audit.estimate.design import design_transformer
 
 
-def regressor(covariates: pd.DataFrame, family: str | RegressorMixin, seed: int) -> Pipeline:
-    """Design + regressor: ``linear``, ``hgb``, or any scikit-learn regressor (cloned)."""
-    if covariates.shape[1] == 0:
-        return Pipeline([("reg", DummyRegressor())])
+def regressor(family: str | RegressorMixin, seed: int) -> RegressorMixin:
+    """``linear``, ``hgb``, or any scikit-learn regressor (cloned), for the design matrix."""
     if isinstance(family, RegressorMixin):
-        reg = clone(family)
-    elif family == "linear":
-        reg = Ridge(alpha=1e-3)  # a touch of ridge: one-hot levels plus an intercept are collinear
-    elif family == "hgb":
+        return clone(family)
+    if family == "linear":
+        return Ridge(alpha=1e-3)  # a touch of ridge: one-hot levels plus an intercept are collinear
+    if family == "hgb":
         # early stopping on a held-out tenth: as many trees as the relation needs (a few dozen for a smooth one,
         # up to 200), which regularizes small samples and costs less than a fixed 200
-        reg = HistGradientBoostingRegressor(max_iter=200, early_stopping=True, validation_fraction=0.1,
-                                            n_iter_no_change=10, random_state=seed)
-    else:
-        raise ValueError(f"location regression must be linear, hgb or a regressor, got {family!r}")
-    return Pipeline([("design", design_transformer(covariates)), ("reg", reg)])
+        return HistGradientBoostingRegressor(max_iter=200, early_stopping=True, validation_fraction=0.1,
+                                             n_iter_no_change=10, random_state=seed)
+    raise ValueError(f"location regression must be linear, hgb or a regressor, got {family!r}")
 
 
 class LocationRegression:
@@ -49,11 +42,11 @@ class LocationRegression:
     def __init__(self, family: str | RegressorMixin, seed: int = 0):
         self.family, self.seed = family, seed
 
-    def fit(self, x: pd.DataFrame, s: np.ndarray) -> "LocationRegression":
-        self.model_ = regressor(x, self.family, self.seed).fit(x, s)
+    def fit(self, x: np.ndarray, s: np.ndarray) -> "LocationRegression":
+        self.model_ = regressor(self.family, self.seed).fit(x, s)
         return self
 
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
+    def predict(self, x: np.ndarray) -> np.ndarray:
         return self.model_.predict(x)
 
 
@@ -64,18 +57,18 @@ class LocationScale:
         self.family, self.seed = family, seed
         self.name = family if isinstance(family, str) else "custom"
 
-    def fit(self, x: pd.DataFrame, s: np.ndarray, grid: np.ndarray) -> "LocationScale":
+    def fit(self, x: np.ndarray, s: np.ndarray, grid: np.ndarray) -> "LocationScale":
         self.location_ = LocationRegression(self.family, self.seed).fit(x, s)
         r = s - self.location_.predict(x)
         # log r^2 regression: its intercept is biased by E log Z^2, a constant absorbed by Z's law
-        self.log_var_ = regressor(x, self.family, self.seed).fit(x, np.log(r * r + 1e-12 * np.var(s) + 1e-300))
+        self.log_var_ = regressor(self.family, self.seed).fit(x, np.log(r * r + 1e-12 * np.var(s) + 1e-300))
         self.residuals_ = np.sort(r / self._scale(x))
         return self
 
-    def _scale(self, x: pd.DataFrame) -> np.ndarray:
+    def _scale(self, x: np.ndarray) -> np.ndarray:
         return np.exp(0.5 * self.log_var_.predict(x))
 
-    def survival(self, x: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
+    def survival(self, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
         z = (grid[None, :] - self.location_.predict(x)[:, None]) / self._scale(x)[:, None]
         r = self.residuals_
         return (1.0 - np.searchsorted(r, z, side="left") / len(r)).astype(np.float32)

@@ -141,6 +141,16 @@ def _f(x: Any, digits: int = 3) -> str:
     return "n/a" if v != v else f"{v:.{digits}f}"
 
 
+def outcome_model_line(score: str, om: dict[str, Any]) -> str:
+    """The DR outcome model chosen for a score and each candidate's held-out Brier score."""
+    brier = om.get("brier") or {}
+    scores = ", ".join(f"{k} {_f(v, 4)}" for k, v in brier.items())
+    folds = om.get("per_fold") or []
+    per_fold = f" (folds: {', '.join(folds)})" if len(set(folds)) > 1 else ""
+    return (f"DR outcome model of {score}: {om.get('chosen')}{per_fold}"
+            + (f"; held-out Brier score averaged over the grid: {scores}" if scores else ""))
+
+
 def _diagnostic_lines(est: dict[str, Any]) -> list[str]:
     """The scalar diagnostics in words, one line each (counts, ESS, clipping, TV bound, DP bound)."""
     diag = est.get("diagnostics") or {}
@@ -165,6 +175,10 @@ def _diagnostic_lines(est: dict[str, Any]) -> list[str]:
     dp = diag.get("dp")
     if isinstance(dp, dict) and dp.get("auc_bound") is not None:
         lines.append(f"DP bound on the causal AUC (epsilon {dp.get('epsilon')}, delta {dp.get('delta')}): {_f(dp['auc_bound'])}")
+    for score, per in (diag.get("per_score") or {}).items():
+        om = (per or {}).get("outcome_model")
+        if isinstance(om, dict):
+            lines.append(outcome_model_line(score, om))
     unc = diag.get("uncertainty")
     if isinstance(unc, dict):
         lines += [f"intervals, {k.replace('_', '/')}: {v}" for k, v in unc.items() if isinstance(v, str)]
