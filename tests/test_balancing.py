@@ -84,3 +84,39 @@ def test_overlap_estimand_has_no_entropy_balanced_form():
     s, c = simulate(200, 1.0, 0.5, seed=4)
     with pytest.raises(ValueError, match="ato"):
         entropy_balance(c.drop(columns="id"), s["member"].to_numpy(), ESTIMANDS["ato"])
+
+
+def test_ebal_methods_correct_the_confounded_auc():
+    from llm_audit.estimate import estimate
+    from llm_audit.simulate import true_metrics
+
+    truth = true_metrics(1.0, 0.5, n_mc=10**6)
+    s, c = simulate(10_000, 1.0, 0.5, seed=5)
+    est = estimate(s, c, n_bootstrap=0, seed=0, outcome="linear")
+    assert est.value("score", "naive", "auc") - truth["auc"] > 0.1
+    for key in ("ebal", "dr_ebal"):
+        r = est.results("score")[key]
+        assert (r.method, r.estimand) == (key, "ate")
+        assert abs(r.auc.value - truth["auc"]) < 0.015, key
+        assert abs(r.mean_diff.value - truth["mean_diff"]) < 0.05, key
+    ebal = est.to_dict()["diagnostics"]["estimands"]["ate"]["entropy_balancing"]
+    assert ebal["status"] == "exact" and ebal["max_gap"] < 1e-6
+
+
+def test_infeasible_balance_withholds_only_the_ebal_methods_and_says_why():
+    from llm_audit.estimate import estimate
+
+    s, c = simulate(3_000, 0.5, 0.5, seed=6)
+    rng = np.random.default_rng(6)
+    t = s["member"].to_numpy()
+    # a flag every member carries and 5% of non-members lack: the pooled share of the flag is below 1, which
+    # no weighting of the members (all flagged) can reach
+    c["flag"] = np.where((t == 0) & (rng.uniform(size=len(t)) < 0.05), "no", "yes")
+    est = estimate(s, c, n_bootstrap=0, seed=0, outcome="linear")
+    d = est.to_dict()
+    assert d["scores"]["score"]["ebal"]["auc"]["value"] is None
+    assert d["scores"]["score"]["dr_ebal"]["auc"]["value"] is None
+    assert d["scores"]["score"]["ipw"]["auc"]["value"] is not None
+    reasons = d["diagnostics"]["estimands"]["ate"]["entropy_balancing"]["reasons"]
+    assert any("members'" in r and "flag" in r for r in reasons)
+    assert any("convex hull" in n for n in est.notes)

@@ -71,13 +71,13 @@ class DRTerms:
         cov = np.zeros((2 * g, 2 * g))
         for lo in range(0, len(self.h), _ROWS_PER_CHUNK):
             sl = slice(lo, lo + _ROWS_PER_CHUNK)
-            h, parts = self.h[sl, None], []
+            h, parts = self.h[sl, None].astype(np.float32), []
             for arm, mask, f in ((0, ~self.member[sl], f0), (1, self.member[sl], f1)):
-                mu = self.mu[arm][sl].astype(np.float64)
-                phi = h * mu + (self.r[sl] * mask)[:, None] * (self.above[sl] - mu)
-                parts.append((phi - h * f[None, :]) / hs)
+                mu = self.mu[arm][sl]
+                rw = (self.r[sl] * mask).astype(np.float32)[:, None]
+                parts.append((h * (mu - f.astype(np.float32)[None, :]) + rw * (self.above[sl] - mu)) / np.float32(hs))
             psi = np.hstack(parts)
-            cov += psi.T @ psi
+            cov += (psi.T @ psi).astype(np.float64)  # float32 products, summed in float64 over chunks
         return cov
 
 
