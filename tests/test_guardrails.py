@@ -109,7 +109,7 @@ def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_p
     naive_cells = {}
     for line in md.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0] == "score" and cells[1].endswith("%"):  # the TPR-at-low-FPR table
+        if len(cells) == 5 and cells[0] == "score" and cells[1].endswith("%"):  # the TPR-at-low-FPR table
             naive_cells[cells[1]] = cells[2]
     assert len(naive_cells) == len(fpr), md
     for label, cell in naive_cells.items():

@@ -32,7 +32,7 @@ DISTRIBUTION_MAX_UNITS = 50_000
 SELECT_MAX_UNITS = 10_000  # per arm, for the inner fits of the choice: bounds its cost at large n
 # per arm and fold, for the final fits: past this the outcome model's error is small against the estimate's
 # sampling error, while gradient boosting's time keeps growing with the rows (a seeded subsample is used)
-FIT_MAX_UNITS = 100_000
+FIT_MAX_UNITS = 50_000
 
 
 @dataclass(frozen=True)

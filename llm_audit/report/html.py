@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 
 from llm_audit.report.markdown import (
-    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, OVERLAP_WEIGHTS_HEADER, OVERLAP_WEIGHTS_TEXT, SCORE_DIAG_HEADER, _diagnostic_lines,
-    _f, any_unreliable, arrow, overlap_weights_rows, score_diagnostics, slice_rows,
+    FOOTNOTE_RULE, FOOTNOTE_UNRELIABLE, OVERLAP_WEIGHTS_HEADER, OVERLAP_WEIGHTS_TEXT, SCORE_DIAG_HEADER, TPR_BAND_TEXT,
+    _diagnostic_lines, _f, any_unreliable, arrow, overlap_weights_rows, score_diagnostics, slice_rows, tpr_rows,
 )
 from llm_audit.report.summary import Figure, Summary, VERDICT_LABELS, fpr_label
 
@@ -129,9 +129,8 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
                      "came from the slices, not from memorization.</p>")
         parts.append(_table(*slice_rows(slices)))
     if s.fpr_keys:
-        parts.append("<h2>TPR at low FPR, with intervals</h2>")
-        parts.append(_table(["score", "FPR", "naive", s.corrected_label], [
-            [r.score, fpr_label(k), r.tpr_naive[k].text(), r.tpr_corrected[k].text()] for r in s.rows for k in s.fpr_keys]))
+        parts.append(f"<h2>TPR at low FPR, with intervals</h2><p class=\"note\">{escape(TPR_BAND_TEXT)}</p>")
+        parts.append(_table(*tpr_rows(s)))
     lines = _diagnostic_lines(est)
     if lines:
         parts.append("<h2>Diagnostics</h2><ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>")

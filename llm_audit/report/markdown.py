@@ -84,10 +84,8 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
         if ato_covariates:
             out += ["", markdown_table(OVERLAP_WEIGHTS_HEADER, ato_covariates)]
     if s.fpr_keys:
-        out += ["", "## TPR at low FPR, with intervals", ""]
-        header = ["score", "FPR", "naive", s.corrected_label]
-        rows = [[r.score, fpr_label(k), r.tpr_naive[k].text(), r.tpr_corrected[k].text()] for r in s.rows for k in s.fpr_keys]
-        out.append(markdown_table(header, rows))
+        out += ["", "## TPR at low FPR, with intervals", "", TPR_BAND_TEXT, ""]
+        out.append(markdown_table(*tpr_rows(s)))
     if balance:
         out += ["", "## Covariate balance (standardized mean difference)", ""]
         out.append(markdown_table(["covariate", "before", "after"],
@@ -107,6 +105,17 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     if s.notes:
         out += ["", "## Notes", ""] + [f"- {md_cell(n)}" for n in s.notes]
     return "\n".join(out) + "\n"
+
+
+TPR_BAND_TEXT = ("Pointwise 95% intervals; the last column reads the TPR off a simultaneous 95% band of the whole "
+                 "ROC curve, which stays valid although the threshold was chosen from the same data.")
+
+
+def tpr_rows(s: Summary) -> tuple[list[str], list[list[str]]]:
+    """The TPR-at-low-FPR table: naive and corrected with pointwise intervals, and the corrected band."""
+    header = ["score", "FPR", "naive", s.corrected_label, f"{s.corrected_label}, simultaneous band"]
+    return header, [[r.score, fpr_label(k), r.tpr_naive[k].text(), r.tpr_corrected[k].text(),
+                     r.tpr_corrected[k].band_text() or "n/a"] for r in s.rows for k in s.fpr_keys]
 
 
 OVERLAP_WEIGHTS_TEXT = ("Figures weighted to the overlap population (density proportional to e(1-e)): the texts whose "

@@ -29,6 +29,7 @@ class Figure:
     ci: tuple[float, float] | None = None
     reliable: bool = True
     missing: str = "n/a"  # what to print when there is no value (e.g. "not identified")
+    band: tuple[float, float] | None = None  # the figure read off a simultaneous band, where there is one
 
     @classmethod
     def of(cls, entry: Any) -> "Figure":
@@ -36,9 +37,14 @@ class Figure:
             return cls(None)
         if isinstance(entry, (int, float)):
             return cls(_finite(entry))
-        ci = entry.get("ci")
+        ci, band = entry.get("ci"), entry.get("band")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        return cls(_finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
+        band_pair = (float(band[0]), float(band[1])) if band and None not in band[:2] else None
+        return cls(_finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []), band=band_pair)
+
+    def band_text(self, digits: int = 3) -> str:
+        """The simultaneous band as ``[lo, hi]``, or an empty string without one."""
+        return "" if self.band is None or self.value is None else f"[{self.band[0]:.{digits}f}, {self.band[1]:.{digits}f}]"
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:

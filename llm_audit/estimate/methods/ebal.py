@@ -1,7 +1,7 @@
 """Entropy-balancing weighting: each arm re-weighted by the weights that reproduce the target population's mean
 of every design column exactly (Hainmueller 2012; ``balancing.py``), in place of inverse propensities
 (docs/estimands.md, "Entropy balancing"). Consistent for the mean when the outcome is linear in the design
-columns or the propensity's log-odds is (Zhao and Percival 2017); no model of the propensity is fit."""
+columns; for ATT also when the propensity's log-odds is (Zhao and Percival 2017). No propensity model is fit."""
 
 from __future__ import annotations
 
