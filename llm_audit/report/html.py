@@ -101,6 +101,12 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     parts.append(f'<p class="note">{escape(FOOTNOTE_RULE)}</p>')
     if any_unreliable(s):
         parts.append(f'<p class="note">{escape(FOOTNOTE_UNRELIABLE.replace(chr(92), ""))}</p>')
+    ato_scores, ato_covariates = overlap_weights_rows(s, est)
+    if ato_scores:
+        parts.append(f"<h2>Overlap population (overlap weights)</h2><p>{escape(OVERLAP_WEIGHTS_TEXT)}</p>")
+        parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
+        if ato_covariates:
+            parts.append(_table(OVERLAP_WEIGHTS_HEADER, ato_covariates))
     overlap_rows = [r for r in s.rows if r.overlap]
     if overlap_rows:
         parts.append("<h2>Overlap population only</h2><p>Estimates on the texts whose propensity lies inside "
@@ -108,12 +114,6 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
         parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
-    ato_scores, ato_covariates = overlap_weights_rows(s, est)
-    if ato_scores:
-        parts.append(f"<h2>Overlap population (overlap weights)</h2><p>{escape(OVERLAP_WEIGHTS_TEXT)}</p>")
-        parts.append(_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
-        if ato_covariates:
-            parts.append(_table(OVERLAP_WEIGHTS_HEADER, ato_covariates))
     if figures.get("roc"):
         parts.append("<h2>ROC curves, naive vs weighted</h2>" + _img(figures["roc"], "ROC curves per score"))
     if figures.get("propensity"):

@@ -69,6 +69,12 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     out += ["## Headline", "", headline_markdown(s), "", FOOTNOTE_RULE]
     if any_unreliable(s):
         out += ["", FOOTNOTE_UNRELIABLE]
+    ato_scores, ato_covariates = overlap_weights_rows(s, est)
+    if ato_scores:
+        out += ["", "## Overlap population (overlap weights)", "", OVERLAP_WEIGHTS_TEXT, ""]
+        out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
+        if ato_covariates:
+            out += ["", markdown_table(OVERLAP_WEIGHTS_HEADER, ato_covariates)]
     overlap_rows = [r for r in s.rows if r.overlap]
     if overlap_rows:
         out += ["", "## Overlap population only", "",
@@ -77,12 +83,6 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
         out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], [
             [r.score, Figure.of((r.overlap.get("ipw") or {}).get("auc")).text(),
              Figure.of((r.overlap.get("dr") or {}).get("auc")).text()] for r in overlap_rows]))
-    ato_scores, ato_covariates = overlap_weights_rows(s, est)
-    if ato_scores:
-        out += ["", "## Overlap population (overlap weights)", "", OVERLAP_WEIGHTS_TEXT, ""]
-        out.append(markdown_table(["score", "AUC (IPW)", "AUC (DR)"], ato_scores))
-        if ato_covariates:
-            out += ["", markdown_table(OVERLAP_WEIGHTS_HEADER, ato_covariates)]
     if s.fpr_keys:
         out += ["", "## TPR at low FPR, with intervals", "", TPR_BAND_TEXT, ""]
         out.append(markdown_table(*tpr_rows(s)))
