@@ -1,4 +1,4 @@
-"""Validity of the cutoff design (SPEC §10) and of the bounds where overlap fails, on simulated data with
+"""Validity of the cutoff design (docs/cutoff.md) and of the bounds where overlap fails, on simulated data with
 known truth (issue 16).
 
 Cutoff design: dated corpora from ``llm_audit.simulate_cutoff`` (n texts over d0 +- 10 years, members
@@ -27,8 +27,8 @@ from joblib import Parallel, delayed
 from scipy.stats import norm
 
 from llm_audit.estimate.bounds import auc_bounds
-from llm_audit.estimate.cutoff import local_auc, rd_jump
-from llm_audit.estimate.cutoff_checks import density_test, placebo_jumps
+from llm_audit.estimate.cutoff.rd import local_auc, rd_jump
+from llm_audit.estimate.cutoff.checks import density_test, placebo_jumps
 from llm_audit.estimate.metrics import weighted_auc
 from llm_audit.simulate_cutoff import simulate_dated, true_local_auc
 

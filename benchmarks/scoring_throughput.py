@@ -1,6 +1,7 @@
 """Scoring throughput: llm-audit's one-pass scorer against the bare forward pass and a MIMIR-style loop.
 
-Measured in one run on the same texts (Pile documents cut to exactly L tokens), tokens per second for
+Measured in one run on the same texts (Pile documents, joined where shorter, cut to exactly L tokens:
+the subset the package ships, or the pile_domains folder LLM_AUDIT_PILE_DOMAINS names), tokens per second for
   (a) the bare batched forward pass, logits only (the limit of any scorer that needs the logits);
   (b) ``llm_audit.scoring.score_corpus``: loss, zlib, Min-K% and Min-K%++ at three k each;
   (c) a per-text loop in the style of MIMIR: batch 1, one pass for the token log-probs (loss, zlib,
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import math
 import os
@@ -33,12 +35,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from llm_audit.demo import DATA_FILE as SHIPPED_SUBSET
 from llm_audit.scoring import score_corpus, wrap_model
 from llm_audit.scoring.batching import pack, plan_windows
 from llm_audit.scoring.model import resolve_device, resolve_dtype
 from llm_audit.training import train_bpe_tokenizer
 
-PILE = Path(os.environ.get("LLM_AUDIT_PILE", "/work/shared/data/pile_domains"))
+DATA_ENV = "LLM_AUDIT_PILE_DOMAINS"  # a pile_domains folder (one <domain>.jsonl.gz each); unset: the shipped subset
 VOCAB = 50257
 GPT2_SHAPES = {"gpt2-small (124M)": dict(n_embd=768, n_layer=12, n_head=12), "thin (16M)": dict(n_embd=256, n_layer=4, n_head=4)}
 # Llama-3.2-1B's shape (1.24B parameters with its 128k vocabulary, tied head), randomly initialized.
@@ -52,10 +55,33 @@ PEAK_TFLOPS = {"H200": {"bfloat16": 989.4, "float16": 989.4}, "H100 PCIe": {"bfl
 
 
 def pile_texts(n: int) -> list[str]:
-    texts = []
-    for path in sorted(PILE.glob("*.jsonl.gz")):
+    """Up to ``n`` documents of each domain, domain after domain."""
+    folder = os.environ.get(DATA_ENV)
+    paths = sorted(Path(folder).glob("*.jsonl.gz")) if folder else [SHIPPED_SUBSET]
+    by_domain: dict[str, list[str]] = {}
+    for path in paths:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
-            texts.extend(json.loads(line)["text"] for _, line in zip(range(n), handle))
+            for line in handle:
+                row = json.loads(line)
+                texts = by_domain.setdefault(row.get("domain", path.name), [])
+                if len(texts) < n:
+                    texts.append(row["text"])
+    return [t for texts in by_domain.values() for t in texts]
+
+
+def texts_of_length(docs: list[str], tokenizer, length: int, count: int) -> list[str]:
+    """``count`` texts of at least ``length`` tokens: documents in order, each joined with the next ones
+    (blank line between) until long enough, the documents reused from the start when they run out."""
+    texts: list[str] = []
+    parts: list[str] = []
+    for doc in itertools.islice(itertools.cycle(docs), 100 * count + len(docs)):
+        parts.append(doc)
+        joined = "\n\n".join(parts)
+        if len(tokenizer(joined)["input_ids"]) >= length:
+            texts.append(joined)
+            parts = []
+            if len(texts) == count:
+                break
     return texts
 
 
@@ -187,7 +213,7 @@ def main() -> None:
         model, tokenizer = build_model(name, bpe, device, dtype)
         lm = wrap_model(model, tokenizer, name=name)
         for length in lengths:
-            texts = [t for t in docs if len(tokenizer(t)["input_ids"]) >= length][: max(2, budget // length)]
+            texts = texts_of_length(docs, tokenizer, length, max(2, budget // length))
             ids = [tokenizer(t)["input_ids"][:length] for t in texts]
             tokens = sum(len(i) for i in ids)
             corpus = pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})

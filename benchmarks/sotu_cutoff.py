@@ -29,7 +29,7 @@ import pandas as pd
 from llm_audit.corpora.smollm2 import smollm2_gguf
 from llm_audit.corpora.sotu import SMOLLM2_CUTOFF, build
 from llm_audit.covariates import extract_covariates
-from llm_audit.estimate.cutoff_analysis import analyse_cutoff
+from llm_audit.estimate.cutoff.analysis import analyse_cutoff
 from llm_audit.estimate.metrics import weighted_auc
 
 PLACEBO_CUTOFF = "2001-01-01"

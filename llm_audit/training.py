@@ -72,6 +72,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def token_stream(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> torch.Tensor:
+    """``texts`` tokenized and joined with eos into one training stream (1-d LongTensor)."""
+    ids: list[int] = []
+    for text in texts:
+        ids.extend(tokenizer(text)["input_ids"])
+        ids.append(tokenizer.eos_token_id)
+    return torch.tensor(ids, dtype=torch.long)
+
+
 def train_causal_lm(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerFast,
@@ -89,12 +98,25 @@ def train_causal_lm(
     Texts are joined with eos and cut into ``seq_len`` blocks that start at random offsets, so every text is
     seen in many left contexts (the way pretraining sees it). Deterministic given ``seed`` on CPU.
     """
+    return train_on_stream(model, token_stream(tokenizer, texts), steps=steps, batch_size=batch_size,
+                           seq_len=seq_len, lr=lr, warmup=warmup, seed=seed)
+
+
+def train_on_stream(
+    model: torch.nn.Module,
+    stream: torch.Tensor,
+    *,
+    steps: int = 300,
+    batch_size: int = 8,
+    seq_len: int = 128,
+    lr: float = 3e-3,
+    warmup: int = 20,
+    seed: int = 0,
+) -> list[float]:
+    """``train_causal_lm`` on a ready token stream. The block offsets depend only on ``seed`` and the stream's
+    length, so two streams of equal length that differ in some tokens train on the same positions in the same
+    order: the way a model pair is built that differs only by inserted texts."""
     seed_everything(seed)
-    ids: list[int] = []
-    for text in texts:
-        ids.extend(tokenizer(text)["input_ids"])
-        ids.append(tokenizer.eos_token_id)
-    stream = torch.tensor(ids, dtype=torch.long)
     if len(stream) <= seq_len + 1:
         stream = stream.repeat(math.ceil((seq_len + 2) / len(stream)))
     gen = torch.Generator().manual_seed(seed)

@@ -1,5 +1,9 @@
 """Tiny causal LMs for the scoring tests: a BPE tokenizer trained on local text, random GPT-2 / Llama saved
-with save_pretrained (reloaded through the project's loader by the tests)."""
+with save_pretrained (reloaded through the project's loader by the tests).
+
+The text is the subset of Pile documents the package ships (``llm_audit/data/pile_subset.jsonl.gz``, 160
+documents of 250-1000 characters per domain), so the tests need nothing outside the repository.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,20 @@ import gzip
 import json
 from pathlib import Path
 
-PILE = Path("/work/shared/data/pile_domains")
+from llm_audit.demo import DATA_FILE
+
 CONTEXT = 64
 
 
 @functools.lru_cache(maxsize=None)
-def pile_texts(domain: str = "wikipedia", n: int = 200) -> tuple[str, ...]:
-    import pytest
-
-    if not (PILE / f"{domain}.jsonl.gz").exists():
-        pytest.skip(f"{PILE}: the shared pile_domains data is not on this machine")
-    with gzip.open(PILE / f"{domain}.jsonl.gz", "rt", encoding="utf-8") as handle:
-        return tuple(json.loads(line)["text"] for _, line in zip(range(n), handle))
+def pile_texts(domain: str = "wikipedia") -> tuple[str, ...]:
+    """The shipped documents of ``domain``, in file order."""
+    with gzip.open(DATA_FILE, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    texts = tuple(row["text"] for row in rows if row["domain"] == domain)
+    if not texts:
+        raise ValueError(f"{DATA_FILE}: no document of domain {domain!r}")
+    return texts
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,8 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "modules",
-    ["llm_audit.estimate", "llm_audit.report", "llm_audit.simulate", "llm_audit.cli", "llm_audit.config",
-     "llm_audit.scoring.attacks"],
+    ["llm_audit.estimate", "llm_audit.estimate.regimes.paired", "llm_audit.estimate.oracle", "llm_audit.report",
+     "llm_audit.simulate", "llm_audit.cli", "llm_audit.config", "llm_audit.scoring.attacks"],
 )
 def test_layer_does_not_import_torch(modules):
     code = (

@@ -274,7 +274,11 @@ def _estimate_member_not_binary(tmp):
 
 def _ids_not_in_covariates(tmp):
     s, c = estimate_tables()
-    return estimate_case(tmp, s, c.iloc[2:], "ids: 2 id(s) in the scores table are missing from the covariates table, e.g. 'u0'")
+    case = estimate_case(tmp, s, c.iloc[2:], "ids: 2 id(s) in the scores table are missing from the covariates table, e.g. 'u0'")
+    # the command counts the ids of each table and offers the common ones
+    case.cli_fragment = (f"ids: 2 id(s) only in {tmp / 'scores.csv'}, 0 only in {tmp / 'covariates.csv'}, "
+                         f"{len(s) - 2} in both; pass --common-ids to estimate on those")
+    return case
 
 
 def _duplicate_score_ids(tmp):
@@ -381,7 +385,7 @@ def _score_out_under_a_file(tmp):
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
     out = blocker / "scores.parquet"
-    case = score_case(tmp, model_dir(tmp.parent), f"{out}: folder {blocker} does not exist")
+    case = score_case(tmp, model_dir(tmp.parent), f"{out}: {blocker} is not a folder")
     case.argv[case.argv.index("--out") + 1] = str(out)
     case.api = lambda: __import__("llm_audit.tables", fromlist=["x"]).write_table(pd.DataFrame({"id": ["a"]}), out)
     return case
@@ -392,7 +396,7 @@ def _covariates_out_under_a_file(tmp):
     blocker.write_text("not a folder")
     out = blocker / "cov.parquet"
     source = write_jsonl(tmp / "c.jsonl", rows(4))
-    case = covariates_case(tmp, source, f"{out}: folder {blocker} does not exist")
+    case = covariates_case(tmp, source, f"{out}: {blocker} is not a folder")
     case.argv[case.argv.index("--out") + 1] = str(out)
     case.api = lambda: __import__("llm_audit.tables", fromlist=["x"]).write_table(pd.DataFrame({"id": ["a"]}), out)
     return case

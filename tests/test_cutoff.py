@@ -1,4 +1,4 @@
-"""The cutoff design (SPEC §10) and the bounds where overlap fails, against simulated truths, plain loops
+"""The cutoff design (docs/cutoff.md) and the bounds where overlap fails, against simulated truths, plain loops
 and closed forms."""
 
 import datetime as dt
@@ -13,14 +13,15 @@ from scipy.stats import norm
 from llm_audit.corpora import load_mimir, load_wikimia
 from llm_audit.errors import AuditError
 from llm_audit.estimate.bounds import auc_bounds
-from llm_audit.estimate.cutoff import (
+from llm_audit.estimate.cutoff.rd import (
     MIN_TEXTS_PER_SIDE, _resample_within_sides, detrended, local_auc, rd_jump, triangular_weights,
 )
-from llm_audit.estimate.cutoff_analysis import analyse_cutoff
-from llm_audit.estimate.cutoff_checks import covariate_jumps, density_test, placebo_jumps
-from llm_audit.estimate.cutoff_design import as_years, detect_d0, detect_design
+from llm_audit.estimate.cutoff.analysis import analyse_cutoff
+from llm_audit.estimate.cutoff.checks import covariate_jumps, density_test, placebo_jumps
+from llm_audit.estimate.cutoff.design import as_years, detect_d0, detect_design
 from llm_audit.estimate.metrics import weighted_auc
-from llm_audit.estimate.weights import hajek_weights
+from llm_audit.estimate.estimands import ESTIMANDS
+from llm_audit.estimate.weights import hajek
 from llm_audit.simulate_cutoff import simulate_dated, true_local_auc
 
 N_BOOT = 200
@@ -295,7 +296,7 @@ def test_full_overlap_collapses_the_bounds_to_the_ipw_auc():
     t = rng.random(500) < e
     s = x + t + rng.normal(size=500)
     got = auc_bounds(s, t, e, eta=0.02, n_bootstrap=0)
-    ipw = weighted_auc(s, t, hajek_weights(e, t))
+    ipw = weighted_auc(s, t, hajek(ESTIMANDS["ate"].residual_weights(e, t), t))
     assert got.lower == pytest.approx(ipw, abs=1e-12) and got.upper == pytest.approx(ipw, abs=1e-12)
 
 

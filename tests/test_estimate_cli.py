@@ -63,3 +63,38 @@ def test_help_shows_plain_percent_signs(capsys):
         main(["estimate", "--help"])
     text = capsys.readouterr().out
     assert "95% intervals" in text.replace("\n", " ").replace("  ", " ") and "%%" not in text
+
+
+def test_tables_with_different_ids_are_counted_and_estimated_on_the_common_ids_on_request(files, capsys):
+    import pandas as pd
+
+    scores = pd.read_parquet(files / "scores.parquet")
+    covariates = pd.read_csv(files / "cov.csv")
+    write_table(scores.iloc[3:], files / "s.csv")  # 3 ids only in the covariates table
+    write_table(covariates.drop(index=[10, 11]), files / "c.csv")  # 2 ids only in the scores table
+    out = files / "est.json"
+    argv = ["estimate", "--scores", str(files / "s.csv"), "--covariates", str(files / "c.csv"), "--out", str(out),
+            "--bootstrap", "0", "--folds", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (f"ids: 2 id(s) only in {files / 's.csv'}, 3 only in {files / 'c.csv'}, 795 in both; pass --common-ids "
+            "to estimate on those") in err and not out.exists()
+    assert main(argv + ["--common-ids"]) == 0
+    d = json.loads(out.read_text())
+    assert d["diagnostics"]["n"]["total"] == 795
+    note = f"--common-ids: estimated on the 795 ids in both tables; left out 2 id(s) only in {files / 's.csv'}"
+    assert any(n.startswith(note) for n in d["notes"]), d["notes"]
+    assert note in capsys.readouterr().err
+
+
+def test_provenance_keeps_the_model_fingerprint_of_a_csv_scores_table(files):
+    """The fingerprint rides in the scores table's attrs; a CSV table carries them in its sidecar."""
+    from llm_audit.tables import read_table
+
+    scores = read_table(files / "scores.parquet")
+    scores.attrs = {"model": {"id": "0123abcd", "name": "tiny-gpt2"}}
+    write_table(scores, files / "scores.csv")
+    out = files / "est.json"
+    assert main(["estimate", "--scores", str(files / "scores.csv"), "--covariates", str(files / "cov.csv"),
+                 "--out", str(out), "--bootstrap", "0"]) == 0
+    assert json.loads(out.read_text())["provenance"]["model"] == {"id": "0123abcd", "name": "tiny-gpt2"}

@@ -1,8 +1,8 @@
 """The ground-truth benchmark at its smallest size: the ordering that must hold, and deterministic training.
 
 The harness lives in ``benchmarks/`` (not the package), so it runs as a user runs it: a subprocess from the
-repository root. It reads pile_domains from ../shared/data; the tests skip where that folder is absent
-(set LLM_AUDIT_PILE_DOMAINS to point elsewhere).
+repository root. At the small size it reads the Pile subset the package ships, so it needs nothing outside
+the repository (the environment variable LLM_AUDIT_PILE_DOMAINS is cleared for these runs).
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("LLM_AUDIT_PILE_DOMAINS", REPO.parent / "shared" / "data" / "pile_domains"))
-
-needs_data = pytest.mark.skipif(not (DATA / "wikipedia.jsonl.gz").exists(), reason=f"no pile_domains at {DATA}")
 
 
 def _harness(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("LLM_AUDIT_PILE_DOMAINS", None)
     return subprocess.run([sys.executable, "-m", "benchmarks.ground_truth", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=900)
 
@@ -30,19 +28,19 @@ def _harness(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def small_results(tmp_path_factory) -> dict:
     cache = tmp_path_factory.mktemp("ground_truth")
-    done = _harness("--small", "--threads", "1", "--quiet", "--cache-dir", str(cache), "--data-dir", str(DATA))
+    # The README's command, quiet and with its cache in a temporary folder.
+    done = _harness("--small", "--threads", "1", "--quiet", "--cache-dir", str(cache))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "**AUC**" in done.stdout
     (folder,) = cache.iterdir()
     return json.loads((folder / "results.json").read_text())
 
 
-@needs_data
 @pytest.mark.slow
 def test_dr_is_closer_to_the_truth_than_naive_at_the_strongest_confounding(small_results):
     strongest = max(small_results["zero_run"], key=float)
     zero = small_results["zero_run"][strongest]
-    # At 120 units the strongest confounding may leave fewer than 30 effective non-members: the tool must
+    # At 240 units the strongest confounding may leave fewer than 30 effective non-members: the tool must
     # then refuse the full-population figure (null) and report the overlap population under its own name.
     verdict = zero["diagnostics"]["verdict"]
     corrected = "dr_overlap" if verdict == "not_identified" else "dr"
@@ -52,13 +50,12 @@ def test_dr_is_closer_to_the_truth_than_naive_at_the_strongest_confounding(small
         if verdict == "not_identified":
             assert zero["scores"][score]["dr"]["auc"]["value"] is None
         dr = zero["scores"][score][corrected]["auc"]["value"]
-        # 120 units and 4 runs: the truth itself is known to about +-0.05, so only a clear ordering is asked.
+        # 240 units and 4 runs: the truth itself is known to about +-0.05, so only a clear ordering is asked.
         assert abs(naive - truth) > abs(dr - truth) + 0.03, (score, verdict, truth, naive, dr)
     truth = small_results["truth"]["scores"]["loss"]["causal"]["auc"]["value"]
     assert abs(zero["scores"]["loss"]["naive"]["auc"]["value"] - truth) > 0.08
 
 
-@needs_data
 @pytest.mark.slow
 def test_every_regime_is_reported(small_results):
     assert small_results["truth"]["regime"] == "multi-run"
@@ -69,6 +66,14 @@ def test_every_regime_is_reported(small_results):
     truth = small_results["truth"]["scores"]["loss"]["causal"]["auc"]["value"]
     lo, hi = small_results["zero_run"]["0"]["scores"]["loss"]["naive"]["auc"]["ci"]
     assert lo - 0.05 <= truth <= hi + 0.05
+
+
+def test_a_size_larger_than_the_shipped_subset_asks_for_the_full_data(tmp_path):
+    done = _harness("--size", "medium", "--cache-dir", str(tmp_path))
+    assert done.returncode == 2, done.stderr[-3000:]
+    message = done.stderr.strip()
+    assert "pile_subset.jsonl.gz: 160 documents per domain; size medium needs 600" in message, message
+    assert "LLM_AUDIT_PILE_DOMAINS" in message and "\n" not in message and not list(tmp_path.iterdir())
 
 
 def test_fine_tuning_is_deterministic_given_the_seed(tmp_path):

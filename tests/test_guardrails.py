@@ -3,10 +3,12 @@ overclaim. A placebo score carries no memorization and must come out at chance; 
 causal AUC; thin TPR@FPR figures must be flagged; weak overlap must widen intervals and end in
 `not_identified`; the same seed must give the same bytes.
 
-The many-dataset checks are `slow`. They are sized for a 2-core CPU: n = 1000 texts, 200 bootstrap
-replicates, 2 worker processes each limited to one BLAS thread (more threads only fight over the cores).
-The truth comes from ``llm_audit.simulate.true_metrics`` (Monte Carlo on fresh draws, sklearn's AUC), the
-expected counts from plain loops here: nothing is taken from the estimator's own code.
+The coverage study at scale (200 datasets) is `benchmarks/guardrails.py`, its figures in
+`benchmarks/README.md`; here a reduced version of it guards against a gross failure. Sized for a 2-core CPU:
+n = 1000 texts, 200 bootstrap replicates, 2 worker processes each limited to one BLAS thread (more threads
+only fight over the cores). The truth comes from ``llm_audit.simulate.true_metrics`` (Monte Carlo on fresh
+draws, sklearn's AUC), the expected counts from plain loops here: nothing is taken from the estimator's own
+code.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from llm_audit.simulate import simulate, true_metrics
 N = 1000
 BOOTSTRAP = 200
 CONFOUNDING = 1.0  # a: the naive AUC of the placebo is about 0.71 at this strength
+DATASETS = 24
+# With intervals of true 95% coverage, fewer than 20 of 24 cover the target with probability 0.7% (binomial).
+MIN_COVERED = 20
 
 
 def _parallel(function, jobs):
@@ -42,46 +47,39 @@ def placebo_column(covariates):
     return 0.8 * covariates["x1"] + 0.4 * covariates["x2"] + 0.5 * covariates["x3"]
 
 
-def _auc_intervals(seed: int, a: float, folds: int, placebo: bool) -> dict:
-    scores, covariates = simulate(N, a, 0.5, seed=seed)
-    names = ["score"]
-    if placebo:
-        scores["placebo"] = placebo_column(covariates)
-        names.append("placebo")
+def _auc_intervals(seed: int) -> dict:
+    scores, covariates = simulate(N, CONFOUNDING, 0.5, seed=seed)
+    scores["placebo"] = placebo_column(covariates)
     # The default DR grid (100 thresholds): on a grid of 10 the DR interval covered only 91-92% here.
-    est = estimate(scores, covariates, n_bootstrap=BOOTSTRAP, n_jobs=1, folds=folds, fpr=(0.05,), seed=seed)
+    est = estimate(scores, covariates, n_bootstrap=BOOTSTRAP, n_jobs=1, fpr=(0.05,), seed=seed)
     return {(score, method): (est.value(score, method, "auc"), est.interval(score, method, "auc"))
-            for score in names for method in ("naive", "ipw", "dr")} | {"verdict": est.verdict}
+            for score in ("score", "placebo") for method in ("naive", "ipw", "dr")} | {"verdict": est.verdict}
 
 
 @pytest.fixture(scope="module")
-def many_datasets():
-    """200 confounded datasets estimated with the default 5 folds; the first 100 also carry a placebo score
-    (the estimates of `score` do not depend on which other scores are present)."""
-    return _parallel(_auc_intervals, [(seed, CONFOUNDING, 5, seed < 100) for seed in range(200)])
+def datasets():
+    """24 confounded datasets estimated with the default 5 folds, each with a placebo score."""
+    return _parallel(_auc_intervals, [(seed,) for seed in range(DATASETS)])
 
 
-def _covers(results, key, target) -> float:
-    return float(np.mean([lo <= target <= hi for r in results for lo, hi in [r[key][1]]]))
+def _covered(results, key, target) -> int:
+    return sum(lo <= target <= hi for r in results for lo, hi in [r[key][1]])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ipw", "dr"])
-def test_placebo_score_is_at_chance_after_correction(many_datasets, method):
-    first_100 = many_datasets[:100]
-    assert all(r["verdict"] == "identified" for r in first_100)
-    naive = np.array([r[("placebo", "naive")][0] for r in first_100])
+def test_placebo_score_is_at_chance_after_correction(datasets, method):
+    assert all(r["verdict"] == "identified" for r in datasets)
+    naive = np.array([r[("placebo", "naive")][0] for r in datasets])
     assert naive.min() > 0.65  # the covariate shift alone makes the placebo look like a strong attack
-    assert _covers(first_100, ("placebo", "naive"), 0.5) == 0.0
-    assert _covers(first_100, ("placebo", method), 0.5) >= 0.95
+    assert _covered(datasets, ("placebo", "naive"), 0.5) == 0
+    assert _covered(datasets, ("placebo", method), 0.5) >= MIN_COVERED
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ipw", "dr"])
-def test_causal_auc_interval_coverage(many_datasets, method):
+def test_causal_auc_interval_coverage(datasets, method):
     truth = true_metrics(CONFOUNDING, 0.5, n_mc=10**6)["auc"]
-    assert _covers(many_datasets, ("score", "naive"), truth) < 0.05  # the naive interval is confounded
-    assert _covers(many_datasets, ("score", method), truth) >= 0.93
+    assert _covered(datasets, ("score", "naive"), truth) <= 1  # the naive interval is confounded
+    assert _covered(datasets, ("score", method), truth) >= MIN_COVERED
 
 
 def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_path):
@@ -106,15 +104,18 @@ def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_p
     write_report(estimates, tmp_path, formats=["md"])
     md = (tmp_path / "report.md").read_text()
     assert "fewer than 10 (effective) non-members" in md
-    naive_cells = {}
-    for line in md.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0] == "score" and cells[1].endswith("%"):  # the TPR-at-low-FPR table
-            naive_cells[cells[1]] = cells[2]
-    assert len(naive_cells) == len(fpr), md
-    for label, cell in naive_cells.items():
-        a = float(label.rstrip("%")) / 100
-        assert cell.endswith("*") is flags[format(a, "g")], (label, cell)
+    # the naive row of the report's table of every estimate; a TPR column resting on less than one non-member
+    # text (FPR x non-members < 1) is not shown, and the report says why
+    header = next(line for line in md.splitlines() if line.startswith("| score | estimate |")).strip("|").split("|")
+    row = next(line for line in md.splitlines() if line.startswith("| score | naive |")).strip("|").split("|")
+    shown = {h.strip()[len("TPR@"):]: c.strip() for h, c in zip(header, row) if h.strip().startswith("TPR@")}
+    for a in fpr:
+        label = f"{a * 100:g}%"
+        if a * n0 < 1:
+            assert label not in shown and f"TPR@{label} is not shown: with {n0} non-members" in md
+        else:
+            assert shown[label].endswith("*") is flags[format(a, "g")], (label, shown[label])
+    assert any(c.endswith("*") for c in shown.values()) and not all(c.endswith("*") for c in shown.values())
 
 
 OVERLAP_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 8.0)
@@ -149,7 +150,8 @@ def test_weak_overlap_widens_intervals_then_is_not_identified(overlap_grid):
 
 OVERLAP_DEFECT = (
     "estimate.diagnostics.overlap_verdict: at confounding a=3-4 (blind AUC 0.91-0.96) the verdict is still "
-    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 0-25% of datasets (clipping "
+    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 40-55% of datasets "
+    "(benchmarks/README.md, Guardrails; clipping "
     "at eta=0.02 caps the weights, so the ESS stays high and the intervals stop widening while the bias grows); "
     "the verdict should reach `not_identified` first (e.g. count clipped units or compute the ESS before clipping)")
 

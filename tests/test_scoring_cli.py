@@ -123,3 +123,26 @@ def test_texts_too_short_to_score_are_refused_or_left_out(model_dir, tmp_path, c
     assert main(argv + ["--empty", "skip"]) == 0
     assert "1 text(s) of fewer than 2 tokens left out" in capsys.readouterr().err
     assert pd.read_parquet(out)["id"].tolist() == [f"r{i}" for i in range(4)]
+
+
+def test_score_and_covariates_leave_out_the_same_texts_with_empty_skip(model_dir, tmp_path, capsys):
+    """One rule for every step: a one-token text ("The") is left out by `score` and by `covariates` given the
+    model's tokenizer, so `estimate` finds the same ids in both tables (it failed on a missing id)."""
+    from scoring_models import tokenizer
+
+    assert len(tokenizer()("The")["input_ids"]) == 1  # the premise: one token, nothing to condition on
+    rows = [{"id": f"r{i}", "text": t[:200], "member": i % 2} for i, t in enumerate(pile_texts()[:40])]
+    source = write_jsonl(tmp_path / "c.jsonl", rows + [{"id": "the", "text": "The", "member": 1}])
+    scores, covariates = tmp_path / "s.parquet", tmp_path / "c.parquet"
+    cov_argv = ["covariates", str(source), "--tokenizer", str(model_dir), "--out", str(covariates),
+                "--extractors", "length,lexical"]
+    assert main(cov_argv) == 2  # refused without --empty skip, as `score` refuses it
+    assert "id the: fewer than 2 tokens, nothing to score" in capsys.readouterr().err and not covariates.exists()
+    assert main(["score", str(source), "--model", str(model_dir), "--out", str(scores), "--empty", "skip",
+                 "--no-progress"]) == 0
+    assert main(cov_argv + ["--empty", "skip"]) == 0
+    assert "1 text(s) of fewer than 2 tokens left out" in capsys.readouterr().err
+    expected = [f"r{i}" for i in range(40)]
+    assert pd.read_parquet(scores)["id"].tolist() == pd.read_parquet(covariates)["id"].tolist() == expected
+    assert main(["estimate", "--scores", str(scores), "--covariates", str(covariates), "--out",
+                 str(tmp_path / "e.json"), "--bootstrap", "0", "--folds", "2"]) == 0

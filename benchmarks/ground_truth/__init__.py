@@ -1,4 +1,4 @@
-"""Ground-truth benchmark: do the zero-run corrections match what retraining shows? (SPEC §3, issue 5)
+"""Ground-truth benchmark: do the zero-run corrections match what retraining shows? (docs/method.md §4, issue 5)
 
 Small causal LMs are trained here on real text (pile_domains): a base model pretrained on documents outside
 the audit pool, then fine-tunes that include pool texts at random (multi-run truth, one-run) or with a

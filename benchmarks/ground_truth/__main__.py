@@ -9,14 +9,17 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks.ground_truth.data import DATA_DIR
+from benchmarks.ground_truth import data
 from benchmarks.ground_truth.sizes import SIZES
+from llm_audit.errors import AuditError
 
 REPO = Path(__file__).resolve().parents[2]
 
 ABOUT = """\
 Does the zero-run correction match what retraining shows? `benchmarks/ground_truth/` trains small GPT-2
-models on real text (`../shared/data/pile_domains`, 6 domains) and compares, per score:
+models on real text (Pile documents of 6 domains: the subset the package ships at `--small`, the
+`pile_domains` folder it was cut from, 6 x 1000 documents, named by `LLM_AUDIT_PILE_DOMAINS` or `--data-dir`,
+at the larger sizes) and compares, per score:
 
 1. a byte-level BPE tokenizer and a base LM pretrained on documents outside the audit pool;
 2. the audit pool: one chunk per document, 100 per domain at the default size, length drawn uniformly;
@@ -28,9 +31,9 @@ models on real text (`../shared/data/pile_domains`, 6 domains) and compares, per
    model's loss score from domain and length (members are the texts any model finds easy), audited with
    `llm_audit.estimate.estimate` on covariates length, domain, lexical and TF-IDF/SVD: naive, IPW and DR.
 
-Every step is seeded and cached under `.cache/ground_truth/<size>-<hash>-seed<seed>/` (the pool, each
+Every step is seeded and cached under `.cache/ground_truth/<size>-<hash>-<data>-seed<seed>/` (the pool, each
 run's scores, `results.json`, `timings.json`): an interrupted run resumes, a finished one only prints.
-`--small` (CI, `tests/test_ground_truth.py`) runs the same path with a 0.1M-parameter model on 120 texts;
+`--small` (CI, `tests/test_ground_truth.py`) runs the same path with a 0.1M-parameter model on 240 texts;
 `--threads 1` is much faster than torch's default when other jobs share the cores."""
 
 
@@ -40,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--small", dest="size", action="store_const", const="small", help="same as --size small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".cache" / "ground_truth")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="the pile_domains folder")
+    parser.add_argument("--data-dir", type=Path, default=data.default_source(),
+                        help=f"the pile_domains folder (default: ${data.DATA_ENV} if set, else the Pile subset the "
+                        "package ships, which fits --small only)")
     parser.add_argument("--write-readme", action="store_true",
                         help="write the table into the 'Ground truth' section of benchmarks/README.md")
     parser.add_argument("--threads", type=int, help="torch CPU threads for this process (default: torch's); "
@@ -57,7 +62,14 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Imported here so that --help stays fast.
+    size = SIZES[args.size]
+    try:  # before torch is imported: data too small for the size is refused in a second
+        documents = data.load_documents(args.data_dir)
+        data.check_fits(documents, size, args.data_dir)
+    except AuditError as exc:
+        print(f"benchmarks.ground_truth: error: {exc}", file=sys.stderr)
+        return 2
+    # Imported here so that --help and a refusal stay fast.
     import torch
 
     from benchmarks.ground_truth.experiment import Context, run_benchmark
@@ -65,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    size = SIZES[args.size]
-    folder = args.cache_dir / f"{size.key()}-seed{args.seed}"
+    # The cache folder names the data too: the shipped subset and pile_domains give different pools.
+    folder = args.cache_dir / f"{size.key()}-{data.fingerprint(documents)}-seed{args.seed}"
     log = (lambda _: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    log(f"ground truth benchmark, size {size.name}, seed {args.seed}, cache {folder}")
-    results = run_benchmark(Context(size=size, seed=args.seed, folder=folder, data_dir=args.data_dir,
+    log(f"ground truth benchmark, size {size.name}, seed {args.seed}, data {args.data_dir}, cache {folder}")
+    results = run_benchmark(Context(size=size, seed=args.seed, folder=folder, documents=documents,
                                     design_matched=args.design_matched, log=log))
     table = render(results)
     print(table)

@@ -1,32 +1,76 @@
-"""Real text for the benchmark: pile_domains documents split into the audit pool and the base corpus.
+"""Real text for the benchmark: Pile documents split into the audit pool and the base corpus.
 
 The pool is one chunk per document (a prefix of 64-128 tokens at the default size), so no two pool units
 share a document; the base corpus (pretraining and the fine-tunes' replay slice) is every other document.
+
+The documents come from the Pile subset the package ships (960 documents, 160 per domain), enough for the
+`small` size; the larger sizes need the `pile_domains` folder it was cut from (6 domains x 1000 documents,
+one ``<domain>.jsonl.gz`` each), named by ``--data-dir`` or the environment variable ``LLM_AUDIT_PILE_DOMAINS``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from llm_audit.corpus import load_corpus
+from llm_audit.demo import DATA_FILE as SHIPPED_SUBSET
 from llm_audit.errors import AuditError
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "pile_domains"
+from benchmarks.ground_truth.sizes import Size
+
+DATA_ENV = "LLM_AUDIT_PILE_DOMAINS"
 DOMAINS = ("wikipedia", "github", "pile_cc", "pubmed_abstracts", "hackernews", "stackexchange")
 
 
-def load_documents(data_dir: Path = DATA_DIR) -> pd.DataFrame:
-    """Every document of the six domains: ``id``, ``domain``, ``text``."""
+def default_source() -> Path:
+    """The pile_domains folder that ``LLM_AUDIT_PILE_DOMAINS`` names, else the shipped subset."""
+    return Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else SHIPPED_SUBSET
+
+
+def load_documents(source: Path) -> pd.DataFrame:
+    """Every document of the six domains (``id``, ``domain``, ``text``) from ``source``: a pile_domains folder
+    (one ``<domain>.jsonl.gz`` per domain) or one corpus file with a ``domain`` column (the shipped subset)."""
+    source = Path(source)
+    if source.is_file():
+        docs = load_corpus(source, empty="skip")
+        if "domain" not in docs.columns:
+            raise AuditError(f"{source}: no 'domain' column (the benchmark needs the six Pile domains)")
+        docs = docs[docs["domain"].isin(DOMAINS)][["id", "domain", "text"]]
+        missing = sorted(set(DOMAINS) - set(docs["domain"]))
+        if missing:
+            raise AuditError(f"{source}: no document of domain {missing[0]}")
+        return docs.reset_index(drop=True)
     frames = []
     for domain in DOMAINS:
-        path = Path(data_dir) / f"{domain}.jsonl.gz"
+        path = source / f"{domain}.jsonl.gz"
         if not path.exists():
-            raise AuditError(f"{path}: not found (the benchmark reads pile_domains; pass --data-dir)")
+            raise AuditError(f"{path}: not found (the benchmark reads pile_domains; pass --data-dir or set {DATA_ENV})")
         frames.append(load_corpus(path, empty="skip")[["id", "domain", "text"]])
     return pd.concat(frames, ignore_index=True)
+
+
+def check_fits(docs: pd.DataFrame, size: Size, source: Path) -> None:
+    """Refuse a size that needs more documents than ``source`` holds: per domain, twice the pool (candidates)
+    plus a sixth of the base corpus (the tokenizer's and the pretraining's documents come from it)."""
+    base_needed = max(size.tokenizer_docs, size.pretrain_docs)
+    per_domain = 2 * size.pool_per_domain + -(-base_needed // len(DOMAINS))
+    have = int(docs.groupby("domain").size().min())
+    if have < per_domain:
+        raise AuditError(f"{source}: {have} documents per domain; size {size.name} needs {per_domain} "
+                         f"(set {DATA_ENV} or --data-dir to the full pile_domains folder)")
+
+
+def fingerprint(docs: pd.DataFrame) -> str:
+    """A short hash of the documents, so that cached steps are never reused across data sources."""
+    h = hashlib.sha256()
+    for ident, text in zip(docs["id"], docs["text"]):
+        h.update(f"{ident}\t{text}\n".encode("utf-8"))
+    return h.hexdigest()[:8]
 
 
 def split_documents(docs: pd.DataFrame, per_domain: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -29,7 +29,7 @@ class Context:
     size: Size
     seed: int
     folder: Path
-    data_dir: Path
+    documents: pd.DataFrame  # id, domain, text: from data.load_documents
     design_matched: bool = False
     log: Callable[[str], None] = print
 
@@ -78,8 +78,7 @@ def run_benchmark(ctx: Context) -> dict[str, Any]:
     size, seed = ctx.size, ctx.seed
     ctx.folder.mkdir(parents=True, exist_ok=True)
 
-    docs = data.load_documents(ctx.data_dir)
-    candidates, base_docs = data.split_documents(docs, size.pool_per_domain, seed)
+    candidates, base_docs = data.split_documents(ctx.documents, size.pool_per_domain, seed)
     base_dir = ctx.folder / "base_model"
     if not base_dir.exists():
         with ctx.timed("pretrain"):

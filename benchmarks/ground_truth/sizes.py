@@ -39,10 +39,11 @@ class Size:
 
 
 SIZES = {
-    # CI: a 0.1M-parameter model, 120 short texts, 4 runs; a few minutes on a shared 2-core machine.
+    # CI: a 0.1M-parameter model, 240 short texts, 4 runs; a minute or two on a shared 2-core machine. It fits
+    # the Pile subset the package ships (160 documents per domain: 80 pool candidates, 80 base documents).
     "small": Size(
         name="small", vocab_size=384, d_model=64, n_layer=2, n_head=2, context=128,
-        pool_per_domain=20, chunk_tokens=(24, 48), tokenizer_docs=300, pretrain_docs=600,
+        pool_per_domain=40, chunk_tokens=(24, 48), tokenizer_docs=300, pretrain_docs=480,
         pretrain_steps=150, finetune_steps=60, batch_size=8, seq_len=64, pretrain_lr=3e-3, finetune_lr=2e-3,
         runs=4, strengths=(0.0, 2.0), n_bootstrap=100, tfidf_k=4,
     ),

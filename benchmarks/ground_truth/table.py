@@ -29,7 +29,7 @@ def _cell(entry: dict | None) -> str:
 
 
 def metric_table(results: dict[str, Any], metric: str, label: str) -> str:
-    runs = results["truth"]["counts"]["runs"]
+    runs = results["truth"]["diagnostics"]["counts"]["runs"]
     design = results.get("design_matched_truth")
     head = (f"| score | truth (multi-run, R={runs}) | one-run | a | design-matched truth | zero-run naive | IPW | DR "
             "| blind AUC | verdict |\n|---|---|---|---|---|---|---|---|---|---|")
@@ -80,12 +80,12 @@ def render(results: dict[str, Any]) -> str:
     return "\n\n".join(blocks) + "\n\n" + "\n".join(gaps(results))
 
 
-def write_readme_section(readme: Path, body: str) -> None:
-    """Put ``body`` under the "Ground truth" heading of ``readme``: replace that section (up to the next
-    second-level heading) when it exists, append it otherwise; other sections are left as they are."""
+def write_readme_section(readme: Path, body: str, heading: str = SECTION) -> None:
+    """Put ``body`` under ``heading`` (default: "Ground truth") of ``readme``: replace that section (up to the
+    next second-level heading) when it exists, append it otherwise; other sections are left as they are."""
     text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = f"{heading}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
     else:

@@ -4,6 +4,8 @@
     python -m llm_audit.corpora smollm2 --link runs/inputs
     python -m llm_audit.corpora wikimia --length 64 --out runs/inputs/wikimia64.jsonl
     python -m llm_audit.corpora mimir --subset temporal_arxiv --split 2021_06 --out runs/inputs/mimir.jsonl
+    python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl
+    python -m llm_audit.corpora toaa --out runs/inputs/toaa_canaries.jsonl
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from llm_audit.errors import AuditError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from llm_audit.corpora import mimir, sotu, wikimia
+    from llm_audit.corpora import hubble, mimir, sotu, toaa, wikimia
 
     parser = argparse.ArgumentParser(prog="python -m llm_audit.corpora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="corpus", required=True)
@@ -44,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision")
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("hubble", help="Hubble's inserted passages (member = seen by the perturbed model)")
+    p.add_argument("--source", default=hubble.HUBBLE_OWNER, help="hub owner or local folder of the passage files")
+    p.add_argument("--datasets", nargs="+", default=list(hubble.PASSAGES), choices=list(hubble.PASSAGES))
+    p.add_argument("--revision")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("toaa", help="TOAA canaries of OLMo-2-179M (member = inserted into the experiment model)")
+    p.add_argument("--source", default=toaa.TOAA_HUB, help="hub id, local copy or parquet file")
+    p.add_argument("--tokenizer", default=toaa.TOKENIZER, help="the OLMo-2 tokenizer that decodes input_ids")
+    p.add_argument("--conditions", nargs="+", help="keep only these conditions, e.g. rare_8tok_16x")
+    p.add_argument("--revision")
+    p.add_argument("--out", required=True)
+
     for p in sub.choices.values():
         if p.prog.endswith("smollm2"):
             continue
@@ -52,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llm_audit.corpora import build_sotu, link_smollm2, load_mimir, load_wikimia, smollm2_gguf, write_jsonl
+    from llm_audit.corpora import (build_sotu, link_smollm2, load_hubble, load_mimir, load_toaa, load_wikimia,
+                                   smollm2_gguf, write_jsonl)
 
     args = build_parser().parse_args(argv)
     try:
@@ -64,8 +80,14 @@ def main(argv: list[str] | None = None) -> int:
                                 max_nonmembers=args.max_nonmembers, seed=args.seed,
                                 include_related=args.include_related, out=args.out, overwrite=args.overwrite)
         else:
-            corpus = (load_wikimia(args.source, args.length) if args.corpus == "wikimia"
-                      else load_mimir(args.source, args.subset, args.split, args.revision))
+            if args.corpus == "wikimia":
+                corpus = load_wikimia(args.source, args.length)
+            elif args.corpus == "hubble":
+                corpus = load_hubble(args.source, args.datasets, args.revision)
+            elif args.corpus == "toaa":
+                corpus = load_toaa(args.source, args.tokenizer, conditions=args.conditions, revision=args.revision)
+            else:
+                corpus = load_mimir(args.source, args.subset, args.split, args.revision)
             write_jsonl(corpus, args.out, overwrite=args.overwrite)
     except AuditError as exc:
         print(f"llm-audit: error: {exc}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """Stratified bootstrap over units for the naive and IPW metrics, and the multiplier bootstrap of the
-DR terms (SPEC §4 step 6).
+DR terms (docs/method.md §5.5).
 
 Replicates are count vectors N (units resampled with replacement within each arm, so the arm sizes stay
 fixed). The propensity is kept fixed (not refit per replicate), so the nuisances never refit: a replicate

@@ -156,7 +156,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     notes: list[str] = []
     if "member" in cov.columns:
         notes.append(_drop_label(cov, member, sid))
-    # The audited model's scores are outcomes (post-treatment, SPEC §1), never covariates: a covariate named
+    # The audited model's scores are outcomes (post-treatment, docs/method.md §1), never covariates: a covariate named
     # like one is refused, whether or not that score is estimated in this call.
     outcomes = set(score_arrays) | set(_numeric_unreserved(scores_df))
     outcome = [c for c in cov.columns if c in outcomes]

@@ -33,6 +33,7 @@ class Estimand:
 
     name: str = ""
     population: str = ""
+    label: str = ""  # a short name for report labels (empty: the population)
     needs_clipping: bool = True  # r divides by e or 1-e: the propensity is clipped to [eta, 1-eta] first
     balanceable: bool = True  # entropy balancing can target this population (a mean of the design columns)
 
@@ -92,7 +93,7 @@ class ATO(Estimand):
     """Overlap weights (Li, Morgan, Zaslavsky 2018): target density e(1-e), residual weights 1-e (members) and
     e (non-members), both in [0, 1]."""
 
-    name, population = "ato", "overlap population (density prop. to e(1-e))"
+    name, population, label = "ato", "overlap population (density prop. to e(1-e))", "overlap weights"
     needs_clipping, balanceable = False, False
 
     def density(self, e, member):

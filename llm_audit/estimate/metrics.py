@@ -1,4 +1,4 @@
-"""Weighted ROC metrics: AUC, TPR@FPR, advantage, mean difference (SPEC §2, §4 step 4).
+"""Weighted ROC metrics: AUC, TPR@FPR, advantage, mean difference (docs/method.md §2, §5.3).
 
 The same functions give the naive metrics (unit weights) and the IPW ones (Hajek weights), so the two
 can never drift apart in convention: higher score = member, ties count 1/2, and TPR@FPR=a is the

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from llm_audit.schema import Checker, option
+from llm_audit.schema import Checker, Section, option
 
 PROPENSITY_MODELS = ("logistic", "hgb")
 OUTCOME_MODELS = ("auto", "linear", "hgb", "distribution")
@@ -14,11 +14,14 @@ INFLUENCE_ABOVE = 200_000  # intervals: auto switches from the bootstrap to infl
 
 
 @dataclass
-class EstimateConfig:
+class EstimateConfig(Section):
     target: str = option("target population (estimand): `ate` all units, `att` members' covariates, `atc` "
                          "non-members', `ato` the overlap population (weights e(1-e))", default="ate")
     estimands: list[str] = option("estimands computed beside the target, each under its own result keys (`dr_ato`)",
                                   default_factory=lambda: ["ato"])
+    methods: list[str] = option("estimation methods, by their names in the method registry (naive is always "
+                                "computed): naive, ipw, dr, ebal (entropy balancing), dr_ebal (DR with entropy-"
+                                "balancing residual weights)", default_factory=lambda: ["naive", "ipw", "dr", "ebal"])
     eta: float = option("propensities are clipped to [eta, 1-eta]", default=0.02)
     trim: bool = option("drop units outside [eta, 1-eta] instead of clipping", default=False)
     folds: int = option("cross-fitting folds", default=5)
@@ -43,23 +46,28 @@ class EstimateConfig:
     jobs: int = option("parallel jobs (-1: every core the process may use)", default=-1)
     grid_size: int = option("thresholds of the doubly robust CDF grid", default=100)
     gamma_max: float = option("largest odds ratio the sensitivity analysis searches", default=20.0)
+    cutoff: str | None = option("the model's data cutoff (a date: `2024-11-01`, `2024`); texts dated before it are "
+                                "members. Null: detected when membership follows the date", default=None)
     dp_epsilon: float | None = option("the model's DP epsilon, if trained with DP (adds the DP sanity bound)",
                                       default=None)
     dp_delta: float = option("the model's DP delta", default=0.0)
     regime: Literal["zero-run", "one-run", "multi-run"] = option(
         "how membership was assigned (docs/method.md, Regimes)", default="zero-run")
-    inclusion_p: float = option("one-run: the probability with which each text was included at random", default=0.5)
+    inclusion_p: float | None = option("one-run: the probability with which each text was included at random "
+                                       "(null: 0.5, unless `inclusion` gives one per text)", default=None)
     inclusion: str | None = option("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of "
-                                   "`inclusion_p`", default=None)
+                                   "`inclusion_p`; multi-run: table (`run`, `id`, `member`) of each run's inclusion "
+                                   "(null: the scores table's `member` column)", path="file", default=None)
 
-    def validate(self, where: str = "") -> "EstimateConfig":
-        """Check every value; ``where`` prefixes the key in the message. Returns self."""
+    def check(self, c: Checker) -> None:
         from llm_audit.estimate.estimands import ESTIMANDS
+        from llm_audit.estimate.methods import METHODS
 
-        c = Checker(where)
         c.require(self.target in ESTIMANDS, "target", f"must be one of {', '.join(ESTIMANDS)}, got {self.target!r}")
         for i, name in enumerate(self.estimands):
             c.require(name in ESTIMANDS, f"estimands[{i}]", f"must be one of {', '.join(ESTIMANDS)}, got {name!r}")
+        for i, name in enumerate(self.methods):
+            c.require(name in METHODS, f"methods[{i}]", f"unknown method {name!r} (known: {', '.join(METHODS)})")
         c.require(self.ebal_penalty >= 0, "ebal_penalty", f"must be >= 0, got {self.ebal_penalty}")
         c.require(self.intervals in INTERVALS, "intervals", f"must be one of {', '.join(INTERVALS)}, got {self.intervals!r}")
         # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
@@ -78,14 +86,12 @@ class EstimateConfig:
         c.require(self.gamma_max > 1, "gamma_max", f"must be > 1, got {self.gamma_max}")
         c.require(self.dp_epsilon is None or self.dp_epsilon > 0, "dp_epsilon", f"must be positive, got {self.dp_epsilon}")
         c.require(0 <= self.dp_delta < 1, "dp_delta", f"must be in [0, 1), got {self.dp_delta}")
-        c.require(0 < self.inclusion_p < 1, "inclusion_p", f"must be in (0, 1), got {self.inclusion_p}")
-        c.require(self.inclusion is None or self.regime == "one-run", "inclusion", f"only for regime one-run, not {self.regime}")
-        return self
-
-    def with_(self, **changes: Any) -> "EstimateConfig":
-        """A copy with some options changed (not validated: call ``validate``)."""
-        return replace(self, **changes)
-
-    @classmethod
-    def keys(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        regime = f"{c.ref('regime')} one-run"
+        c.require(self.inclusion_p is None or self.regime == "one-run", "inclusion_p",
+                  f"only for {regime}, not {self.regime}")
+        c.require(self.inclusion_p is None or 0 < self.inclusion_p < 1, "inclusion_p",
+                  f"must be in (0, 1), got {self.inclusion_p}")
+        c.require(self.inclusion is None or self.inclusion_p is None, "inclusion_p",
+                  f"give either {c.ref('inclusion')} or {c.ref('inclusion_p')}, not both")
+        c.require(self.inclusion is None or self.regime != "zero-run", "inclusion",
+                  f"only for {c.ref('regime')} one-run or multi-run")

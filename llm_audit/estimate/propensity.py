@@ -1,4 +1,4 @@
-"""Cross-fitted, calibrated propensity e(x) = P(member | x) (SPEC §4 steps 1-2).
+"""Cross-fitted, calibrated propensity e(x) = P(member | x) (docs/method.md §5.1-§5.2).
 
 Out-of-fold predictions only: an in-sample propensity overfits, pushes e_hat to 0/1 and makes both the
 weights and the blind-baseline AUC look worse (or better) than they are.

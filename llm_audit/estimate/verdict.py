@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 class OverlapThresholds:
     """When the corrected numbers are refused (not_identified) or flagged (weak_overlap).
 
-    SPEC defaults for not_identified; the weak_overlap ones are ours: a blind AUC of 0.90 leaves
+    The not_identified defaults follow the method's specification; the weak_overlap ones are ours: a blind AUC of 0.90 leaves
     few comparable units, an ESS under 100 or under 20% of the arm gives intervals several times
     the naive ones, and more than 10% of units clipped means the clip bound, not the data, sets
     a sizeable part of the weights.

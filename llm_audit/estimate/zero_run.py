@@ -17,10 +17,14 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
 from llm_audit.estimate.bootstrap import bootstrap_replicates, refit_propensity_replicates
+from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.corrected import BALANCING_METHODS, ScoreTerms, corrected_fits
+from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
 from llm_audit.estimate.grid_curves import fpr_grid
+from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.intervals import build_result, curve_bands, curve_entry
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.nuisance import Nuisance, Population, fit_nuisance, propensity_diagnostics
@@ -36,26 +40,26 @@ from llm_audit.estimate.verdict import OverlapThresholds
 from llm_audit.estimate.weights import hajek
 from llm_audit.errors import AuditError
 
-# dr_ebal is available by name but not a default: in benchmarks/corrections_validity.py it was no better than dr
-# on the AUC and worse on TPR@5%FPR under weaker overlap (bias +0.03) and on placebo scores (coverage 75%)
-DEFAULT_METHODS = ("naive", "ipw", "dr", "ebal")
+BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
 class ZeroRunEstimator:
     """Naive vs corrected memorization for every score column (docs/method.md, "Zero-run estimator").
 
-    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options.
-    ``methods`` are names in ``METHODS`` (the naive contrast is always computed). ``propensity_model`` /
+    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options
+    (``methods``: names in ``METHODS``; the naive contrast is always computed). ``propensity_model`` /
     ``outcome_model`` replace the named nuisance models by any scikit-learn classifier / regressor.
     """
 
     def __init__(
-        self, options: EstimateConfig | None = None, *, methods: tuple[str, ...] = DEFAULT_METHODS,
+        self, options: EstimateConfig | None = None, *,
         propensity_model: ClassifierMixin | None = None, outcome_model: RegressorMixin | None = None,
         thresholds: OverlapThresholds = OverlapThresholds(), **overrides: Any,
     ):
+        if "methods" in overrides:
+            overrides["methods"] = list(overrides["methods"])
         self.options = (options or EstimateConfig()).with_(**overrides)
-        self.methods = methods
+        self.methods = tuple(self.options.methods)
         self.propensity_model = propensity_model
         self.outcome_model = outcome_model
         self.thresholds = thresholds
@@ -63,9 +67,6 @@ class ZeroRunEstimator:
     def fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, *, scores: list[str] | None = None) -> "ZeroRunEstimator":
         """Estimate every score of ``scores_df`` (id, member, score columns) against the covariates (id, ...)."""
         opts = self.options.validate()
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
         self.data_ = data
@@ -79,10 +80,20 @@ class ZeroRunEstimator:
                                      balance=any(m in BALANCING_METHODS for m in self.methods), penalty=opts.ebal_penalty)
         notes += [r for p in self.plans_ if p.balance is not None for r in p.balance.reasons]
         results, curves, per_score = {}, {}, {}
+        self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         for name in data.scores:
             results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
+        cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
+                                            n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
+        for name, result in at_cutoff.items():
+            results[name]["cutoff"] = result
+        # influence-function draws are one stream per fit, not shared across scores: the family is Bonferroni's
+        unshared = (("ipw",) if opts.refit_propensity else ()) if not _influence(opts, len(data.member)) else \
+            tuple(k for per in self.auc_replicates_.values() for k in per)
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff,
+                       "inference": auc_inference(results, self.auc_replicates_, unshared=unshared)}
         self.estimates_ = Estimates.build(
-            regime="zero-run", results=results, curves=curves, diagnostics=self._diagnostics(per_score),
+            regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
                                                         model=scores_df.attrs.get("model"), config=self._config()),
             assumptions=ASSUMPTIONS, notes=notes,
@@ -123,7 +134,11 @@ class ZeroRunEstimator:
         pop = nu.corrected if nu is not None else None
         if pop is not None and corrected:
             per_score.update(self._refutation(name, s, pop, fits["naive"].point.auc, notes))
+        if nu is not None and not nu.identified:
+            per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
+                                             seed=self.seeds_("bounds", name)).to_dict()
         reps, how = self._replicates(fits, rows, name, s)
+        self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results, curves = dict(nulls), {}
         for key, fit in fits.items():
             bands = curve_bands(fit, reps.get(key), grid, u)
@@ -146,7 +161,7 @@ class ZeroRunEstimator:
         opts, data = self.options, self.data_
         if not opts.bootstrap:
             return {}, ""
-        if opts.intervals == "influence" or (opts.intervals == "auto" and len(data.member) > INFLUENCE_ABOVE):
+        if _influence(opts, len(data.member)):
             reps = {key: fit.gaussian_replicates(opts.bootstrap, np.random.default_rng(self.seeds_("influence", name, key)))
                     for key, fit in fits.items()}
             return reps, "influence function (Gaussian draws on the threshold grid), percentile"
@@ -200,6 +215,7 @@ class ZeroRunEstimator:
             "overlap_weights_population": overlap_population_table(self.data_, nu.e_raw) if nu is not None else None,
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
@@ -237,11 +253,15 @@ def _table_notes(covariates_df: pd.DataFrame) -> list[str]:
     return [str(n) for n in attrs] if isinstance(attrs, (list, tuple)) else []
 
 
+def _influence(opts: EstimateConfig, n: int) -> bool:
+    """Whether the intervals come from influence-function draws rather than the bootstrap (``intervals``)."""
+    return opts.intervals == "influence" or (opts.intervals == "auto" and n > INFLUENCE_ABOVE)
+
+
 def _uncertainty(opts: EstimateConfig, n: int) -> dict[str, Any]:
     refit = ("the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
              if opts.refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)")
-    influence = opts.intervals == "influence" or (opts.intervals == "auto" and n > INFLUENCE_ABOVE)
-    if influence:
+    if _influence(opts, n):
         naive_ipw = ("influence functions of the weighted curves on the threshold grid, Gaussian draws, percentile "
                      "intervals around the exact estimate; " + refit)
         dr = "Gaussian draws with the covariance of the per-unit DR terms on the grid (nuisances not refit)"

@@ -1,7 +1,7 @@
 """Per-token statistics of a causal LM: log-prob of the actual token and the moments of log p.
 
 For each scored position, with z the next-token logits and p = softmax(z):
-``l = log p(target)``, ``mu = sum_v p log p`` and ``var = sum_v p (log p)^2 - mu^2``. Every score of SPEC §6
+``l = log p(target)``, ``mu = sum_v p log p`` and ``var = sum_v p (log p)^2 - mu^2``. Every score of docs/method.md §8
 is a reduction of these three arrays.
 
 Why not ``log_softmax`` on the full logits: a B x T x V tensor for a 50k vocabulary is hundreds of MB and

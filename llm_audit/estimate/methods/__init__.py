@@ -1,8 +1,8 @@
 """Estimation methods, one file each, registered by name.
 
 A method is an object with ``name``, ``needs_propensity``, ``supports(estimand)`` and ``fit(problem) -> Fit``
-(see ``base.py``). To add one: a file in this package and one line in ``METHODS``; ``ZeroRunEstimator(methods=...)``
-then accepts its name, and every report lists it.
+(see ``base.py``). To add one: a file in this package and one line in ``METHODS``; ``estimate.methods`` in the
+config then accepts its name, and every report lists it.
 """
 
 from llm_audit.estimate.methods.base import Fit, Method, Point, Problem

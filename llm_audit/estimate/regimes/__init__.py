@@ -3,6 +3,7 @@ causal and no propensity model is needed."""
 
 from llm_audit.estimate.regimes.multi_run import multi_run
 from llm_audit.estimate.regimes.one_run import one_run
+from llm_audit.estimate.regimes.paired import paired
 from llm_audit.estimate.regimes.randomized import inclusion_probabilities, randomized_metrics
 
-__all__ = ["inclusion_probabilities", "multi_run", "one_run", "randomized_metrics"]
+__all__ = ["inclusion_probabilities", "multi_run", "one_run", "paired", "randomized_metrics"]

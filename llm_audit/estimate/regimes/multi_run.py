@@ -6,7 +6,7 @@ resampling runs (clusters) and units independently."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ def multi_run(
     level: float = 0.95,
     seed: int = 0,
 ) -> Estimates:
-    """Causal metrics from R randomized training runs (SPEC §3, multi-run).
+    """Causal metrics from R randomized training runs (docs/method.md §4.1).
 
     ``scores_df`` is long: one row per (``run``, ``id``) with the score columns; membership comes from
     ``inclusion_df`` (``run``, ``id``, ``member``) or, when that is None, from a ``member`` column of

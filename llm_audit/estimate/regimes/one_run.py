@@ -5,7 +5,7 @@ estimate rests on no interference between units, and says so."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ def one_run(
     level: float = 0.95,
     seed: int = 0,
 ) -> Estimates:
-    """Causal metrics from one training run with randomized inclusion (SPEC §3, one-run).
+    """Causal metrics from one training run with randomized inclusion (docs/method.md §4.2).
 
     ``p`` is the inclusion probability: one number for the whole pool, or a Series of per-unit p_i indexed
     by ``id`` (Horvitz-Thompson weights). ``scores_df`` needs ``id``, ``member`` and the score columns.

@@ -1,4 +1,4 @@
-"""Checks of the cutoff design (SPEC §10): what must NOT jump at d0 for the jump in the score to be
+"""Checks of the cutoff design (docs/cutoff.md): what must NOT jump at d0 for the jump in the score to be
 read as memorization.
 
 * covariates: the same RD on every other numeric covariate (length, lexical statistics, ...). A jump
@@ -6,7 +6,7 @@ read as memorization.
 * density: a jump in the density of the dates at d0 means the arms were sampled at different rates
   around d0 (the manipulation test of Cattaneo, Jansson & Ma 2020, `rddensity` package);
 * placebo cutoffs inside the members' dates: no membership change there, so no jump expected;
-* bandwidth: the estimate at h/2 and 2h (in ``llm_audit.estimate.cutoff_analysis``).
+* bandwidth: the estimate at h/2 and 2h (in ``llm_audit.estimate.cutoff.analysis``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llm_audit.estimate.cutoff import RDEstimate, rd_jump, too_few_near
+from llm_audit.estimate.cutoff.rd import RDEstimate, rd_jump, too_few_near
 
 PLACEBO_QUANTILES = (0.25, 0.5, 0.75)
 

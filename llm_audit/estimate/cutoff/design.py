@@ -1,4 +1,4 @@
-"""Is membership a matter of date? Detecting the cutoff design and its cutoff d0 (SPEC §10).
+"""Is membership a matter of date? Detecting the cutoff design and its cutoff d0 (docs/cutoff.md).
 
 Benchmarks built "before / after the training cutoff" (WikiMIA, temporal arXiv, State of the Union) have
 members dated before a date d0 and non-members dated on or after it. Such a corpus has no overlap on the

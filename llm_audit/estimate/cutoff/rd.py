@@ -1,4 +1,4 @@
-"""Memorization at the cutoff: a sharp regression discontinuity in the date (SPEC §10).
+"""Memorization at the cutoff: a sharp regression discontinuity in the date (docs/cutoff.md).
 
 When members are the texts dated before d0 and non-members those after, the potential scores S(1), S(0)
 are never observed at the same date, but if both vary continuously with the date D at d0, the scores just

@@ -1,4 +1,4 @@
-"""The whole cutoff analysis of a scored, dated corpus (SPEC §10): design, then for each score the jump
+"""The whole cutoff analysis of a scored, dated corpus (docs/cutoff.md): design, then for each score the jump
 in the mean, the local AUC, their stability in the bandwidth and placebo cutoffs; then the covariate and
 density checks. One call, plain results: ``analyse_cutoff(...).to_dict()``.
 """
@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from llm_audit.errors import AuditError
-from llm_audit.estimate.cutoff import STATEMENT, LocalAUC, RDEstimate, local_auc, rd_jump
-from llm_audit.estimate.cutoff_checks import (
+from llm_audit.estimate.cutoff.rd import STATEMENT, LocalAUC, RDEstimate, local_auc, rd_jump
+from llm_audit.estimate.cutoff.checks import (
     PLACEBO_QUANTILES, CovariateJumps, DensityTest, covariate_jumps, density_test, placebo_jumps,
 )
-from llm_audit.estimate.cutoff_design import MAX_VIOLATION, CutoffDesign, as_years, detect_design
+from llm_audit.estimate.cutoff.design import MAX_VIOLATION, CutoffDesign, as_years, detect_design
 
 
 @dataclass(frozen=True)
