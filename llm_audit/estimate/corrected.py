@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from llm_audit.estimate.methods import METHODS, Fit, Problem
-from llm_audit.estimate.methods.base import SortedScore
+from llm_audit.estimate.methods.base import SortedScore, supports
 from llm_audit.estimate.methods.dr import DRTerms, dr_terms
 from llm_audit.estimate.outcome import OutcomeFit
 from llm_audit.estimate.populations import EstimandPlan
@@ -61,7 +61,7 @@ def corrected_fits(
     fits, labels, rows, nulls = {}, {}, {}, {}
     keys = [fpr_key(a) for a in fpr]
     for plan in plans:
-        usable = [m for m in methods if METHODS[m].supports(plan.estimand)]
+        usable = [m for m in methods if supports(METHODS[m], plan.estimand)]
         for m in usable:
             nulls[m + plan.key] = Result.null(m, plan.estimand.name, keys)
         if plan.rows is None:

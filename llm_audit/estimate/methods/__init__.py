@@ -1,7 +1,7 @@
 """Estimation methods, one file each, registered by name.
 
-A method is an object with ``name``, ``needs_propensity``, ``supports(estimand)`` and ``fit(problem) -> Fit``
-(see ``base.py``). To add one: a file in this package and one line in ``METHODS``; ``estimate.methods`` in the
+A method is an object with ``name``, ``needs_propensity``, ``fit(problem) -> Fit`` and optionally
+``supports(estimand)`` (see ``base.py``). To add one: a file in this package and one line in ``METHODS``; ``estimate.methods`` in the
 config then accepts its name, and every report lists it.
 """
 

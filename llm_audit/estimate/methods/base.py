@@ -98,6 +98,11 @@ class Method(Protocol):
     name: str
     needs_propensity: bool  # a corrected method: withheld when the correction is not identified
 
-    def supports(self, estimand: Estimand) -> bool: ...
-
     def fit(self, problem: Problem) -> Fit: ...
+
+
+def supports(method: Method, estimand: Estimand) -> bool:
+    """Whether ``method`` runs on ``estimand``: its own ``supports(estimand)`` where it defines one (entropy
+    balancing has no ATO form), else every estimand."""
+    check = getattr(method, "supports", None)
+    return True if check is None else bool(check(estimand))
