@@ -13,7 +13,7 @@ The columns are whitened first (the principal axes of the population's centered 
 directions dropped), which spans the same constraints and keeps Newton's steps well conditioned; one-hot
 levels that sum to the intercept are collinear and fall out here.
 
-Targets (SPEC §8): ATE balances each arm to the pooled mean; ATT the non-members to the members' mean (members
+Targets (docs/estimands.md): ATE balances each arm to the pooled mean; ATT the non-members to the members' mean (members
 keep uniform weights); ATC the members to the non-members' mean. ATO has no entropy-balanced form.
 """
 
@@ -31,7 +31,7 @@ from llm_audit.estimate.estimands import Estimand
 from llm_audit.estimate.weights import arm_ess
 
 BALANCE_TOL = 1e-6  # largest weighted mean gap, in SD units of the column, that counts as exact balance
-WEAK_GAP, REFUSE_GAP = 0.1, 0.25  # SMD rules of SPEC §8: above 0.1 weak, above 0.25 not identified
+WEAK_GAP, REFUSE_GAP = 0.1, 0.25  # SMD rules (docs/estimands.md): above 0.1 weak, above 0.25 not identified
 _ARMS = {0: "non-members", 1: "members"}
 
 

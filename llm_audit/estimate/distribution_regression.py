@@ -1,4 +1,4 @@
-"""Distribution regression: P(S >= c | X = x) by one monotone classifier on stacked (x, c) rows (SPEC §8;
+"""Distribution regression: P(S >= c | X = x) by one monotone classifier on stacked (x, c) rows (docs/estimands.md;
 Foresi and Peracchi 1995, Chernozhukov, Fernandez-Val and Melly 2013 fit one binary model per threshold; one
 model with c as a feature shares strength across thresholds).
 

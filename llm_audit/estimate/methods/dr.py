@@ -5,7 +5,7 @@ Chernozhukov, Fernandez-Val, Melly 2013 for distribution regression).
 F_t(c) = sum_i phi_t,i(c) / sum_i h_i with phi_t,i(c) = h_i mu_t(X_i, c) + 1{T_i = t} r_i (1{S_i >= c} - mu_t(X_i, c)),
 h the estimand's density, mu_t the cross-fitted outcome model (outcome.py) and r the residual weights: the
 estimand's r(e) of the propensity (method ``dr``), or entropy-balancing weights normalized to sum h within the arm
-(method ``dr_ebal``, SPEC §8). Each estimated F_t is projected on non-increasing curves in [0, 1]; AUC, TPR@FPR
+(method ``dr_ebal``, docs/estimands.md). Each estimated F_t is projected on non-increasing curves in [0, 1]; AUC, TPR@FPR
 and advantage are read off the ROC curve (F_0(c), F_1(c)). The mean is the same form with m_t(x). Consistent
 when either the weights or the outcome model are right.
 

@@ -1,4 +1,4 @@
-"""Doubly robust CDFs and mean with entropy-balancing weights in the residual term (SPEC §8):
+"""Doubly robust CDFs and mean with entropy-balancing weights in the residual term (docs/estimands.md):
 F_t(c) = sum_i h_i mu_t(X_i, c) / sum_i h_i + sum_{i in arm t} w_i (1{S_i >= c} - mu_t(X_i, c)), w the arm's
 balancing weights summing to 1 (``balancing.py``). Consistent when the outcome model is right or the balancing
 weights carry the arm to the target population (for ATT: the propensity's log-odds linear in the design
