@@ -257,7 +257,10 @@ def definitions(s: Summary) -> list[tuple[str, str]]:
                            "0.5 is chance, 1 perfect separation. Naive: as observed. IPW and DR: as if members and "
                            f"non-members had the same covariates (target population: {population}); IPW by "
                            "inverse-propensity weighting, DR doubly robust (right when either the propensity or the "
-                           "outcome model is)."))
+                           "outcome model is)."
+                           + (" Entropy balancing: weights that equalize each group's covariate means with the "
+                              "target's exactly, without a propensity model." if any(
+                                  e.method in ("ebal", "dr_ebal") for r in s.rows for e in r.estimates) else "")))
     if s.fpr_keys:
         x = fpr_label(s.fpr_keys[0])
         out.append((f"TPR@{x}", f"the share of members flagged at the threshold that flags {x} of non-members (the "
