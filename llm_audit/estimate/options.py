@@ -51,8 +51,9 @@ class EstimateConfig(Section):
     dp_epsilon: float | None = option("the model's DP epsilon, if trained with DP (adds the DP sanity bound)",
                                       default=None)
     dp_delta: float = option("the model's DP delta", default=0.0)
-    regime: Literal["zero-run", "one-run", "multi-run"] = option(
-        "how membership was assigned (docs/method.md, Regimes)", default="zero-run")
+    regime: Literal["zero-run", "one-run", "multi-run", "paired"] = option(
+        "how membership was assigned (docs/method.md, Regimes); paired: two models, one saw the texts "
+        "(docs/paired.md)", default="zero-run")
     inclusion_p: float | None = option("one-run: the probability with which each text was included at random "
                                        "(null: 0.5, unless `inclusion` gives one per text)", default=None)
     inclusion: str | None = option("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of "
