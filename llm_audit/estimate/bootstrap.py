@@ -39,7 +39,9 @@ def stratified_counts(member: np.ndarray, n_rep: int, rng: np.random.Generator) 
 def _chunk(seed_seq, n_rep: int, member: np.ndarray, fits: dict[str, Fit],
            rows: dict[str, np.ndarray]) -> dict[str, Replicates]:
     counts = stratified_counts(member, n_rep, np.random.default_rng(seed_seq))
-    return {name: fit.replicates(counts if name not in rows else counts[:, rows[name]]) for name, fit in fits.items()}
+    cache: dict = {}  # shared by the fits of this chunk on all units (the counts in each score's sorted order)
+    return {name: fit.replicates(counts, cache) if name not in rows else fit.replicates(counts[:, rows[name]])
+            for name, fit in fits.items()}
 
 
 def bootstrap_replicates(
@@ -64,12 +66,10 @@ def bootstrap_replicates(
 
 
 def _concat(parts: list[Replicates]) -> Replicates:
-    return {
-        "auc": np.concatenate([p["auc"] for p in parts]),
-        "advantage": np.concatenate([p["advantage"] for p in parts]),
-        "mean_diff": np.concatenate([p["mean_diff"] for p in parts]),
-        "tpr_at_fpr": {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]},
-    }
+    """Chunks of replicates joined along the replicate axis (metrics (B,), curves (B, G), TPRs per target)."""
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "tpr_at_fpr"}
+    out["tpr_at_fpr"] = {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]}
+    return out
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:

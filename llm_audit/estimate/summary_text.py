@@ -43,6 +43,11 @@ def _zero_run_lines(d: dict[str, Any]) -> list[str]:
     lines.append((f"ESS members {ess['member']:.1f}, non-members {ess['nonmember']:.1f}; " if ess else "")
                  + f"verdict: {diag['verdict']}")
     lines += [f"  - {r}" for r in diag["verdict_reasons"]]
+    for score, per in (diag.get("per_score") or {}).items():
+        brier = ((per or {}).get("outcome_model") or {}).get("brier")
+        if brier:
+            cand = ", ".join(f"{k} {v:.4f}" for k, v in brier.items())
+            lines.append(f"DR outcome model of {score}: {per['outcome_model']['chosen']} (held-out Brier: {cand})")
     return lines + _refuter_lines(diag.get("refuters") or [])
 
 

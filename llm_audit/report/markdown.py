@@ -76,6 +76,13 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     out += ["", "## Every estimate", "",
             "Each result of each score, named by its method, its estimand (when not the audit's target) and the "
             "texts it describes.", "", markdown_table(*layout.every_estimate(s))]
+    header, rows = layout.overlap_weights_population(est)
+    if rows and wording.has_overlap_weights(s):
+        out += ["", "## The overlap population", "", wording.OVERLAP_WEIGHTS_TEXT, "", markdown_table(header, rows)]
+    header, rows = layout.tpr_bands(s)
+    if rows:
+        out += ["", "## TPR at low FPR: pointwise and simultaneous", "", wording.TPR_BAND_TEXT, "",
+                markdown_table(header, rows)]
     if balance:
         out += ["", "## Covariate balance (standardized mean difference)", "", markdown_table(*layout.balance(balance))]
     if slices:

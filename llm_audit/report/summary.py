@@ -24,9 +24,10 @@ VERDICT_LABELS = {
     "weak_overlap": "weak overlap",
     "not_identified": "not identified",
 }
-METHOD_LABELS = {"naive": "naive", "ipw": "IPW", "dr": "DR", "causal": "causal", "cutoff": "cutoff design",
+METHOD_LABELS = {"naive": "naive", "ipw": "IPW", "dr": "DR", "ebal": "entropy balancing",
+                 "dr_ebal": "DR (entropy-balancing weights)", "causal": "causal", "cutoff": "cutoff design",
                  "oracle": "paired oracle"}
-METHOD_ORDER = {m: i for i, m in enumerate(("naive", "causal", "oracle", "ipw", "dr"))}
+METHOD_ORDER = {m: i for i, m in enumerate(("naive", "causal", "oracle", "ipw", "dr", "ebal", "dr_ebal"))}
 POPULATION_LABELS = {"all": "", "trimmed": "trimmed population", "overlap": "overlap population",
                      "near d0": "texts dated near the cutoff"}
 BALANCE_TARGET = 0.1  # |SMD| after weighting under which a covariate counts as balanced (Austin 2009)
@@ -40,6 +41,7 @@ class Figure:
     ci: tuple[float, float] | None = None
     reliable: bool = True
     missing: str = "n/a"  # what to print when there is no value (e.g. "not identified")
+    band: tuple[float, float] | None = None  # the figure read off a simultaneous band, where there is one
 
     @classmethod
     def of(cls, entry: Any) -> "Figure":
@@ -47,9 +49,14 @@ class Figure:
             return cls(None)
         if isinstance(entry, (int, float)):
             return cls(finite(entry))
-        ci = entry.get("ci")
+        ci, band = entry.get("ci"), entry.get("band")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
+        band_pair = (float(band[0]), float(band[1])) if band and None not in band[:2] else None
+        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []), band=band_pair)
+
+    def band_text(self, digits: int = 3) -> str:
+        """The simultaneous band as ``[lo, hi]``, or an empty string without one."""
+        return "" if self.band is None or self.value is None else f"[{self.band[0]:.{digits}f}, {self.band[1]:.{digits}f}]"
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:
@@ -233,13 +240,15 @@ def summarize(estimates: Estimates) -> Summary:
 
 def result_label(entry: dict[str, Any], target: str | None) -> str:
     """'DR', 'IPW, overlap population', 'DR, ATO (overlap weights)', 'cutoff design, texts dated near the
-    cutoff': from the result's own fields, so a new method, estimand or population needs no code here."""
+    cutoff': from the result's own fields (an estimand's ``label``), so a new method, estimand or population
+    needs no code here."""
     method = str(entry.get("method") or "?")
     parts = [METHOD_LABELS.get(method, method)]
     estimand = entry.get("estimand")
     if estimand and estimand != target and estimand != method:
         registered = ESTIMANDS.get(estimand)
-        parts.append(f"{estimand.upper()} ({registered.population})" if registered else str(estimand).upper())
+        parts.append(f"{estimand.upper()} ({getattr(registered, 'label', '') or registered.population})" if registered
+                     else str(estimand).upper())
     population = str(entry.get("population") or "all")
     pop_label = POPULATION_LABELS.get(population, population)
     if pop_label:

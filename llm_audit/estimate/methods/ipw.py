@@ -13,6 +13,9 @@ class IPW:
     needs_propensity = True
     weights = "propensity"  # whose balance the verdict checks (estimate.balance); None: unweighted
 
+    def supports(self, estimand) -> bool:
+        return True
+
     def fit(self, problem: Problem) -> WeightedFit:
         r = problem.estimand.residual_weights(problem.e, problem.member)
         return WeightedFit(problem, hajek(r, problem.member))

@@ -11,5 +11,8 @@ class Naive:
     needs_propensity = False
     weights = None  # whose balance the verdict checks (estimate.balance); None: unweighted
 
+    def supports(self, estimand) -> bool:
+        return True
+
     def fit(self, problem: Problem) -> WeightedFit:
         return WeightedFit(problem, None)
