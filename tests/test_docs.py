@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 METHOD = REPO / "docs" / "method.md"
-SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", "runs", ".cache"}
+SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", ".cache"}
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini", ".json", ""}
 
 

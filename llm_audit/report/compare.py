@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from llm_audit.estimate.results import Estimates
-from llm_audit.report.summary import VERDICT_LABELS, Figure, summarize
+from llm_audit.report.figures import Figure
+from llm_audit.report.summary import VERDICT_LABELS, summarize
 
 COMPARE_FPR = "0.01"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-from llm_audit.report.summary import Figure, Summary, fpr_label
+from llm_audit.report.figures import Figure
+from llm_audit.report.summary import Summary, fpr_label
 
 
 @dataclass
