@@ -133,12 +133,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     """Join on ``id``, validate, and keep the usable covariates (notes say what was dropped and why)."""
     sid = _check_ids(scores_df, "scores")
     cid = _check_ids(covariates_df, "covariates")
-    only_s = sid[~sid.isin(set(cid))]
-    only_c = cid[~cid.isin(set(sid))]
-    if len(only_s):
-        raise AuditError(f"ids: {len(only_s)} id(s) in the scores table are missing from the covariates table, e.g. '{only_s.iloc[0]}'")
-    if len(only_c):
-        raise AuditError(f"ids: {len(only_c)} id(s) in the covariates table are missing from the scores table, e.g. '{only_c.iloc[0]}'")
+    _same_ids(sid, cid)
     member = _member_column(scores_df)
     names = score_columns(scores_df, scores)
     score_arrays, constant = {}, []
@@ -168,6 +163,30 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     if outcome:
         raise AuditError(f"covariates table: column '{outcome[0]}' is also a score column of the scores table (a covariate "
                          "must not be an outcome): rename or drop it")
+    keep = _usable_covariates(cov, notes)
+    if not keep:
+        notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
+    for c in constant:
+        notes.append(f"score '{c}' is constant: every AUC is 0.5 by construction")
+    return AuditData(
+        ids=sid.to_numpy(), member=member, scores=score_arrays, covariates=cov[keep],
+        groups=groups, notes=notes, constant_scores=constant, negative_control=negative_control,
+    )
+
+
+def _same_ids(sid: pd.Series, cid: pd.Series) -> None:
+    """AuditError, with the count and an example, when the two tables do not hold the same ids."""
+    only_s = sid[~sid.isin(set(cid))]
+    only_c = cid[~cid.isin(set(sid))]
+    if len(only_s):
+        raise AuditError(f"ids: {len(only_s)} id(s) in the scores table are missing from the covariates table, e.g. '{only_s.iloc[0]}'")
+    if len(only_c):
+        raise AuditError(f"ids: {len(only_c)} id(s) in the covariates table are missing from the scores table, e.g. '{only_c.iloc[0]}'")
+
+
+def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
+    """The columns the design can use (dates converted in place to fractional years); a note for each column
+    dropped (all missing, constant, too many categories) or imputed."""
     keep = []
     for c in cov.columns:
         if pd.api.types.is_datetime64_any_dtype(cov[c]):
@@ -185,14 +204,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
             if col.isna().any():
                 notes.append(f"covariate '{c}': {int(col.isna().sum())} missing value(s) imputed (median or most frequent) with an indicator")
             keep.append(c)
-    if not keep:
-        notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
-    for c in constant:
-        notes.append(f"score '{c}' is constant: every AUC is 0.5 by construction")
-    return AuditData(
-        ids=sid.to_numpy(), member=member, scores=score_arrays, covariates=cov[keep],
-        groups=groups, notes=notes, constant_scores=constant, negative_control=negative_control,
-    )
+    return keep
 
 
 def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:

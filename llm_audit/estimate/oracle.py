@@ -194,6 +194,20 @@ class OracleResult:
         ])
 
 
+def _checked_options(estimate_options: Mapping[str, Any] | None, draws: int) -> dict[str, Any]:
+    """The estimate options of every draw; AuditError for a target other than the truth's (ate), an option the
+    harness sets itself, or a draw count below 1."""
+    options = dict(estimate_options or {})
+    if options.get("target", "ate") != "ate":
+        raise AuditError(f"estimate target: the oracle truth is the whole pool's (ate), got '{options['target']}'")
+    for key in ("scores", "fpr", "seed"):
+        if key in options:
+            raise AuditError(f"estimate_options: '{key}' is set by the harness itself")
+    if int(draws) != draws or draws < 1:
+        raise AuditError(f"draws: must be an integer >= 1, got {draws}")
+    return options
+
+
 def _pool_covariates(covariates: pd.DataFrame, pool_ids: pd.Series, hidden: Sequence[str]) -> pd.DataFrame:
     """The covariates of the pool texts, in the pool's order; AuditError for a missing id column, a pool text
     without a row, or a hidden covariate that is not there."""
@@ -248,14 +262,7 @@ def oracle_audit(
     ``estimate_options``: keyword options of ``estimate`` (e.g. ``n_bootstrap``, ``outcome``); the target
     is the whole pool (``ate``), the estimand of the truth. ``n_jobs``: draws run in parallel processes.
     """
-    options = dict(estimate_options or {})
-    if options.get("target", "ate") != "ate":
-        raise AuditError(f"estimate target: the oracle truth is the whole pool's (ate), got '{options['target']}'")
-    for key in ("scores", "fpr", "seed"):
-        if key in options:
-            raise AuditError(f"estimate_options: '{key}' is set by the harness itself")
-    if int(draws) != draws or draws < 1:
-        raise AuditError(f"draws: must be an integer >= 1, got {draws}")
+    options = _checked_options(estimate_options, draws)
     fpr = tuple(float(a) for a in fpr)
     truth = paired(scores_with, scores_without, inserted=inserted, scores=scores, fpr=fpr,
                    n_bootstrap=truth_bootstrap, seed=seed)

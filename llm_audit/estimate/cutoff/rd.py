@@ -214,6 +214,17 @@ def _local_bootstrap(s: np.ndarray, u: np.ndarray, k_h: np.ndarray, k_fit: np.nd
     return reps_auc, reps_tpr
 
 
+def _usable_replicates(kept: int, n_bootstrap: int) -> tuple[bool, str | None]:
+    """Whether the kept replicates give an interval, and why not. Beyond MAX_DROPPED_SHARE dropped, the kept
+    replicates are those that happened to redraw enough clusters: no interval."""
+    dropped = n_bootstrap - kept
+    usable = kept > 0 and dropped <= MAX_DROPPED_SHARE * n_bootstrap
+    why = None if usable or not n_bootstrap else (
+        f"no interval: {dropped} of {n_bootstrap} bootstrap replicates left a side on too few dates "
+        f"(too few clusters near d0)")
+    return usable, why
+
+
 def _thin_tpr(ess_nonmembers: float, a: float) -> dict:
     """No TPR@FPR = a where the effective non-members near d0 are fewer than 10 / a."""
     return {"value": None, "ci": None, "n_eff_nonmember_above": None, "unreliable": True,
@@ -239,8 +250,7 @@ def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr:
     keeps its coverage where the line leaves a curvature bias at the MSE-optimal h. ``bias_corrected`` is
     that point. A replicate that leaves a side on too few dates (few clusters) is dropped and counted.
     """
-    s_all = np.asarray(score, dtype=float)
-    x_all = np.asarray(dates, dtype=float)
+    s_all, x_all = np.asarray(score, dtype=float), np.asarray(dates, dtype=float)
     ok = np.isfinite(s_all) & np.isfinite(x_all)
     reason = too_few_near(x_all[ok], d0, h)
     if reason is not None:
@@ -249,8 +259,7 @@ def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr:
     near = ok & (np.abs(x_all - d0) < max(h, b))
     s, u = s_all[near], x_all[near] - d0
     before = u < 0
-    k_h = triangular_weights(u, 0.0, h)
-    k_fit = triangular_weights(u, 0.0, b)
+    k_h, k_fit = triangular_weights(u, 0.0, h), triangular_weights(u, 0.0, b)
     in_h = k_h > 0
     groups = np.arange(len(s)) if cluster is None else np.unique(np.asarray(cluster)[near], return_inverse=True)[1]
     degree = 2 if robust else 1
@@ -266,11 +275,7 @@ def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr:
     reps_auc, reps_tpr = _local_bootstrap(s, u, k_h, k_fit, before, groups, degree, fpr=fpr,
                                           n_bootstrap=n_bootstrap, seed=seed)
     dropped = n_bootstrap - len(reps_auc)
-    # Beyond this share the kept replicates are those that happened to redraw enough clusters: no interval.
-    usable = bool(reps_auc) and dropped <= MAX_DROPPED_SHARE * n_bootstrap
-    why = None if usable or not n_bootstrap else (
-        f"no interval: {dropped} of {n_bootstrap} bootstrap replicates left a side on too few dates "
-        f"(too few clusters near d0)")
+    usable, why = _usable_replicates(len(reps_auc), n_bootstrap)
 
     def entry(value, value_bc, reps):
         ci = percentile_interval(np.array(reps), level) if usable else None

@@ -114,6 +114,16 @@ def bootstrap_blocks(
 # ---- the regime ------------------------------------------------------------------------------------------------
 
 
+def _checked(fpr: Sequence[float], n_bootstrap: int) -> tuple[float, ...]:
+    """The FPR targets as floats; AuditError for a target outside (0, 1) or a bootstrap count below 1."""
+    fpr = tuple(float(a) for a in fpr)
+    if not fpr or any(not 0 < a < 1 for a in fpr):
+        raise AuditError(f"fpr: every target must be in (0, 1), got {list(fpr)}")
+    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
+        raise AuditError(f"bootstrap: must be an integer >= 1, got {n_bootstrap}")
+    return fpr
+
+
 def _strata_blocks(strata: pd.Series, ids: pd.Index, inside: np.ndarray, columns: Any, *, fpr: Sequence[float],
                    n_bootstrap: int, level: float, rng: np.random.Generator) -> tuple[dict[str, dict], list[str]]:
     """One oracle block per stratum label over its inserted texts (``inside``: their rows), and a note for
@@ -228,11 +238,7 @@ def paired(
     count) for one extra block per label over its inserted texts. Intervals: percentile, ``n_bootstrap``
     resamples of the texts.
     """
-    fpr = tuple(float(a) for a in fpr)
-    if not fpr or any(not 0 < a < 1 for a in fpr):
-        raise AuditError(f"fpr: every target must be in (0, 1), got {list(fpr)}")
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
-        raise AuditError(f"bootstrap: must be an integer >= 1, got {n_bootstrap}")
+    fpr = _checked(fpr, n_bootstrap)
     with_, without, cols = _aligned(scores_with, scores_without, scores)
     flag = _inserted(with_, inserted)
     if flag.sum() < 2:
@@ -243,16 +249,13 @@ def paired(
         return ({c: with_[c].to_numpy(dtype=float)[rows] for c in cols},
                 {c: without[c].to_numpy(dtype=float)[rows] for c in cols})
 
-    inside = np.flatnonzero(flag == 1)
-    outside = np.flatnonzero(flag == 0)
+    inside, outside = np.flatnonzero(flag == 1), np.flatnonzero(flag == 0)
     blocks, n_reps = bootstrap_blocks(*columns(inside), fpr=fpr, n_bootstrap=n_bootstrap, level=level, rng=rng)
-    control = None
-    if outside.size >= 2:
-        control, _ = bootstrap_blocks(*columns(outside), fpr=fpr, n_bootstrap=n_bootstrap, level=level, rng=rng)
+    control = None if outside.size < 2 else bootstrap_blocks(*columns(outside), fpr=fpr, n_bootstrap=n_bootstrap,
+                                                              level=level, rng=rng)[0]
 
     per_stratum, notes = (None, []) if strata is None else _strata_blocks(
         strata, with_.index, inside, columns, fpr=fpr, n_bootstrap=n_bootstrap, level=level, rng=rng)
-    per_unit = _per_unit(with_, without, flag, cols)
     counts = {"texts": int(len(flag)), "inserted": int(flag.sum()), "control": int(outside.size),
               "bootstrap_replicates": n_reps}
     est = Estimates.build(
@@ -271,5 +274,5 @@ def paired(
         assumptions=ASSUMPTIONS,
         notes=notes,
     )
-    est.tables["per_unit"] = per_unit
+    est.tables["per_unit"] = _per_unit(with_, without, flag, cols)
     return est
