@@ -36,7 +36,7 @@ def homes(pattern: str) -> list[str]:
     ("the default attacks", r"\"loss\", \"zlib\", \"mink\", \"minkpp\"", ["llm_audit/scoring/attacks/__init__.py"]),
     ("the default extractors", r"\"length\", \"date\", \"domain\", \"lexical\", \"tfidf\"",
      ["llm_audit/covariates/options.py"]),
-    ("the default methods", r"\"naive\", \"ipw\", \"dr\"\]", ["llm_audit/estimate/options.py"]),
+    ("the default methods", r"\"naive\", \"ipw\", \"dr\", \"ebal\"\]", ["llm_audit/estimate/options.py"]),
     ("the report formats", r"\(\"md\", \"html\"\)", ["llm_audit/report/options.py"]),
     ("the TF-IDF dimension", r"tfidf_k\b.*\b32\b", ["llm_audit/covariates/options.py"]),
     ("a config key's type check", r"must be true or false", ["llm_audit/schema.py"]),
