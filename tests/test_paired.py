@@ -112,7 +112,7 @@ def test_control_block_on_texts_neither_model_saw_and_strata():
     assert est.value("loss", "oracle", "auc") == pytest.approx(paired_auc(s1[rows], u[rows]), rel=1e-9)
     d = est.to_dict()
     assert d["regime"] == "paired" and d["scores"]["loss"]["oracle"]["method"] == "oracle"
-    assert set(d["scores"]["loss"]["oracle"]["tpr_at_fpr"]["0.01"]) == {"value", "ci", "se", "n_eff", "flags", "ci_method"}
+    assert set(d["scores"]["loss"]["oracle"]["tpr_at_fpr"]["0.01"]) == {"value", "ci", "se", "n_eff", "flags", "ci_method", "band"}
     assert "paired" in est.summary()
 
 

@@ -8,7 +8,8 @@ import datetime as dt
 from typing import Any
 
 from llm_audit.estimate.estimands import ESTIMANDS
-from llm_audit.report.summary import (BALANCE_TARGET, METHOD_LABELS, EstimateRow, Figure, HeadlineRow, ModelLine,
+from llm_audit.report.model_name import ModelLine
+from llm_audit.report.summary import (BALANCE_TARGET, METHOD_LABELS, EstimateRow, Figure, HeadlineRow,
                                       Summary, finite, fpr_label)
 
 DEFINITION_UNKNOWN_UNITS = "its own units (not an attack llm-audit knows)"
