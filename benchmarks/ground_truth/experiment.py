@@ -3,12 +3,10 @@ zero-run at each confounding strength, and the estimates of every regime."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -16,49 +14,23 @@ import pandas as pd
 from llm_audit.covariates import extract_covariates
 from llm_audit.estimate import estimate
 from llm_audit.estimate.regimes import multi_run, one_run
-from llm_audit.tables import atomic_write_text, read_table, write_table
+from llm_audit.tables import atomic_write_text
 
 from benchmarks.ground_truth import data, models
 from benchmarks.ground_truth.sizes import Size
+from benchmarks.run_folder import RunFolder
 
 ZERO_RUN_COVARIATES = ("length", "domain", "lexical", "tfidf")
 
 
 @dataclass
-class Context:
+class Context(RunFolder):
     size: Size
     seed: int
     folder: Path
     documents: pd.DataFrame  # id, domain, text: from data.load_documents
     design_matched: bool = False
     log: Callable[[str], None] = print
-
-    def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """The table ``name`` from the run folder, computed (and timed) only when it is not there yet."""
-        path = self.folder / f"{name}.parquet"
-        if path.exists():
-            return read_table(path)
-        with self.timed(name):
-            table = compute()
-        write_table(table, path)
-        return table
-
-    @contextlib.contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        """Time a step and keep the figure in ``timings.json`` of the run folder, so a resumed run still
-        reports what every step cost when it was computed."""
-        path = self.folder / "timings.json"
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        timings = json.loads(path.read_text()) if path.exists() else {}
-        timings[name] = round(elapsed, 1)
-        atomic_write_text(path, json.dumps(timings, indent=1) + "\n")
-        self.log(f"  {name}: {elapsed:.1f} s")
-
-    def timings(self) -> dict[str, float]:
-        path = self.folder / "timings.json"
-        return json.loads(path.read_text()) if path.exists() else {}
 
 
 def confounded_propensity(pool: pd.DataFrame, base_scores: pd.Series, a: float) -> np.ndarray:

@@ -3,8 +3,6 @@ pool texts, each scored on the whole pool with the project's scorer (``llm_audit
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +16,7 @@ from llm_audit.scoring import score_corpus
 from llm_audit.training import build_model, train_bpe_tokenizer, train_causal_lm
 
 from benchmarks.ground_truth.sizes import Size
+from benchmarks.run_folder import save_model
 
 
 def pretrain_base(folder: Path, base_texts: Sequence[str], size: Size, seed: int) -> list[float]:
@@ -30,14 +29,7 @@ def pretrain_base(folder: Path, base_texts: Sequence[str], size: Size, seed: int
     losses = train_causal_lm(model, tokenizer, [base_texts[i] for i in order[: size.pretrain_docs]], steps=size.pretrain_steps,
                              batch_size=size.batch_size, seq_len=size.seq_len, lr=size.pretrain_lr,
                              warmup=max(1, size.pretrain_steps // 20), seed=seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    save_model(model, tokenizer, folder)
     return losses
 
 

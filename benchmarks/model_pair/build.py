@@ -14,14 +14,9 @@ what they read at the inserted texts' positions.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -35,46 +30,21 @@ from llm_audit.covariates import extract_covariates
 from llm_audit.errors import AuditError
 from llm_audit.scoring import score_corpus
 from llm_audit.scoring.pair import score_pair
-from llm_audit.tables import atomic_write_text, read_table, write_table
 from llm_audit.training import build_model, token_stream, train_bpe_tokenizer, train_on_stream
 
 from benchmarks.model_pair.sizes import PairSize
+from benchmarks.run_folder import RunFolder, save_model
 
 DATA_FILE = Path(llm_audit.__file__).parent / "data" / "pile_subset.jsonl.gz"
 COVARIATES = ("length", "domain", "lexical", "tfidf")
 
 
 @dataclass
-class Context:
+class Context(RunFolder):
     size: PairSize
     seed: int
     folder: Path
     log: Callable[[str], None] = print
-
-    def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """The table ``name`` from the run folder, computed (and timed) only when it is not there yet."""
-        path = self.folder / f"{name}.parquet"
-        if path.exists():
-            return read_table(path)
-        with self.timed(name):
-            table = compute()
-        write_table(table, path)
-        return table
-
-    @contextlib.contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        path = self.folder / "timings.json"
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        timings = json.loads(path.read_text()) if path.exists() else {}
-        timings[name] = round(elapsed, 1)
-        atomic_write_text(path, json.dumps(timings, indent=1) + "\n")
-        self.log(f"  {name}: {elapsed:.1f} s")
-
-    def timings(self) -> dict[str, float]:
-        path = self.folder / "timings.json"
-        return json.loads(path.read_text()) if path.exists() else {}
 
 
 def split_corpus(size: PairSize, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -100,18 +70,6 @@ def split_corpus(size: PairSize, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
     return candidates.assign(member=inserted), filler, docs.drop(index=cand + fill).reset_index(drop=True)
 
 
-def _save(model: torch.nn.Module, tokenizer: Any, folder: Path) -> None:
-    """Write to a temporary sibling and rename, so a killed run never leaves half a model."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def load(folder: Path) -> tuple[torch.nn.Module, Any]:
     hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -133,7 +91,7 @@ def base_model(ctx: Context, background: pd.DataFrame) -> Path:
             train_on_stream(model, token_stream(tokenizer, [texts[i] for i in order]), steps=size.pretrain_steps,
                             batch_size=size.batch_size, seq_len=size.seq_len, lr=size.pretrain_lr,
                             warmup=max(1, size.pretrain_steps // 20), seed=ctx.seed)
-            _save(model, tokenizer, folder)
+            save_model(model, tokenizer, folder)
     return folder
 
 

@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from llm_audit.report.figures import finite  # noqa: E402
+
 DPI = 100
 TICK_PT = 10  # tick labels; at DPI 100 that is 14 px before the page scales the image
 LABEL_PT = 10
@@ -168,7 +170,7 @@ def plot_propensity(hist: tuple[list[float], list[float], list[float]] | None, e
 
 def smd_table(diag: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
     """``[(covariate, smd_before, smd_after)]`` from the diagnostics."""
-    return [(str(cov), _num(e["before"]), _num(e["after"])) for cov, e in (diag.get("smd") or {}).items()]
+    return [(str(cov), finite(e["before"]), finite(e["after"])) for cov, e in (diag.get("smd") or {}).items()]
 
 
 def draw_balance(rows: list[tuple[str, float | None, float | None]], max_rows: int = 25,
@@ -200,11 +202,3 @@ def draw_balance(rows: list[tuple[str, float | None, float | None]], max_rows: i
 def plot_balance(rows: list[tuple[str, float | None, float | None]], max_rows: int = 25) -> bytes | None:
     fig = draw_balance(rows, max_rows)
     return _png(fig) if fig is not None else None
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

@@ -28,16 +28,11 @@ import pandas as pd
 
 from llm_audit.errors import AuditError, plain
 from llm_audit.estimate.design import score_columns
-from llm_audit.estimate.metrics import (
-    advantage,
-    curve_auc,
-    effective_nonmembers_above,
-    roc_curve_weighted,
-    tpr_at_fpr_index,
-)
+from llm_audit.estimate.metrics import advantage, curve_auc, roc_curve_weighted
 from llm_audit.estimate.provenance import provenance
-from llm_audit.estimate.regimes.randomized import DEFAULT_FPR, causal_result
-from llm_audit.estimate.results import Estimates, Result, fpr_key
+from llm_audit.estimate.regimes.randomized import DEFAULT_FPR, causal_result, tpr_entries
+from llm_audit.estimate.results import Estimates, Result
+
 ASSUMPTIONS = [
     "the two models were trained identically (initialization, data order, seed, steps) except for the inserted "
     "texts, so a text's score difference between them is the effect of its inclusion",
@@ -80,11 +75,7 @@ def paired_metrics(
     labels = np.r_[np.ones(len(s1)), np.zeros(len(s0))]
     weights = np.r_[c, c]
     curve = roc_curve_weighted(scores, labels, weights)
-    tprs = {}
-    for a in fpr:
-        k = tpr_at_fpr_index(curve.fpr, a)
-        n_above = effective_nonmembers_above(scores, labels, weights, curve.thresholds[k]) if k > 0 else 0.0
-        tprs[fpr_key(a)] = {"value": float(curve.tpr[k]), "n_eff_nonmember_above": n_above}
+    tprs = tpr_entries(curve, scores, labels, weights, fpr)
     return {
         "auc": paired_auc(s1, s0, c),
         "advantage": advantage(curve.fpr, curve.tpr),

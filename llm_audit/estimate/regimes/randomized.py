@@ -49,17 +49,24 @@ def randomized_metrics(
     Mann-Whitney statistic with ties counted 1/2; one sort per call keeps the bootstrap cheap.
     """
     curve = roc_curve_weighted(score, member, weight)
+    return {
+        "auc": curve_auc(curve.fpr, curve.tpr),
+        "advantage": advantage(curve.fpr, curve.tpr),
+        "mean_diff": weighted_mean_diff(score, member, weight),
+        "tpr_at_fpr": tpr_entries(curve, score, member, weight, fpr),
+    }
+
+
+def tpr_entries(curve: Any, score: np.ndarray, member: np.ndarray, weight: np.ndarray | None,
+                fpr: Sequence[float]) -> dict[str, dict[str, float]]:
+    """TPR@FPR per target read off a weighted ROC ``curve`` (the project's rule: the largest TPR with FPR <= a),
+    with the effective number of non-members above its threshold (0 at the curve's origin)."""
     tprs = {}
     for a in fpr:
         k = tpr_at_fpr_index(curve.fpr, a)
         n_eff = effective_nonmembers_above(score, member, weight, curve.thresholds[k]) if k > 0 else 0.0
         tprs[fpr_key(a)] = {"value": float(curve.tpr[k]), "n_eff_nonmember_above": n_eff}
-    return {
-        "auc": curve_auc(curve.fpr, curve.tpr),
-        "advantage": advantage(curve.fpr, curve.tpr),
-        "mean_diff": weighted_mean_diff(score, member, weight),
-        "tpr_at_fpr": tprs,
-    }
+    return tprs
 
 
 def _interval(values: np.ndarray, level: float) -> list[float] | None:
