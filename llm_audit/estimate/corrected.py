@@ -7,7 +7,7 @@ estimand: only the target density h and the residual weights change between ``dr
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -54,10 +54,12 @@ class ScoreTerms:
 def corrected_fits(
     plans: list[EstimandPlan], methods: list[str], score: np.ndarray, member: np.ndarray, fpr: tuple[float, ...],
     grid: np.ndarray, u: np.ndarray, terms: ScoreTerms, sorted_all: SortedScore | None = None,
+    withheld: Collection[str] = (),
 ) -> tuple[dict[str, Fit], dict[str, tuple], dict[str, np.ndarray], dict[str, Result]]:
     """Fits, their (method, estimand, population) labels and rows by result key (subsets only), and the null
     result of every (method, estimand) key, which a fit on the same key replaces. ``sorted_all`` is the score
-    sorted once, shared by every fit on all units."""
+    sorted once, shared by every fit on all units. ``withheld``: methods not fit on the target estimand (their
+    weights leave the covariates severely unbalanced there); the other estimands have weights of their own."""
     fits, labels, rows, nulls = {}, {}, {}, {}
     keys = [fpr_key(a) for a in fpr]
     for plan in plans:
@@ -71,7 +73,7 @@ def corrected_fits(
                           balance=balance, dr_terms=lambda weighting, plan=plan: terms.terms(plan, weighting),
                           _sorted=sorted_all if len(plan.rows) == len(score) else None)
         for m in usable:
-            if m in BALANCING_METHODS and balance is None:
+            if (m in BALANCING_METHODS and balance is None) or (m in withheld and plan.key == ""):
                 continue
             key = m + plan.key + plan.suffix
             fits[key] = METHODS[m].fit(problem)

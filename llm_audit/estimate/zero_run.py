@@ -127,10 +127,11 @@ class ZeroRunEstimator:
         terms = ScoreTerms(s, t, lambda: fit_outcome(data.covariates, t, s, nu.splits, grid,
                                                      model=self.outcome_model or opts.outcome, seed=self.seeds_("outcome"),
                                                      n_jobs=opts.jobs))
+        corrected = [m for m in self.methods if METHODS[m].needs_propensity]
         # a method whose weights leave a covariate severely out of balance is withheld (docs/refuters.md)
-        corrected = [m for m in self.methods if METHODS[m].needs_propensity
-                     and not (nu is not None and nu.identified and self._severe(m))]
-        more, more_labels, rows, nulls = corrected_fits(self.plans_, corrected, s, t, fpr, grid, u, terms, naive.sorted)
+        withheld = [m for m in corrected if nu is not None and nu.identified and self._severe(m)]
+        more, more_labels, rows, nulls = corrected_fits(self.plans_, corrected, s, t, fpr, grid, u, terms, naive.sorted,
+                                                        withheld=withheld)
         fits.update(more), labels.update(more_labels)
         if terms.fitted:
             per_score["outcome_model"] = terms.fit.selection
@@ -203,10 +204,13 @@ class ZeroRunEstimator:
         nu = self.nuisance_
         failures = failure_reasons(self.refuters_)
         per_method = {}
+        target = next(p for p in self.plans_ if p.key == "")
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = nu.balance.weak if nu is not None and getattr(METHODS[m], "weights", None) == "propensity" else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
+            if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
+                v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
             per_method[m] = {"verdict": v, "reasons": why}
         if not per_method:
             return (*lowered_verdict(overlap, reasons, {}, {}, failures), {})
