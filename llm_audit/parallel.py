@@ -17,6 +17,7 @@ OpenMP (scikit-learn's gradient boosting) gets the worker's threads: its results
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence, TypeVar
@@ -53,15 +54,24 @@ class Layout:
     threads: int
 
 
+def thread_cap() -> int | None:
+    """The OpenMP thread count the environment sets (``OMP_NUM_THREADS``, its first level), if any: a limit
+    someone chose, which no worker exceeds."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else None
+
+
 def plan(jobs: int, tasks: int | None = None, *, max_workers: int | None = None, cores: int | None = None) -> Layout:
     """The layout of a stage of ``tasks`` independent tasks under a budget of ``jobs``: as many workers as
     there are tasks (at most the budget, and ``max_workers``, e.g. what memory allows), the rest of the
-    budget as threads inside each."""
+    budget as threads inside each (at most ``thread_cap``)."""
     total = total_threads(jobs, cores)
     workers = total if tasks is None else max(1, min(total, tasks))
     if max_workers is not None:
         workers = max(1, min(workers, max_workers))
-    return Layout(workers, max(1, total // workers))
+    threads = max(1, total // workers)
+    cap = thread_cap()
+    return Layout(workers, threads if cap is None else min(threads, cap))
 
 
 @contextmanager
@@ -95,3 +105,20 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, jobs: int, process
     # BLAS's thread count is global to the process: set once here, not by each thread (their restores race)
     with threadpool_limits(limits=1, user_api="blas"):
         return joblib.Parallel(n_jobs=layout.workers, prefer="threads")(joblib.delayed(call)(item) for item in items)
+
+
+@contextmanager
+def torch_threads(jobs: int = -1) -> Iterator[None]:
+    """torch's intra-op threads capped at the cores ``jobs`` asks for, restored afterwards. torch's default
+    counts the machine's cores, not the process's share (under a 2-core cgroup quota on a 64-core host it
+    would run 64 threads); a lower count someone set (``torch.set_num_threads``) is kept. Tokenization needs no
+    cap: the tokenizers library sizes its thread pool from Rust's ``available_parallelism``, which honours the
+    affinity mask and the cgroup quota."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(before, total_threads(jobs))))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

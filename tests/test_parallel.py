@@ -8,7 +8,7 @@ import pytest
 import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime before any limit is set, as the estimator does)
 from threadpoolctl import threadpool_info
 
-from llm_audit.parallel import Layout, parallel_map, plan, total_threads, usable_cores
+from llm_audit.parallel import Layout, parallel_map, plan, thread_cap, total_threads, usable_cores
 
 
 def test_jobs_are_capped_at_the_cores_and_follow_joblibs_negative_convention():
@@ -31,10 +31,20 @@ def test_jobs_are_capped_at_the_cores_and_follow_joblibs_negative_convention():
     (1, 100, None, Layout(1, 1)),
     (-1, None, None, Layout(8, 1)),
 ])
-def test_plan_never_uses_more_than_the_cores(jobs, tasks, max_workers, expected):
+def test_plan_never_uses_more_than_the_cores(monkeypatch, jobs, tasks, max_workers, expected):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     layout = plan(jobs, tasks, max_workers=max_workers, cores=8)
     assert layout == expected
     assert layout.workers * layout.threads <= 8
+
+
+def test_an_openmp_limit_set_in_the_environment_caps_the_threads_not_the_workers(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2,1")
+    assert plan(-1, 1, cores=8) == Layout(1, 2)
+    assert plan(-1, 4, cores=8) == Layout(4, 2)
+    assert plan(-1, 100, cores=8) == Layout(8, 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert plan(-1, 1, cores=8) == Layout(1, 8)
 
 
 def test_usable_cores_follows_the_cpu_limit(monkeypatch):
@@ -63,9 +73,10 @@ def test_every_worker_is_limited_to_its_share(processes):
     for openmp, blas in seen:
         assert openmp == {layout.threads}
         assert blas == {1}
-    # a single task gets every core as OpenMP threads
+    # a single task gets every core as OpenMP threads (unless OMP_NUM_THREADS says fewer)
     [(openmp, blas)] = parallel_map(_pools, [0], jobs=-1)
-    assert openmp == {cores} and blas == {1}
+    assert openmp == {plan(-1, 1).threads} and blas == {1}
+    assert plan(-1, 1).threads == min(cores, thread_cap() or cores)
 
 
 def test_results_come_back_in_order_whatever_the_workers():

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
-from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval, refit_propensity_replicates
+from llm_audit.estimate.bootstrap import percentile_interval, refit_propensity_replicates, replicate
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
@@ -28,6 +28,7 @@ from llm_audit.estimate.nuisance import Nuisance, Population, fit_nuisance, prop
 from llm_audit.estimate.options import EstimateConfig
 from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.provenance import provenance
+from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.results import ASSUMPTIONS, UNRELIABLE, Estimates, Result, Value, fpr_key
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.sensitivity import sensitivity_gamma
@@ -35,6 +36,7 @@ from llm_audit.estimate.slices import slice_aucs
 from llm_audit.estimate.verdict import OverlapThresholds
 from llm_audit.estimate.weights import hajek
 from llm_audit.errors import AuditError
+from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
 Z95 = 1.959963984540054
 DEFAULT_METHODS = ("naive", "ipw", "dr")
@@ -62,6 +64,10 @@ class ZeroRunEstimator:
 
     def fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, *, scores: list[str] | None = None) -> "ZeroRunEstimator":
         """Estimate every score of ``scores_df`` (id, member, score columns) against the covariates (id, ...)."""
+        with worker_limits(total_threads(self.options.validate().jobs)):  # no stage uses more cores than jobs
+            return self._fit(scores_df, covariates_df, scores)
+
+    def _fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[str] | None) -> "ZeroRunEstimator":
         opts = self.options.validate()
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
@@ -75,9 +81,15 @@ class ZeroRunEstimator:
         if min(int(data.member.sum()), int(len(data.member) - data.member.sum())) >= MIN_PER_ARM:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
+        self._shared = SharedStages(data, self.nuisance_, opts, self.seeds_("bootstrap"))
+        score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
+        done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
+                            jobs=opts.jobs, max_workers=self._shared.max_score_workers)
+        self._shared = None  # the resampling counts and design matrices are not needed past here
         results, curves, per_score = {}, {}, {}
-        for name in data.scores:
-            results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
+        for name, (res, curve, diag) in zip(data.scores, done):
+            results[name], curves[name], per_score[name] = res, curve, diag
+            notes += score_notes[name]
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
@@ -101,7 +113,7 @@ class ZeroRunEstimator:
         return fit_nuisance(
             data, self.estimand_, folds=opts.folds, eta=opts.eta, trim=opts.trim,
             model=self.propensity_model or opts.propensity, fold_seed=self.seeds_("folds"),
-            model_seed=self.seeds_("propensity"), thresholds=self.thresholds,
+            model_seed=self.seeds_("propensity"), thresholds=self.thresholds, jobs=opts.jobs,
         )
 
     def _estimate_score(self, name: str, notes: list[str]) -> tuple[dict, dict, dict]:
@@ -144,13 +156,13 @@ class ZeroRunEstimator:
         opts, data = self.options, self.data_
         if not opts.bootstrap:
             return {}
-        reps = bootstrap_replicates(fits, data.member, n_boot=opts.bootstrap, seed=self.seeds_("bootstrap"),
-                                    n_jobs=opts.jobs, rows=rows)
+        reps = replicate(fits, self._shared.resampling, jobs=self._shared.jobs_per_score, rows=rows)
         if opts.refit_propensity and "ipw" in fits:  # the IPW of the full (or trimmed) population only
             reps["ipw"] = refit_propensity_replicates(
                 data.covariates, data.member, s, data.groups, folds=opts.folds,
                 model=self.propensity_model or opts.propensity, eta=opts.eta, trim=opts.trim, estimand=self.estimand_,
-                fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name), n_jobs=opts.jobs,
+                fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name),
+                n_jobs=self._shared.jobs_per_score,
             )
         return reps
 
@@ -159,7 +171,7 @@ class ZeroRunEstimator:
         opts, data, nu = self.options, self.data_, self.nuisance_
         t, e = data.member, nu.overlap.e
         om = fit_outcome(data.covariates, t, s, nu.splits, model=self.outcome_model or opts.outcome,
-                         seed=self.seeds_("outcome"))
+                         seed=self.seeds_("outcome"), jobs=self._shared.jobs_per_score, designs=self._shared.designs)
         return dr_terms(s, t, om, self.estimand_.density(e, t), self.estimand_.residual_weights(e, t),
                         threshold_grid(s, opts.grid_size))
 
@@ -200,7 +212,7 @@ class ZeroRunEstimator:
         return {
             **stage,
             "per_score": per_score,
-            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),

@@ -16,18 +16,34 @@ class WeightedFit:
         self.weight = np.ones(len(problem.score)) if weight is None else weight
         self.sorted: SortedScore = problem.sorted
         self.fpr = problem.fpr
+        self._sorted_weight = None if weight is None else self.weight[self.sorted.order]
         m = roc_metrics(problem.score, problem.member, weight, problem.fpr)
         self.point = Point(m.auc, m.tpr_at_fpr, m.n_eff_above, m.advantage, m.mean_diff, (m.curve.fpr, m.curve.tpr))
 
     def replicates(self, counts: np.ndarray) -> Replicates:
+        """Per replicate (row of ``counts``): the weighted ROC curve as cumulative sums of the member and
+        non-member weight from the highest score down, tie groups summed (a score without ties skips that
+        sum: one unit per group). Unit weights keep the counts integer: the same sums exactly (integers), and
+        an integer prefix sum runs some 15 times faster than a floating one, whose every addition waits for
+        the previous one to round."""
         srt = self.sorted
-        wc = counts[:, srt.order] * self.weight[srt.order][None, :]
-        wm = wc * srt.member[None, :]
-        wn = wc - wm
-        pos = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1), axis=1)
-        neg = np.cumsum(np.add.reduceat(wn, srt.starts, axis=1), axis=1)
-        sm, sn = pos[:, -1:], neg[:, -1:]
-        zero = np.zeros((len(counts), 1))
-        auc, tprs, adv = curve_summaries(np.hstack([zero, neg / sn]), np.hstack([zero, pos / sm]), self.fpr)
-        mean = (wm @ srt.values) / sm[:, 0] - (wn @ srt.values) / sn[:, 0]
-        return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean}
+        if self._sorted_weight is None:
+            wc = counts[:, srt.order].astype(np.int64)
+            wm = wc * srt.member.astype(np.int64)[None, :]
+        else:
+            wc = counts[:, srt.order].astype(np.float64, copy=False)  # a new array: free to overwrite
+            np.multiply(wc, self._sorted_weight, out=wc)
+            wm = wc * srt.member[None, :]
+        wn = np.subtract(wc, wm, out=wc)
+        mean_m, mean_n = wm.astype(np.float64, copy=False) @ srt.values, wn.astype(np.float64, copy=False) @ srt.values
+        rows = len(counts)
+        tpr = np.zeros((rows, len(srt.starts) + 1))
+        fpr = np.zeros((rows, len(srt.starts) + 1))
+        ties = len(srt.starts) < len(srt.order)
+        tpr[:, 1:] = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1) if ties else wm, axis=1)
+        fpr[:, 1:] = np.cumsum(np.add.reduceat(wn, srt.starts, axis=1) if ties else wn, axis=1)
+        sm, sn = tpr[:, -1].copy(), fpr[:, -1].copy()
+        tpr[:, 1:] /= sm[:, None]
+        fpr[:, 1:] /= sn[:, None]
+        auc, tprs, adv = curve_summaries(fpr, tpr, self.fpr)
+        return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean_m / sm - mean_n / sn}
