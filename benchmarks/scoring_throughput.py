@@ -16,11 +16,20 @@ token, and on a GPU whose peak is known (or given with --peak-tflops) the fracti
     python benchmarks/scoring_throughput.py --quick    # fewer texts: a smoke run
     python benchmarks/scoring_throughput.py --device cuda --dtype bfloat16 --models smollm2,llama-1b \
         --tokens 262144 --batch-tokens 65536          # the GPU measurement
+    python benchmarks/scoring_throughput.py --batching # the batching rule: padding and tokens/s, old vs new
+
+``--batching`` compares, on the demo corpus (the shipped Pile subset) and the State of the Union chunks of
+configs/smollm2_sotu.yaml, the batching rule of llm_audit.scoring.batching (rows of a batch each fill at least
+MIN_FILL of its width; windows sorted by length within blocks) with the rule before it (a batch grows in text
+order until rows x width reaches the token budget): the padding share of every batch plan (no model needed),
+then, on a subset of the texts, score_corpus's tokens/s under each rule and budget (median of interleaved
+rounds) and the largest score difference between the rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import itertools
 import json
@@ -29,7 +38,9 @@ import os
 import platform
 import time
 import zlib
+from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -37,7 +48,7 @@ import torch
 
 from llm_audit.demo import DATA_FILE as SHIPPED_SUBSET
 from llm_audit.scoring import score_corpus, wrap_model
-from llm_audit.scoring.batching import pack, plan_windows
+from llm_audit.scoring.batching import BLOCK_BATCHES, length_blocks, pack, plan_windows
 from llm_audit.scoring.model import resolve_device, resolve_dtype
 from llm_audit.training import train_bpe_tokenizer
 
@@ -175,6 +186,109 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
+# --- the batching rule --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def rule(name: str):
+    """Score under the batching rule ``name``: "new" (the engine's) or "old" (before the width bound: budget-only
+    greedy packing of the windows in text order)."""
+    if name == "new":
+        yield
+        return
+    with mock.patch("llm_audit.scoring.engine.pack", partial(pack, min_fill=0.0)), \
+            mock.patch("llm_audit.scoring.engine.length_blocks", lambda lengths, block: list(range(len(lengths)))):
+        yield
+
+
+def plan_batches(lengths: list[int], room: int, budget: int, name: str) -> list[list]:
+    """The engine's batches of texts of these token ``lengths`` (stride room / 2) under rule ``name``."""
+    windows = [w for i in sorted(range(len(lengths)), key=lambda i: -min(lengths[i], room))
+               for w in plan_windows(i, lengths[i], room, max(1, room // 2))]
+    if name == "old":
+        return pack(windows, budget, min_fill=0.0)
+    order = length_blocks([w.end - w.begin for w in windows], BLOCK_BATCHES * budget)
+    return pack([windows[k] for k in order], budget)
+
+
+def padding_share(batches: list[list]) -> float:
+    real = sum(w.end - w.begin for b in batches for w in b)
+    return 1.0 - real / sum(len(b) * max(w.end - w.begin for w in b) for b in batches)
+
+
+def batching_corpora(docs: list[str]) -> dict[str, list[str]]:
+    """The demo corpus (the shipped Pile subset's audit pool) and the State of the Union chunks of
+    configs/smollm2_sotu.yaml (250 members drawn with seed 0, and the 83 chunks after the cutoff)."""
+    from llm_audit.corpora import sotu
+    from llm_audit.demo import FULL, load_demo_corpus
+
+    pool, _ = load_demo_corpus(FULL)
+    return {"demo": list(pool["text"]), "sotu": list(sotu.build(max_members=250)["text"])}
+
+
+def subset(texts: list[str], lengths: list[int], k: int) -> list[str]:
+    """``k`` texts spread evenly over the length order: the same mix of lengths as the whole corpus."""
+    order = np.argsort(lengths, kind="stable")
+    return [texts[i] for i in order[np.linspace(0, len(texts) - 1, min(k, len(texts))).astype(int)]]
+
+
+def batching_main(args, device, dtype) -> None:
+    models = args.models.split(",")
+    budgets = [int(b) for b in args.budgets.split(",")]
+    docs = pile_texts(300)
+    bpe = train_bpe_tokenizer(docs[:300], vocab_size=8192)
+    corpora = batching_corpora(docs)
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    for name in models:
+        model, tokenizer = build_model(name, bpe, device, dtype)
+        lm = wrap_model(model, tokenizer, name=name)
+        context = model.config.max_position_embeddings if hasattr(model.config, "max_position_embeddings") else model.config.n_positions
+        contexts = sorted({min(context, c) for c in (args.short_context, context) if c})
+        print(f"\n## {name}: padding share of every batch plan (whole corpus; old -> new rule, batches in brackets)\n")
+        print("| corpus | texts | tokens | context | " + " | ".join(f"budget {b}" for b in budgets) + " |")
+        print("|---|---|---|---|" + "---|" * len(budgets))
+        lengths = {c: [len(i) for i in tokenizer(texts, add_special_tokens=True, split_special_tokens=True)["input_ids"]]
+                   for c, texts in corpora.items()}
+        for corpus, lens in lengths.items():
+            for room in contexts:
+                cells = []
+                for b in budgets:
+                    old, new = plan_batches(lens, room, b, "old"), plan_batches(lens, room, b, "new")
+                    cells.append(f"{padding_share(old):.1%} ({len(old)}) -> {padding_share(new):.1%} ({len(new)})")
+                print(f"| {corpus} | {len(lens)} | {sum(lens):,} | {room} | " + " | ".join(cells) + " |")
+        print(f"\n## {name}: tokens/s of score_corpus, {args.texts} texts per corpus, median of {args.repeat} "
+              "interleaved rounds\n")
+        print("| corpus | context | rule, budget | tokens | padding | tok/s | vs old rule at budget "
+              f"{budgets[-1]} | max abs score difference | load average |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for corpus, texts in corpora.items():
+            chosen = subset(texts, lengths[corpus], args.texts)
+            table = pd.DataFrame({"id": [str(i) for i in range(len(chosen))], "text": chosen})
+            lens = [len(i) for i in tokenizer(chosen, add_special_tokens=True, split_special_tokens=True)["input_ids"]]
+            for room in contexts:
+                runs = [("old", budgets[-1])] + [("new", b) for b in budgets]
+                times: dict = {r: [] for r in runs}
+                scores: dict = {}
+                load = []
+                for _ in range(args.repeat):
+                    for r in runs:
+                        with rule(r[0]):
+                            start = time.perf_counter()
+                            scores[r] = score_corpus(table, lm, context=room, max_batch_tokens=r[1], progress=False)
+                            times[r].append(time.perf_counter() - start)
+                        load.append(os.getloadavg()[0])
+                tokens = sum(lens)
+                base = tokens / float(np.median(times[runs[0]]))
+                cols = [c for c in scores[runs[0]].columns if c not in ("id", "n_tokens", "truncated")]
+                for r in runs:
+                    rate = tokens / float(np.median(times[r]))
+                    diff = float(np.nanmax(np.abs(scores[r][cols].to_numpy() - scores[runs[0]][cols].to_numpy())))
+                    pad = padding_share(plan_batches(lens, room, r[1], r[0]))
+                    print(f"| {corpus} | {room} | {r[0]}, {r[1]} | {tokens:,} | {pad:.1%} | {rate:,.0f} | {rate / base:.2f} | "
+                          f"{diff:.1e} | {min(load):.1f}-{max(load):.1f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few texts, one length: a smoke run")
@@ -183,7 +297,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="best of this many interleaved rounds (a, b, c)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--batch-tokens", type=int, default=4096)
-    parser.add_argument("--models", default=",".join(GPT2_SHAPES),
+    parser.add_argument("--models", default=None,
                         help=f"comma-separated: {', '.join(GPT2_SHAPES)}, smollm2, llama-1b")
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu) or a torch device")
     parser.add_argument("--dtype", default="auto", help="auto: fp32 on CPU, bf16 on GPU")
@@ -191,7 +305,18 @@ def main() -> None:
     parser.add_argument("--skip-mimir", action="store_true", help="leave out (c) (slow for big models at batch 1)")
     parser.add_argument("--row-chunk", type=int, help="logits tile rows (default: 256 on CPU, 4096 on GPU)")
     parser.add_argument("--vocab-chunk", type=int, help="logits tile vocabulary slice (default: 1024 on CPU, 16384 on GPU)")
+    parser.add_argument("--batching", action="store_true", help="the batching rule: padding and tokens/s, old vs new")
+    parser.add_argument("--budgets", default="2048,8192", help="--batching: token budgets (the last: the old rule's)")
+    parser.add_argument("--texts", type=int, default=48, help="--batching: texts per corpus for the tokens/s rounds")
+    parser.add_argument("--short-context", type=int, default=256,
+                        help="--batching: a context shorter than the texts' longest, so that long texts slide (0: none)")
     args = parser.parse_args()
+    args.models = args.models or ("gpt2-small (124M),smollm2" if args.batching else ",".join(GPT2_SHAPES))
+    if args.batching:
+        torch.set_num_threads(args.threads or torch.get_num_threads())
+        device = resolve_device(args.device)
+        batching_main(args, device, resolve_dtype(args.dtype, device))
+        return
     lengths = [128] if args.quick else [int(x) for x in args.lengths.split(",")]
     budget = 512 if args.quick else args.tokens
     repeat = 1 if args.quick else args.repeat

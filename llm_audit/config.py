@@ -76,7 +76,8 @@ class ScoringConfig:
     max_tokens: int | None = _doc("truncate texts to this many tokens (null: score all with a sliding window)", default=None)
     stride: int | None = _doc("sliding-window stride for texts longer than the context (null: half the context)", default=None)
     context: int | None = _doc("window length in tokens (null: the model's context)", default=None)
-    batch_tokens: int = _doc("token budget of one batch (padded length x texts)", default=8192)
+    batch_tokens: int | None = _doc("token budget of one batch (padded length x texts; null: 2048 on a CPU, 8192 "
+                                    "on a GPU)", default=None)
     lowercase: bool = _doc("also compute the `lowercase` score (a second forward pass)", default=False)
     reference_model: str | None = _doc("a second model (local folder or hub id) for the `ref` score", default=None)
     recall_prefix: str | None = _doc("corpus file of known non-member texts, concatenated into the ReCaLL prefix (adds `recall`, a second pass)", default=None)

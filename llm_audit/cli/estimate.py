@@ -96,7 +96,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scores-cols", help="comma-separated score columns (default: every numeric non-reserved column)")
     p.add_argument("--refit-propensity", action="store_true",
                    help="refit the cross-fitted propensity inside each bootstrap replicate (slow; default: kept fixed)")
-    p.add_argument("--jobs", type=int, default=-1, help="parallel bootstrap jobs (default: all cores)")
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="cores for the parallel stages (folds, score columns, bootstrap; default -1: every core the "
+                   "process may use); any value gives the same estimates.json")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 

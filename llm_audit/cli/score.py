@@ -41,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, help="truncate texts to this many tokens (recorded in `truncated`)")
     p.add_argument("--stride", type=int, help="sliding-window stride for texts longer than the context (default: context/2)")
     p.add_argument("--context", type=int, help="window length (default: the model's context)")
-    p.add_argument("--batch-tokens", type=int, default=8192, help="token budget of a batch, padding included")
+    p.add_argument("--batch-tokens", type=int,
+                   help="token budget of a batch, padding included (default: 2048 on a CPU, 8192 on a GPU)")
     p.add_argument("--cache-dir", help="score cache: re-runs and interrupted runs only score what is missing")
     p.add_argument("--lowercase", action="store_true", help="add the lowercase score (a second pass)")
     p.add_argument("--ref-model", help="reference model for the `ref` score (its own tokenizer)")

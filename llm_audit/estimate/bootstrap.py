@@ -6,7 +6,8 @@ fixed). The propensity is kept fixed (not refit per replicate), so the nuisances
 is a re-weighting by N of quantities computed once. The scores are sorted once; a replicate's weighted ROC
 curve is then cumulative sums over the tie groups, O(n), and many replicates are stacked into one array
 operation. Each chunk of replicates draws from its own child seed, so the result does not depend on
-the number of jobs.
+the number of jobs. An audit draws its counts once (``ResamplingCounts``) and replicates every score and
+method on them.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ import pandas as pd
 
 from llm_audit.corpus import text_hash
 from llm_audit.errors import AuditError
+from llm_audit.parallel import torch_threads, usable_cores
 from llm_audit.scoring.attacks import ATTACKS, DEFAULT_K, available, choose, columns
+from llm_audit.scoring.batching import default_batch_tokens
 from llm_audit.scoring.cache import ScoreCache
 from llm_audit.scoring.engine import Execution, Group, Job
+from llm_audit.scoring.forward import input_device
 from llm_audit.scoring.frequencies import DEFAULT_CLIP, TokenFrequencies, count_tokens
 from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
 from llm_audit.scoring.passes import PassRun, build_passes
@@ -32,6 +35,12 @@ def _as_loaded(model: Any, tokenizer: Any = None) -> LoadedModel:
     if tokenizer is None:
         raise AuditError("model: an in-memory model needs its tokenizer (tokenizer=)")
     return wrap_model(model, tokenizer)
+
+
+def cores_per_process() -> int:
+    """The cores this process's torch threads may use: the usable cores, shared among the processes
+    ``accelerate launch`` started on this machine (``LOCAL_WORLD_SIZE``)."""
+    return max(1, usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 def distributed_state() -> Any:
@@ -124,7 +133,7 @@ def score_corpus(
     max_tokens: int | None = None,
     stride: int | None = None,
     context: int | None = None,
-    max_batch_tokens: int = 8192,
+    max_batch_tokens: int | None = None,
     padding_side: str = "right",
     cache_dir: str | os.PathLike | None = None,
     reference: LoadedModel | str | Path | None = None,
@@ -146,8 +155,9 @@ def score_corpus(
     ReCaLL score, ``dcpdd_reference`` (texts of a local reference corpus, or their ``count_tokens``) the
     DC-PDD score with clip ``dcpdd_clip``. Texts longer than the context are scored with sliding windows
     (``stride``, default half the context) unless ``max_tokens`` truncates them first. With ``cache_dir``,
-    scores are cached per text and only missing texts are computed. ``df.attrs`` records the model
-    fingerprint and the scoring parameters.
+    scores are cached per text and only missing texts are computed. ``max_batch_tokens`` is the token budget
+    of a batch (rows x width, padding included; default ``default_batch_tokens`` of the model's device).
+    ``df.attrs`` records the model fingerprint and the scoring parameters.
     """
     k_grid = _check_options(corpus, k_grid, max_tokens, max_batch_tokens)
     given = {"reference": reference, "recall_prefix": _prefix_texts(recall_prefix), "dcpdd_reference": dcpdd_reference}
@@ -159,9 +169,11 @@ def score_corpus(
                           context, stride)
     groups = cache_groups(chosen, supplied, passes, side, k_grid, max_tokens)
     hashes = corpus["text"].map(text_hash)
-    execution = Execution(max_batch_tokens, padding_side, row_chunk, vocab_chunk, progress, on_batch)
-    values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, max_tokens, execution,
-                                   cache_dir=cache_dir)
+    budget = max_batch_tokens or default_batch_tokens(input_device(target.model).type)
+    execution = Execution(budget, padding_side, row_chunk, vocab_chunk, progress, on_batch)
+    with torch_threads(cores_per_process()):
+        values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, max_tokens,
+                                       execution, cache_dir=cache_dir)
     out = _table(corpus, values.loc[hashes], chosen, k_grid)
     out.attrs.update(_provenance(chosen, k_grid, max_tokens, passes, side, given))
     out.attrs.update(n_computed=int(computed), n_texts=int(len(out)))
@@ -169,7 +181,7 @@ def score_corpus(
 
 
 def _check_options(corpus: pd.DataFrame, k_grid: Sequence[float], max_tokens: int | None,
-                   max_batch_tokens: int) -> tuple[float, ...]:
+                   max_batch_tokens: int | None) -> tuple[float, ...]:
     """Refuse bad options before any model loads; the k grid as floats."""
     for column in ("id", "text"):
         if column not in corpus.columns:
@@ -179,7 +191,7 @@ def _check_options(corpus: pd.DataFrame, k_grid: Sequence[float], max_tokens: in
         raise AuditError(f"k: every k must be in (0, 1], got {', '.join(map(str, k_grid))}")
     if max_tokens is not None and max_tokens < 2:
         raise AuditError(f"max_tokens: must be at least 2, got {max_tokens}")
-    if max_batch_tokens < 1:
+    if max_batch_tokens is not None and max_batch_tokens < 1:
         raise AuditError(f"max_batch_tokens: must be positive, got {max_batch_tokens}")
     return k_grid
 
