@@ -12,13 +12,16 @@ import gzip
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from llm_audit.errors import AuditError
+from llm_audit.errors import AuditError, plain
+from llm_audit.paths import local_or_hub
+from llm_audit.schema import Checker, Section, option
 
 _TRUE = {"1", "true", "member", "yes"}
 _FALSE = {"0", "false", "nonmember", "non-member", "no"}
@@ -34,23 +37,50 @@ def text_id(text: str) -> str:
     return text_hash(text)[:16]
 
 
+@dataclass
+class CorpusConfig(Section):
+    """The corpus options (``corpus:`` in a config): declared, defaulted and checked here only."""
+
+    path: str | None = option("one corpus file/folder/datasets name with a membership label column", path="corpus",
+                              default=None)
+    members: str | None = option("a corpus whose texts are all members (use with `nonmembers`, instead of `path`)",
+                                 path="corpus", default=None)
+    nonmembers: str | None = option("a corpus whose texts are all non-members", path="corpus", default=None)
+    text_column: str = option("column holding the text (WikiMIA: `input`)", default="text")
+    label_column: str = option("column holding membership 0/1 (WikiMIA: `label`)", default="member")
+    id_column: str = option("column holding a unique id (absent: a hash of the text)", default="id")
+    split: str | None = option("split of a `datasets` corpus", default=None)
+    empty: Literal["error", "skip"] = option(
+        "texts too short to score (empty, or fewer than 2 tokens under the model's tokenizer): `error` or `skip` them",
+        default="error")
+
+    def check(self, c: Checker) -> None:
+        pair = (self.members is not None, self.nonmembers is not None)
+        if self.path is None:
+            c.require(pair != (True, False) and pair != (False, True), "",
+                      "`members` and `nonmembers` must be given together")
+            c.require(all(pair), "path", "required (or `members` and `nonmembers`)")
+        c.require(self.path is None or not any(pair), "", "give either `path` or `members` + `nonmembers`, not both")
+
+
 def load_corpus(
     source: str | Path,
+    options: CorpusConfig | None = None,
     *,
-    text_column: str = "text",
-    label_column: str = "member",
-    id_column: str = "id",
-    split: str | None = None,
     member: int | None = None,
     require_labels: bool = False,
-    empty: Literal["error", "skip"] = "error",
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Read ``source`` and return a validated corpus table.
 
-    ``member`` assigns one label to every row (for separate member / non-member files); otherwise labels come
-    from ``label_column`` when it exists. ``empty="skip"`` drops empty or whitespace-only texts (the count is
-    kept in ``df.attrs["skipped_empty"]``) instead of refusing them.
+    ``options`` is the corpus section (columns, split, empty texts); keyword ``overrides`` (``text_column``,
+    ``label_column``, ``id_column``, ``split``, ``empty``) change single options. ``member`` assigns one label to
+    every row (for separate member / non-member files); otherwise labels come from ``label_column`` when it
+    exists. ``empty="skip"`` drops empty or whitespace-only texts (the count is kept in
+    ``df.attrs["skipped_empty"]``) instead of refusing them.
     """
+    o = (options or CorpusConfig()).with_(**overrides)
+    text_column, label_column, id_column, split, empty = o.text_column, o.label_column, o.id_column, o.split, o.empty
     raw = _read_source(source, split)
     name = str(source)
     if len(raw) == 0:  # first: an empty JSONL file has no columns either, and "no 'text' column" misleads
@@ -110,6 +140,14 @@ def load_corpus(
     return df
 
 
+def load_corpus_section(options: CorpusConfig, *, require_labels: bool = False) -> pd.DataFrame:
+    """The corpus a corpus section names: its ``path``, or its ``members`` and ``nonmembers`` files joined."""
+    if options.path is not None:
+        return load_corpus(options.path, options, require_labels=require_labels)
+    return concat_corpora([load_corpus(options.members, options, member=1),
+                           load_corpus(options.nonmembers, options, member=0)])
+
+
 def concat_corpora(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Join several loaded corpora (e.g. a member file and a non-member file) and re-check ids."""
     df = pd.concat(parts, ignore_index=True)
@@ -117,22 +155,20 @@ def concat_corpora(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _read_source(source: str | Path, split: str | None) -> pd.DataFrame:
-    path = Path(source)
+    found, local = local_or_hub(source, missing="{name}: no such file")
+    if not local:
+        return _read_hub_dataset(found, split)
+    path = Path(found)
     if path.is_dir():
         return _read_dataset_dir(path, split)
-    if path.exists():
-        suffixes = [s.lower() for s in path.suffixes]
-        if suffixes[-2:] == [".jsonl", ".gz"] or suffixes[-1:] in ([".jsonl"], [".json"], [".ndjson"]):
-            return _read_jsonl(path)
-        if suffixes[-1:] == [".csv"]:
-            return _read_csv(path)
-        if suffixes[-1:] in ([".parquet"], [".pq"]):
-            return _read_parquet(path)
-        raise AuditError(f"{path}: unknown corpus format (use .jsonl, .jsonl.gz, .csv, .parquet or a datasets folder)")
-    looks_like_path = str(source).startswith((".", "/", "~")) or Path(str(source)).suffix != ""
-    if looks_like_path or str(source).count("/") > 1:
-        raise AuditError(f"{source}: no such file")
-    return _read_hub_dataset(str(source), split)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-2:] == [".jsonl", ".gz"] or suffixes[-1:] in ([".jsonl"], [".json"], [".ndjson"]):
+        return _read_jsonl(path)
+    if suffixes[-1:] == [".csv"]:
+        return _read_csv(path)
+    if suffixes[-1:] in ([".parquet"], [".pq"]):
+        return _read_parquet(path)
+    raise AuditError(f"{path}: unknown corpus format (use .jsonl, .jsonl.gz, .csv, .parquet or a datasets folder)")
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -216,13 +252,8 @@ def _validate_texts(texts: pd.Series, name: str) -> pd.Series:
     bad = texts.isna() | ~texts.map(lambda t: isinstance(t, str))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({_plain(texts.iloc[row])!r})")
+        raise AuditError(f"{name}: row {row + 1}: text is missing or not a string ({plain(texts.iloc[row])!r})")
     return texts
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds: numpy 2 reprs read ``np.int64(2)`` in a message."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
@@ -245,7 +276,7 @@ def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1, true/false, yes/no or member/non-member, got {_plain(labels.iloc[row])!r}")
+        raise AuditError(f"{name}: row {row + 1}: '{column}' must be 0/1, true/false, yes/no or member/non-member, got {plain(labels.iloc[row])!r}")
     return parsed.astype("int64")
 
 

@@ -37,8 +37,10 @@ import pandas as pd
 
 from llm_audit.config import AuditConfig, config_from_dict
 from llm_audit.errors import AuditError
+from llm_audit.paths import user_cache_dir
 
 if TYPE_CHECKING:
+    from llm_audit.estimate.results import Estimates
     from llm_audit.report.summary import Summary
 
 DATA_FILE = Path(__file__).parent / "data" / "pile_subset.jsonl.gz"
@@ -79,8 +81,8 @@ SMALL = DemoSize("demo-small", pool_per_domain=30, tokenizer_per_domain=20, voca
 class DemoResult:
     run_dir: Path
     truth_run_dir: Path | None
-    estimates: dict[str, Any]
-    truth_estimates: dict[str, Any] | None
+    estimates: Estimates
+    truth_estimates: Estimates | None
     within_domain_auc: dict[str, float]
     trained: bool
     seconds: float
@@ -165,8 +167,7 @@ def _cache_key(size: DemoSize, seed: int) -> str:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("LLM_AUDIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "llm-audit")
-    return Path(root) / "demo"
+    return user_cache_dir() / "demo"
 
 
 def prepare_demo(size: DemoSize, cache_dir: Path, seed: int, log: Callable[[str], None]) -> tuple[Path, bool]:
@@ -209,7 +210,7 @@ def demo_configs(size: DemoSize, folder: Path, mean_p: float, seed: int) -> tupl
     paths relative to that folder."""
     common = {
         "scoring": {"k": [0.2], "cache_dir": "score_cache"},
-        "covariates": {"tfidf_k": size.tfidf_k},
+        "covariates": {"tfidf_k": size.tfidf_k, "seed": seed},
     }
     confounded = config_from_dict({
         "name": size.name, "corpus": {"path": "pool-confounded.jsonl"},

@@ -2,11 +2,17 @@
 
 Every write goes to a temporary file in the destination folder, is flushed and fsync'd, then renamed
 over the target: a crash or a full disk leaves either the old file or the new one, never half of one.
+
+A table's ``df.attrs`` (the scores table's model fingerprint and scoring parameters, the covariates table's
+notes) travel with it: inside a Parquet file (pandas keeps them in its metadata), beside a CSV file in
+``<file>.meta.json``, which records the SHA-256 of the CSV it describes and is read back only with that CSV.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,10 +20,7 @@ from typing import IO, Iterator
 
 import pandas as pd
 
-from llm_audit.errors import AuditError
-
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
-
+from llm_audit.errors import AuditError, plain
 
 def _read_umask() -> int:
     mask = os.umask(0)  # the only portable way to read it is to set it, then put it back: done once, at
@@ -86,11 +89,6 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = T
         handle.write(text)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
-    with atomic_open(path, "wb", overwrite=overwrite) as handle:
-        handle.write(data)
-
-
 def table_format(path: str | os.PathLike) -> str:
     """'parquet' or 'csv', from the file suffix."""
     suffix = Path(path).suffix.lower()
@@ -102,19 +100,56 @@ def table_format(path: str | os.PathLike) -> str:
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
-    """Write ``df`` to ``path`` (format from the suffix), atomically."""
+    """Write ``df`` to ``path`` (format from the suffix), atomically, with its ``attrs``."""
     path = Path(path)
     fmt = table_format(path)
-    with atomic_open(path, "wb", overwrite=overwrite) as handle:
-        if fmt == "parquet":
+    if fmt == "parquet":
+        with atomic_open(path, "wb", overwrite=overwrite) as handle:
             df.to_parquet(handle, index=False)
-        else:
-            handle.write(df.to_csv(index=False).encode("utf-8"))
+        return path
+    data = df.to_csv(index=False).encode("utf-8")
+    check_target(path, overwrite=overwrite)
+    sidecar = meta_path(path)
+    if df.attrs:  # first: a crash between the two writes leaves a sidecar whose hash matches no CSV
+        meta = {"sha256": hashlib.sha256(data).hexdigest(), "attrs": df.attrs}
+        atomic_write_text(sidecar, json.dumps(meta, indent=1, default=_json_value) + "\n")
+    else:
+        _unlink_quietly(str(sidecar))
+    with atomic_open(path, "wb", overwrite=overwrite) as handle:
+        handle.write(data)
     return path
 
 
+def meta_path(path: str | os.PathLike) -> Path:
+    """The sidecar holding a CSV table's ``attrs``: ``<file>.meta.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def _json_value(value: object) -> object:
+    held = plain(value)  # a numpy scalar as its Python value
+    if held is value:
+        raise TypeError(f"table attrs: {type(value).__name__} is not JSON")
+    return held
+
+
+def _csv_attrs(path: Path) -> dict:
+    """The attrs the sidecar of CSV ``path`` records, if the sidecar describes this very file (else none)."""
+    sidecar = meta_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not isinstance(meta, dict) or meta.get("sha256") != digest or not isinstance(meta.get("attrs"), dict):
+        return {}  # made for another version of the table
+    return meta["attrs"]
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a Parquet or CSV table, with one-line errors naming the file."""
+    """Read a Parquet or CSV table with its ``attrs``, with one-line errors naming the file."""
     path = Path(path)
     if not path.exists():
         raise AuditError(f"{path}: no such file")
@@ -122,7 +157,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, keep_default_na=True)
+        df = pd.read_csv(path, keep_default_na=True)
+        df.attrs = _csv_attrs(path)
+        return df
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AuditError(f"{path}: not a readable {fmt} table ({first})") from None

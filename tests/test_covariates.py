@@ -266,7 +266,7 @@ def test_all_default_extractors_round_trip_through_parquet(tmp_path):
         (corpus(), {"domain_column": "member"}, "is the member column"),
         (corpus(), {"extractors": ["ref_loss"]}, "reference"),
         (corpus(), {"extractors": ["ref_loss"], "reference_scores": pd.DataFrame({"id": ["t0"]})}, "no 'loss' column"),
-        (corpus(), {"tfidf_k": 0}, "tfidf_k must be a positive integer"),
+        (corpus(), {"tfidf_k": 0}, "covariates.tfidf_k: must be a positive integer, got 0"),
         (corpus().drop(columns=["text"]), {}, "no 'text' column"),
         (corpus(), {"extractors": ["length"], "tokenizer": "./no/such/tokenizer"}, "no such file or folder"),
     ],

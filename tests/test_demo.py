@@ -61,10 +61,10 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     kwargs = dict(small=True, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", truth=False, log=lambda m: None)
     result = run_demo(**kwargs)
     assert result.trained
-    est = result.estimates
+    est = result.estimates.to_dict()
     for score in ("loss", "mink_0.2"):
-        naive = est["scores"][score]["naive"]["auc"]["value"]
-        dr = est["scores"][score]["dr"]["auc"]["value"]
+        naive = est.value(score, "naive", "auc")
+        dr = est.value(score, "dr", "auc")
         assert naive > dr, (score, naive, dr)
     # Members beat non-members of their own domain: the training created memorization, not only a domain gap.
     assert np.mean(list(result.within_domain_auc.values())) > 0.6
@@ -78,7 +78,7 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     again = run_demo(**kwargs)
     assert not again.trained  # the models come from the cache
     assert json.loads((again.run_dir / "run.json").read_text())["steps"] == steps  # every step reused
-    assert again.estimates == est
+    assert again.estimates.to_dict() == est.to_dict()
 
 
 def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_claim(tmp_path):
@@ -89,15 +89,15 @@ def test_demo_summary_prints_the_distance_to_the_randomized_reference_not_a_clai
     from llm_audit.simulate import simulate
 
     scores, covariates = simulate(400, 1.0, 0.5, seed=1)
-    confounded = estimate(scores, covariates, n_bootstrap=0, folds=2, seed=0).to_dict()
+    confounded = estimate(scores, covariates, n_bootstrap=0, folds=2, seed=0)
     reference_scores, _ = simulate(400, 0.0, 0.3, seed=2)
-    randomized = one_run(reference_scores, p=0.5, n_bootstrap=0).to_dict()
+    randomized = one_run(reference_scores, p=0.5, n_bootstrap=0)
     result = DemoResult(run_dir=tmp_path, truth_run_dir=None, estimates=confounded, truth_estimates=randomized,
                         within_domain_auc={}, trained=False, seconds=1.0)
     text = demo_summary(result)
-    naive = confounded["scores"]["score"]["naive"]["auc"]["value"]
-    dr = confounded["scores"]["score"]["dr"]["auc"]["value"]
-    ref = randomized["scores"]["score"]["causal"]["auc"]["value"]
+    naive = confounded.value("score", "naive", "auc")
+    dr = confounded.value("score", "dr", "auc")
+    ref = randomized.value("score", "causal", "auc")
     row = next(line for line in text.splitlines() if line.startswith("| score |") and "%" not in line
                and line.count("|") == 7 and "naive - randomized" not in line)
     assert row.endswith(f"| {naive - ref:+.3f} | {dr - ref:+.3f} |"), row

@@ -42,8 +42,7 @@ RUN = {
         "test_the_five_lines_audit_a_model_of_ones_own",
     "llm-audit estimate --scores audit/scores.parquet --covariates audit/covariates.parquet --out audit/estimates.json":
         "test_the_five_lines_audit_a_model_of_ones_own",
-    "llm-audit report --estimates audit/estimates.json --scores audit/scores.parquet --covariates "
-    "audit/covariates.parquet": "test_the_five_lines_audit_a_model_of_ones_own",
+    "llm-audit report --estimates audit/estimates.json": "test_the_five_lines_audit_a_model_of_ones_own",
     "python -m llm_audit.corpora sotu --out runs/inputs/sotu_w128.jsonl.gz --max-members 250":
         "test_the_offline_smollm2_recipe",
     "python -m llm_audit.corpora smollm2 --link runs/inputs": "test_the_offline_smollm2_recipe",
@@ -55,6 +54,10 @@ RUN = {
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
 }
 
 INSTALLS = "installs packages from the package index; .ci/run installs the same way on a fresh copy"
@@ -70,6 +73,12 @@ NOT_RUN = {
     "--dtype bfloat16 --cache-dir /scratch/score-cache --out scores.parquet":
         "needs 4 GPUs and the hub; test_scoring_runner.py runs `accelerate launch --multi_gpu --num_processes 2 "
         "-m llm_audit score` with a tiny model on 2 CPU processes",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "downloads Hubble's passage files from the hub; the loader runs offline on local files in the same format "
+        "in test_pair_corpora.py",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "downloads the canary dataset from the hub; the loader runs offline on local files in the same format in "
+        "test_pair_corpora.py",
     "torchrun --nproc_per_node 2 -m llm_audit score ... --cache-dir D":
         "a sketch: `...` stands for the options of the command above it",
 }
@@ -253,7 +262,8 @@ def test_the_five_lines_audit_a_model_of_ones_own(own_corpus_and_model, capsys):
 @pytest.mark.slow
 def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    api = readme[readme.index("## Python API"):]
+    code = re.findall(r"```python\n(.*?)```", api, flags=re.S)[0]
     exec(compile(code, "README.md (Python API)", "exec"), {})
     out = own_corpus_and_model / "out"
     assert json.loads((out / "estimates.json").read_text())["diagnostics"]["n"]["total"] == 90
@@ -290,6 +300,10 @@ OFFLINE_STOPS = {  # how far each command gets without the hub: the one-line err
     "runs/inputs/mimir_temporal_arxiv_2021_06.jsonl": "iamgroot42/mimir: cannot download",
     "llm-audit score corpus.jsonl --model EleutherAI/pythia-12b --device-map auto --offload-folder /scratch/offload "
     "--out scores.parquet": "EleutherAI/pythia-12b: cannot load the model",
+    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
+        "allegrolab/passages_wikipedia: cannot download",
+    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
+        "sbordt/TOAA-Membership-Inference: cannot download",
 }
 
 

@@ -83,5 +83,18 @@ def test_tables_with_different_ids_are_counted_and_estimated_on_the_common_ids_o
     d = json.loads(out.read_text())
     assert d["diagnostics"]["n"]["total"] == 795
     note = f"--common-ids: estimated on the 795 ids in both tables; left out 2 id(s) only in {files / 's.csv'}"
-    assert any(n.startswith(note) for n in d["diagnostics"]["notes"]), d["diagnostics"]["notes"]
+    assert any(n.startswith(note) for n in d["notes"]), d["notes"]
     assert note in capsys.readouterr().err
+
+
+def test_provenance_keeps_the_model_fingerprint_of_a_csv_scores_table(files):
+    """The fingerprint rides in the scores table's attrs; a CSV table carries them in its sidecar."""
+    from llm_audit.tables import read_table
+
+    scores = read_table(files / "scores.parquet")
+    scores.attrs = {"model": {"id": "0123abcd", "name": "tiny-gpt2"}}
+    write_table(scores, files / "scores.csv")
+    out = files / "est.json"
+    assert main(["estimate", "--scores", str(files / "scores.csv"), "--covariates", str(files / "cov.csv"),
+                 "--out", str(out), "--bootstrap", "0"]) == 0
+    assert json.loads(out.read_text())["provenance"]["model"] == {"id": "0123abcd", "name": "tiny-gpt2"}

@@ -104,15 +104,18 @@ def test_thin_tpr_at_fpr_figures_are_flagged_unreliable_in_json_and_report(tmp_p
     write_report(estimates, tmp_path, formats=["md"])
     md = (tmp_path / "report.md").read_text()
     assert "fewer than 10 (effective) non-members" in md
-    naive_cells = {}
-    for line in md.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0] == "score" and cells[1].endswith("%"):  # the TPR-at-low-FPR table
-            naive_cells[cells[1]] = cells[2]
-    assert len(naive_cells) == len(fpr), md
-    for label, cell in naive_cells.items():
-        a = float(label.rstrip("%")) / 100
-        assert cell.endswith("*") is flags[format(a, "g")], (label, cell)
+    # the naive row of the report's table of every estimate; a TPR column resting on less than one non-member
+    # text (FPR x non-members < 1) is not shown, and the report says why
+    header = next(line for line in md.splitlines() if line.startswith("| score | estimate |")).strip("|").split("|")
+    row = next(line for line in md.splitlines() if line.startswith("| score | naive |")).strip("|").split("|")
+    shown = {h.strip()[len("TPR@"):]: c.strip() for h, c in zip(header, row) if h.strip().startswith("TPR@")}
+    for a in fpr:
+        label = f"{a * 100:g}%"
+        if a * n0 < 1:
+            assert label not in shown and f"TPR@{label} is not shown: with {n0} non-members" in md
+        else:
+            assert shown[label].endswith("*") is flags[format(a, "g")], (label, shown[label])
+    assert any(c.endswith("*") for c in shown.values()) and not all(c.endswith("*") for c in shown.values())
 
 
 OVERLAP_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 8.0)

@@ -113,7 +113,7 @@ def killed_runs(model, tmp_path_factory, shared_cache):
     config = write_config(tmp, model, shared_cache)
     runs = tmp / "runs"
     argv = ["run", str(config), "--runs-dir", str(runs), "--no-progress"]
-    killed = killing_child(argv, "import llm_audit.estimate.zero_run as z\nz.cross_fit_propensity = die")
+    killed = killing_child(argv, "import llm_audit.estimate.nuisance as z\nz.cross_fit_propensity = die")
     return tmp, config, runs / "killed", killed
 
 

@@ -180,11 +180,12 @@ def test_small_offline_pair_end_to_end(tmp_path):
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     results = json.loads((folder / "results.json").read_text())
     truth = results["truth"]
-    assert truth["counts"]["inserted"] == truth["counts"]["control"] == 90
+    counts = truth["diagnostics"]["counts"]
+    assert counts["inserted"] == counts["control"] == 90
     # The first model saw the inserted texts: they gain more under it than the texts neither model saw.
     for score in ("loss", "mink_0.2"):
-        inserted = truth["scores"][score]["causal"]["mean_diff"]["value"]
-        control = truth["control"][score]["causal"]["mean_diff"]["value"]
+        inserted = truth["scores"][score]["oracle"]["mean_diff"]["value"]
+        control = truth["diagnostics"]["control"][score]["mean_diff"]["value"]
         assert inserted > control + 0.02, (score, inserted, control)
     # Exactly two scoring passes: one cache key per model, each holding every candidate once.
     keys = [k for k in (folder / "score_cache").iterdir() if k.is_dir()]

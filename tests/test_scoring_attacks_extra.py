@@ -171,10 +171,10 @@ def test_bad_inputs_refuse_in_one_line(model_dir, lm, corpus, tmp_path, capsys):
     cases = [
         (["--recall-prefix", str(tmp_path / "missing.jsonl")], "missing.jsonl: no such file"),
         (["--dcpdd-reference", str(empty)], "empty.jsonl: the corpus is empty"),
-        (["--scores", "loss,recall"], "'recall' needs known non-member prefix texts (--recall-prefix / scoring.recall_prefix)"),
-        (["--scores", "dcpdd"], "'dcpdd' needs a reference corpus for token frequencies (--dcpdd-reference /"),
-        (["--scores", "loss,ref"], "'ref' needs a reference model (--ref-model / scoring.reference_model)"),
-        (["--scores", "loss,minkplus"], "scores: unknown score 'minkplus' (known: loss, zlib, mink, minkpp, dcpdd"),
+        (["--scores", "loss,recall"], "--recall-prefix: required by the `recall` score (known non-member prefix texts)"),
+        (["--scores", "dcpdd"], "--dcpdd-reference: required by the `dcpdd` score (a reference corpus for token "),
+        (["--scores", "loss,ref"], "--ref-model: required by the `ref` score (a reference model)"),
+        (["--scores", "loss,minkplus"], "--scores[1]: unknown score 'minkplus' (known: loss, zlib, mink, minkpp, dcpdd"),
         (["--dcpdd-reference", str(source), "--dcpdd-clip", "0"], "--dcpdd-clip: must be positive"),
     ]
     for i, (extra, message) in enumerate(cases):

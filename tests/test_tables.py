@@ -85,3 +85,16 @@ def test_outputs_get_the_umask_permissions_not_the_temp_files(tmp_path):
 
     atomic_write_text(tmp_path / "shared.txt", "x")
     assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o666 & ~_UMASK
+
+
+def test_csv_keeps_attrs_in_a_sidecar_that_describes_that_file_only(tmp_path):
+    df = pd.DataFrame({"id": ["a", "b"], "loss": [-1.5, -2.25]})
+    df.attrs = {"model": {"id": "abc", "files": {"model.safetensors": "f00"}}, "scoring": {"k_grid": (0.2,)}}
+    path = tables.write_table(df, tmp_path / "t.csv")
+    assert tables.meta_path(path) == tmp_path / "t.csv.meta.json"
+    assert tables.read_table(path).attrs == {"model": {"id": "abc", "files": {"model.safetensors": "f00"}},
+                                             "scoring": {"k_grid": [0.2]}}
+    path.write_text(path.read_text().replace("-1.5", "-1.75"))  # edited by hand: the sidecar no longer describes it
+    assert tables.read_table(path).attrs == {}
+    tables.write_table(pd.DataFrame({"id": ["c"]}), path)  # a table without attrs takes its stale sidecar along
+    assert not tables.meta_path(path).exists() and tables.read_table(path).attrs == {}

@@ -29,7 +29,7 @@ def _cell(entry: dict | None) -> str:
 
 
 def metric_table(results: dict[str, Any], metric: str, label: str) -> str:
-    runs = results["truth"]["counts"]["runs"]
+    runs = results["truth"]["diagnostics"]["counts"]["runs"]
     design = results.get("design_matched_truth")
     head = (f"| score | truth (multi-run, R={runs}) | one-run | a | design-matched truth | zero-run naive | IPW | DR "
             "| blind AUC | verdict |\n|---|---|---|---|---|---|---|---|---|---|")

@@ -6,17 +6,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from llm_audit.cli._options import add_options, gather
 from llm_audit.errors import AuditError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from None
 
 
 def _naming_files(exc: AuditError, tables: dict[str, str | None]) -> AuditError:
@@ -58,6 +52,9 @@ def _on_common_ids(scores: pd.DataFrame, covariates: pd.DataFrame, scores_path: 
     return scores[s_ids.isin(in_both).to_numpy()].reset_index(drop=True), covariates
 
 
+SECTIONS = ("estimate",)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "estimate",
@@ -68,93 +65,48 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "are described in docs/method.md of the llm-audit repository (§4 regimes, §5 estimators, §6 diagnostics, "
         "§7 verdicts).",
     )
-    p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns")
+    p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns; "
+                   "multi-run: a long table (run, id, score columns), one row per run and text")
     p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
     p.add_argument("--common-ids", action="store_true",
                    help="tables with different id sets: estimate on the ids both hold (default: refuse, with the counts)")
-    p.add_argument("--regime", default="zero-run", choices=["zero-run", "one-run", "multi-run"],
-                   help="how membership was assigned (docs/method.md §4): zero-run (observational, the default), one-run "
-                   "(one model, inclusion randomized with known p) or multi-run (long scores table: run, id, score "
-                   "columns, one row per run and text)")
-    p.add_argument("--inclusion", metavar="FILE",
-                   help="one-run: table (id, p) of per-text inclusion probabilities; multi-run: table (run, id, "
-                   "member) of each run's inclusion (default: the scores table's member column)")
-    p.add_argument("--inclusion-p", type=float, metavar="P",
-                   help="one-run: the inclusion probability shared by every text (default 0.5)")
-    p.add_argument("--out", required=True, help="output estimates.json")
-    p.add_argument("--target", default="ate", choices=["ate", "att", "atc"], help="target population (docs/method.md §3; default ate)")
-    p.add_argument("--eta", type=float, default=0.02, help="propensity clip bound (default 0.02)")
-    p.add_argument("--trim", action="store_true", help="drop units with propensity outside [eta, 1-eta] instead of clipping")
-    p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
-    p.add_argument("--propensity", default="logistic", choices=["logistic", "hgb"], help="propensity model (default logistic)")
-    p.add_argument("--outcome", default="linear", choices=["linear", "hgb"], help="DR outcome model (default linear)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000; 0: no intervals)")
-    p.add_argument("--fpr", type=_floats, default=(0.001, 0.01, 0.05), help="FPR targets (default 0.001,0.01,0.05)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dp-epsilon", type=float, help="the model was trained with (epsilon, delta)-DP: check the AUC bound")
-    p.add_argument("--dp-delta", type=float, default=0.0)
     p.add_argument("--scores-cols", help="comma-separated score columns (default: every numeric non-reserved column)")
-    p.add_argument("--refit-propensity", action="store_true",
-                   help="refit the cross-fitted propensity inside each bootstrap replicate (slow; default: kept fixed)")
-    p.add_argument("--jobs", type=int, default=-1,
-                   help="cores for the parallel stages (folds, score columns, bootstrap; default -1: every core the "
-                   "process may use); any value gives the same estimates.json")
+    p.add_argument("--out", required=True, help="output estimates.json")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_options(p, SECTIONS)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from llm_audit import steps
     from llm_audit.tables import check_target, read_table, write_table
 
     out = Path(args.out)
     if out.suffix.lower() != ".json":  # before any work: the estimates are JSON whatever the name says
         raise AuditError(f"--out: {args.out}: must end in .json (the estimates are written as JSON)")
-    per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if args.regime == "multi-run" else None
+    options = gather(args, SECTIONS)["estimate"]
+    per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if options.regime == "multi-run" else None
     for path in (out, per_unit_out):
         if path is not None:
             check_target(path, overwrite=args.overwrite)
-    if args.regime == "zero-run" and not args.covariates:
+    if options.regime == "zero-run" and not args.covariates:
         raise AuditError("--covariates: required for the zero-run regime")
-    if args.inclusion_p is not None and args.regime != "one-run":
-        raise AuditError(f"--inclusion-p: only for --regime one-run, not {args.regime}")
-    if args.inclusion and args.regime == "zero-run":
-        raise AuditError("--inclusion: only for --regime one-run or multi-run")
-    if args.inclusion and args.inclusion_p is not None:
-        raise AuditError("--inclusion-p: give either --inclusion FILE or --inclusion-p, not both")
     scores = read_table(args.scores)
     cols = [c.strip() for c in args.scores_cols.split(",") if c.strip()] if args.scores_cols else None
     tables = {"scores table": args.scores, "covariates table": args.covariates, "scores": args.scores,
-              "inclusion": args.inclusion, "inclusion probabilities": args.inclusion}
+              "inclusion": options.inclusion, "inclusion probabilities": options.inclusion}
     try:
-        if args.regime == "zero-run":
-            from llm_audit.estimate import EstimateConfig, ZeroRunEstimator
-
+        covariates = None
+        if options.regime == "zero-run":
             scores, covariates = _on_common_ids(scores, read_table(args.covariates), args.scores, args.covariates,
                                                 args.common_ids)
-            options = EstimateConfig(
-                target=args.target, eta=args.eta, trim=args.trim, folds=args.folds, propensity=args.propensity,
-                outcome=args.outcome, bootstrap=args.bootstrap, fpr=list(args.fpr), seed=args.seed,
-                dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta, jobs=args.jobs,
-                refit_propensity=args.refit_propensity,
-            )
-            est = ZeroRunEstimator(options).fit(scores, covariates, scores=cols).estimates_
-        elif args.regime == "one-run":
-            from llm_audit.estimate import inclusion_probabilities, one_run
-
-            p = (inclusion_probabilities(read_table(args.inclusion), args.inclusion) if args.inclusion
-                 else 0.5 if args.inclusion_p is None else args.inclusion_p)
-            est = one_run(scores, p=p, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
-        else:
-            from llm_audit.estimate import multi_run
-
-            inclusion = read_table(args.inclusion) if args.inclusion else None
-            est = multi_run(scores, inclusion, scores=cols, fpr=args.fpr, n_bootstrap=args.bootstrap, seed=args.seed)
+        est = steps.estimate(scores, covariates, options, score_columns=cols)
     except AuditError as exc:
         raise _naming_files(exc, tables) from None
-    if args.covariates and args.regime != "zero-run":
-        est.add_note(f"--covariates ignored: membership was randomized ({args.regime}), so no covariate correction is made")
+    if args.covariates and options.regime != "zero-run":
+        est.add_note(f"--covariates ignored: membership was randomized ({options.regime}), so no covariate correction is made")
     if per_unit_out is not None:
         write_table(est.tables["per_unit"], per_unit_out)
     est.save(out, overwrite=args.overwrite)

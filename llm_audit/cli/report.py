@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from llm_audit.cli._options import add_options, gather
 from llm_audit.errors import AuditError
+
+SECTIONS = ("report",)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -13,9 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", nargs="?", help="a run folder (reads its estimates.json)")
     p.add_argument("--estimates", help="an estimates.json (instead of a run folder)")
     p.add_argument("--out-dir", help="where to write the reports (default: the run folder, or the estimates' folder)")
-    p.add_argument("--formats", default="md,html", help="comma-separated: md, html (default: %(default)s)")
     p.add_argument("--title", help="the report's title")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files in the output folder")
+    add_options(p, SECTIONS)
     p.set_defaults(func=run)
 
 
@@ -26,10 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.run_dir is None) == (args.estimates is None):
         raise AuditError("report: give a run folder or --estimates FILE (one of the two)")
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    for fmt in formats:
-        if fmt not in ("md", "html"):
-            raise AuditError(f"--formats: unknown format {fmt!r} (md, html)")
+    formats = gather(args, SECTIONS)["report"].formats
     if args.run_dir is not None:
         run_dir = Path(args.run_dir)
         if not run_dir.is_dir():

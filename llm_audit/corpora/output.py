@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llm_audit.errors import plain
 from llm_audit.tables import atomic_open
 
 
@@ -18,7 +19,7 @@ def write_jsonl(corpus: pd.DataFrame, path: str | Path, *, overwrite: bool = Tru
     lines = []
     for record in corpus.to_dict(orient="records"):
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
-        lines.append(json.dumps(clean, ensure_ascii=False, default=_plain))
+        lines.append(json.dumps(clean, ensure_ascii=False, default=_json_value))
     data = ("\n".join(lines) + "\n").encode("utf-8")
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)  # mtime=0: the same corpus gives the same bytes
@@ -27,7 +28,7 @@ def write_jsonl(corpus: pd.DataFrame, path: str | Path, *, overwrite: bool = Tru
     return path
 
 
-def _plain(value: object) -> object:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)
+def _json_value(value: object) -> object:
+    """What ``json`` cannot write itself: a numpy scalar as its Python value, anything else as its text."""
+    held = plain(value)
+    return held if held is not value else str(value)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 from llm_audit.errors import AuditError
 
 # Used when the user names no date column; the first present is taken.
@@ -25,8 +25,8 @@ _YEAR_IN_TEXT = re.compile(r"(?<!\d)(19\d\d|20\d\d|2100)(?!\d)")
 _MISSING_STRINGS = {"", "na", "n/a", "nan", "nat", "null", "none"}
 
 
-def date_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
-    column = options.date_column
+def date_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
+    column = given.options.date_column
     notes: list[str] = []
     if column is not None and column not in corpus.columns:
         raise AuditError(f"date column '{column}' is not in the corpus (columns: {', '.join(map(str, corpus.columns))})")

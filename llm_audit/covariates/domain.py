@@ -10,15 +10,15 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 from llm_audit.errors import AuditError
 
 # Used when the user names no domain column; the first present is taken. URL columns give their host.
 DOMAIN_COLUMN_CANDIDATES = ("domain", "source", "subset", "url", "link")
 
 
-def domain_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
-    column = options.domain_column
+def domain_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
+    column = given.options.domain_column
     notes: list[str] = []
     if column is not None and column not in corpus.columns:
         raise AuditError(f"domain column '{column}' is not in the corpus (columns: {', '.join(map(str, corpus.columns))})")

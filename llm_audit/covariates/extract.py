@@ -1,7 +1,7 @@
 """Step 2 of the pipeline: the covariates table, one row per text, from the registered extractors.
 
-A new covariate is one function ``(corpus, options) -> (columns, notes)`` in its own module plus one line
-in ``EXTRACTORS``.
+A new covariate is one function ``(corpus, given: ExtractorInput) -> (columns, notes)`` in its own module plus
+one line in ``EXTRACTORS``; ``given.options`` holds the step's options, ``given.tokenizer`` the tokenizer.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from llm_audit.covariates.domain import domain_covariates
 from llm_audit.covariates.length import length_covariates
 from llm_audit.covariates.lexical import lexical_covariates
 from llm_audit.covariates.missing import impute_and_prune
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import CovariatesConfig, Extracted, ExtractorInput
 from llm_audit.covariates.reference import reference_loss_covariates
 from llm_audit.covariates.text_projection import tfidf_covariates
 from llm_audit.errors import AuditError
 
-EXTRACTORS: dict[str, Callable[[pd.DataFrame, CovariateOptions], Extracted]] = {
+EXTRACTORS: dict[str, Callable[[pd.DataFrame, ExtractorInput], Extracted]] = {
     "length": length_covariates,
     "date": date_covariates,
     "domain": domain_covariates,
@@ -29,52 +29,50 @@ EXTRACTORS: dict[str, Callable[[pd.DataFrame, CovariateOptions], Extracted]] = {
     "ref_loss": reference_loss_covariates,
 }
 
-DEFAULT_EXTRACTORS = ("length", "date", "domain", "lexical", "tfidf")
-
-# Columns that are never covariates: the key, the text, the treatment, and the document a chunk belongs to.
-_NOT_COVARIATES = ("id", "text", "member", "group")
-
 # Carried through from the corpus when present: the estimator keeps the chunks of one document in one fold.
 GROUP_COLUMN = "group"
 
 
 def extract_covariates(
     corpus_df: pd.DataFrame,
-    extractors: Iterable[str] = DEFAULT_EXTRACTORS,
+    extractors: Iterable[str] | None = None,
     *,
+    options: CovariatesConfig | None = None,
     tokenizer: Any = None,
-    date_column: str | None = None,
-    domain_column: str | None = None,
-    tfidf_k: int = 32,
-    seed: int = 0,
     reference_scores: pd.DataFrame | None = None,
     reference_column: str = "loss",
+    **overrides: Any,
 ) -> pd.DataFrame:
     """The covariates table for ``corpus_df`` (a loaded corpus: ``id``, ``text``, metadata).
 
-    Returns ``id`` followed by float covariates and string categories, with no missing value left.
-    ``attrs["imputed"]`` maps each imputed column to its count of imputed rows, ``attrs["notes"]`` says what
-    was read from where, capped, skipped or dropped, and ``attrs["extractors"]`` lists the extractors run.
+    ``options`` is the step's config section (``CovariatesConfig``); ``extractors`` and keyword ``overrides``
+    (``date_column``, ``domain_column``, ``tfidf_k``, ``seed``) change single options. ``tokenizer`` (a loaded
+    tokenizer, or a local path / hub id) and ``reference_scores`` (a loaded scores table) replace what the
+    section names. Returns ``id`` followed by float covariates and string categories, with no missing value
+    left. ``attrs["imputed"]`` maps each imputed column to its count of imputed rows, ``attrs["notes"]`` says
+    what was read from where, capped, skipped or dropped, and ``attrs["extractors"]`` lists the extractors run.
     The covariates never see ``member``: they describe the texts, not the audited model or the labels.
     A ``group`` column of the corpus (the document a chunk was cut from) is carried through as is.
     """
-    names = _validate(corpus_df, list(extractors), date_column, domain_column, tfidf_k)
-    options = CovariateOptions(
-        tokenizer=tokenizer,
-        date_column=date_column,
-        domain_column=domain_column,
-        tfidf_k=int(tfidf_k),
-        seed=int(seed),
-        reference_scores=reference_scores,
-        reference_column=reference_column,
-    )
+    options = options or CovariatesConfig()
+    if extractors is not None:
+        overrides["extractors"] = list(extractors)
+    options = options.with_(**overrides).validate("covariates.")
+    _check_corpus(corpus_df)
+    if reference_scores is None and options.reference_scores is not None and "ref_loss" in options.extractors:
+        from llm_audit.tables import read_table
+
+        reference_scores = read_table(options.reference_scores)
+    given = ExtractorInput(options, tokenizer if tokenizer is not None else options.tokenizer, reference_scores,
+                           reference_column)
+    names = list(dict.fromkeys(options.extractors))
     corpus = corpus_df.reset_index(drop=True)
     # Extractors see the texts and metadata only; the label stays out of their reach.
     visible = corpus.drop(columns=[c for c in ("member",) if c in corpus.columns])
     parts: list[pd.DataFrame] = []
     notes: list[str] = []
     for name in names:
-        columns, extractor_notes = EXTRACTORS[name](visible, options)
+        columns, extractor_notes = EXTRACTORS[name](visible, given)
         parts.append(columns)
         notes.extend(extractor_notes)
     raw = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=corpus.index)
@@ -91,9 +89,7 @@ def extract_covariates(
     return table
 
 
-def _validate(
-    corpus: pd.DataFrame, names: list[str], date_column: str | None, domain_column: str | None, tfidf_k: int
-) -> list[str]:
+def _check_corpus(corpus: pd.DataFrame) -> None:
     for needed in ("id", "text"):
         if needed not in corpus.columns:
             raise AuditError(f"covariates: the corpus has no '{needed}' column (load it with load_corpus)")
@@ -101,14 +97,3 @@ def _validate(
         raise AuditError("covariates: the corpus is empty")
     if corpus["id"].astype(str).duplicated().any():
         raise AuditError(f"covariates: id '{corpus['id'][corpus['id'].astype(str).duplicated()].iloc[0]}' is repeated")
-    unknown = [n for n in names if n not in EXTRACTORS]
-    if unknown:
-        raise AuditError(f"covariates: unknown extractor '{unknown[0]}' (known: {', '.join(EXTRACTORS)})")
-    if not names:
-        raise AuditError("covariates: no extractor named")
-    for option, column in (("date_column", date_column), ("domain_column", domain_column)):
-        if column in _NOT_COVARIATES:
-            raise AuditError(f"covariates: {option} '{column}' is the {column} column, not a covariate")
-    if isinstance(tfidf_k, bool) or not isinstance(tfidf_k, int) or tfidf_k < 1:
-        raise AuditError(f"covariates: tfidf_k must be a positive integer, got {tfidf_k!r}")
-    return list(dict.fromkeys(names))

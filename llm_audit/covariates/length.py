@@ -10,18 +10,19 @@ from typing import Any
 
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 from llm_audit.errors import AuditError
+from llm_audit.paths import local_or_hub
 from llm_audit.scorable import token_counts
 
 
-def length_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
+def length_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
     texts = corpus["text"]
     out = pd.DataFrame(index=corpus.index)
     out["n_chars"] = texts.str.len().astype("float64")
     out["n_words"] = texts.map(lambda t: len(t.split())).astype("float64")
-    if options.tokenizer is not None:
-        tokenizer = load_tokenizer(options.tokenizer)
+    if given.tokenizer is not None:
+        tokenizer = load_tokenizer(given.tokenizer)
         out["n_tokens"] = [float(n) for n in token_counts(tokenizer, texts.tolist(), special_tokens=False)]
     return out, []
 
@@ -35,14 +36,12 @@ def load_tokenizer(spec: Any) -> Any:
         return spec
     from llm_audit.scoring.model import load_tokenizer as load_model_tokenizer  # as the scoring step loads it
 
-    path = Path(spec).expanduser()
-    text = str(spec)
-    if not path.exists() and (text.startswith((".", "/", "~")) or text.count("/") > 1 or path.suffix == ".gguf"):
-        raise AuditError(f"tokenizer {spec}: no such file or folder")
+    found, local = local_or_hub(spec, missing="tokenizer {name}: no such file or folder")
+    path = Path(found)
     try:
         if path.is_file() and path.suffix == ".gguf":
             return load_model_tokenizer(str(path.parent), local=True, gguf_file=path.name)
-        return load_model_tokenizer(str(path) if path.exists() else text, local=path.exists())
+        return load_model_tokenizer(found, local=local)
     except (OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AuditError(f"tokenizer {spec}: cannot be loaded ({first})") from None

@@ -13,14 +13,14 @@ import zlib
 
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 
 # Words for the lexical statistics are runs of Unicode letters/digits/underscore (punctuation excluded, so
 # that "end." and "end" are one type).
 _WORD = re.compile(r"\w+")
 
 
-def lexical_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
+def lexical_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
     rows = [lexical_stats(t) for t in corpus["text"]]
     return pd.DataFrame(rows, index=corpus.index, dtype="float64"), []
 

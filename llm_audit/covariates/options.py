@@ -1,4 +1,5 @@
-"""What every covariate extractor receives: the user's choices, validated once in `extract_covariates`."""
+"""The options of step 2 (``covariates:`` in a config), declared, defaulted and checked here only, and what
+every extractor receives: those options with what they name loaded."""
 
 from __future__ import annotations
 
@@ -7,16 +8,49 @@ from typing import Any
 
 import pandas as pd
 
+from llm_audit.schema import Checker, Section, option
+
+DEFAULT_EXTRACTORS = ("length", "date", "domain", "lexical", "tfidf")
+
+# Columns that are never covariates: the key, the text, the treatment, and the document a chunk belongs to.
+NOT_COVARIATES = ("id", "text", "member", "group")
+
+
+@dataclass
+class CovariatesConfig(Section):
+    extractors: list[str] = option(
+        "covariate extractors: length (chars, words, tokens), date, domain, lexical, tfidf, ref_loss",
+        default_factory=lambda: list(DEFAULT_EXTRACTORS))
+    tokenizer: str | None = option("tokenizer for the `n_tokens` covariate: a local folder, a .gguf file or a hub id "
+                                   "(null: the audited model's)", path="model", default=None)
+    date_column: str | None = option("metadata column with dates (null: `date`/`year`/... if present, else years in "
+                                     "the text)", default=None)
+    domain_column: str | None = option("metadata column with the domain/source (null: `domain`/`source` if present)",
+                                       default=None)
+    tfidf_k: int = option("dimensions of the TF-IDF -> SVD text projection", default=32)
+    seed: int = option("seed of the TF-IDF -> SVD projection", default=0)
+    reference_scores: str | None = option("scores table of an independent reference model (for `ref_loss`)",
+                                          path="file", default=None)
+
+    def check(self, c: Checker) -> None:
+        from llm_audit.covariates.extract import EXTRACTORS
+
+        c.require(len(self.extractors) > 0, "extractors", f"must name at least one (known: {', '.join(EXTRACTORS)})")
+        for i, name in enumerate(self.extractors):
+            c.require(name in EXTRACTORS, f"extractors[{i}]",
+                      f"unknown extractor {name!r} (known: {', '.join(EXTRACTORS)})")
+        c.require(self.tfidf_k > 0, "tfidf_k", f"must be a positive integer, got {self.tfidf_k}")
+        for key in ("date_column", "domain_column"):
+            column = getattr(self, key)
+            c.require(column not in NOT_COVARIATES, key, f"'{column}' is the {column} column, not a covariate")
+
 
 @dataclass(frozen=True)
-class CovariateOptions:
-    """Options shared by the extractors; each extractor reads only the fields it needs."""
+class ExtractorInput:
+    """What an extractor reads: the step's options and what they name, loaded once."""
 
-    tokenizer: Any = None  # a loaded tokenizer, a local path, a .gguf file, or a hub id
-    date_column: str | None = None
-    domain_column: str | None = None
-    tfidf_k: int = 32
-    seed: int = 0
+    options: CovariatesConfig
+    tokenizer: Any = None  # a loaded tokenizer, or a local path / .gguf file / hub id loaded on use
     reference_scores: pd.DataFrame | None = None
     reference_column: str = "loss"
 

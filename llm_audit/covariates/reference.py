@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from llm_audit.covariates.options import CovariateOptions, Extracted
+from llm_audit.covariates.options import Extracted, ExtractorInput
 from llm_audit.errors import AuditError
 
 
-def reference_loss_covariates(corpus: pd.DataFrame, options: CovariateOptions) -> Extracted:
-    ref = options.reference_scores
-    column = options.reference_column
+def reference_loss_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
+    ref = given.reference_scores
+    column = given.reference_column
     if ref is None:
-        raise AuditError("ref_loss: give the reference model's scores table (reference_scores= / --reference-scores)")
+        raise AuditError("ref_loss: needs the reference model's scores table (covariates.reference_scores / "
+                         "--reference-scores / reference_scores=)")
     for needed in ("id", column):
         if needed not in ref.columns:
             raise AuditError(f"reference scores: no '{needed}' column (columns: {', '.join(map(str, ref.columns))})")

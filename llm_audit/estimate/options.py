@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from llm_audit.schema import Checker, option
+from llm_audit.schema import Checker, Section, option
 
 PROPENSITY_MODELS = ("logistic", "hgb")
 OUTCOME_MODELS = ("linear", "hgb")
 
 
 @dataclass
-class EstimateConfig:
+class EstimateConfig(Section):
     target: str = option("target population (estimand): `ate` all units, `att` members' covariates, `atc` "
                          "non-members'", default="ate")
+    methods: list[str] = option("estimation methods, by their names in the method registry (naive is always "
+                                "computed): naive, ipw, dr", default_factory=lambda: ["naive", "ipw", "dr"])
     eta: float = option("propensities are clipped to [eta, 1-eta]", default=0.02)
     trim: bool = option("drop units outside [eta, 1-eta] instead of clipping", default=False)
     folds: int = option("cross-fitting folds", default=5)
@@ -27,7 +29,8 @@ class EstimateConfig:
     bootstrap: int = option("bootstrap replicates for the 95% intervals (0: no intervals)", default=1000)
     fpr: list[float] = option("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
     seed: int = option("seed of folds and bootstrap", default=0)
-    jobs: int = option("parallel jobs (-1: every core the process may use)", default=-1)
+    jobs: int = option("cores for the parallel stages (folds, score columns, bootstrap; -1: every core the "
+                       "process may use); any value gives the same estimates.json", default=-1)
     grid_size: int = option("thresholds of the doubly robust CDF grid", default=100)
     gamma_max: float = option("largest odds ratio the sensitivity analysis searches", default=20.0)
     cutoff: str | None = option("the model's data cutoff (a date: `2024-11-01`, `2024`); texts dated before it are "
@@ -37,16 +40,19 @@ class EstimateConfig:
     dp_delta: float = option("the model's DP delta", default=0.0)
     regime: Literal["zero-run", "one-run", "multi-run"] = option(
         "how membership was assigned (docs/method.md, Regimes)", default="zero-run")
-    inclusion_p: float = option("one-run: the probability with which each text was included at random", default=0.5)
+    inclusion_p: float | None = option("one-run: the probability with which each text was included at random "
+                                       "(null: 0.5, unless `inclusion` gives one per text)", default=None)
     inclusion: str | None = option("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of "
-                                   "`inclusion_p`", default=None)
+                                   "`inclusion_p`; multi-run: table (`run`, `id`, `member`) of each run's inclusion "
+                                   "(null: the scores table's `member` column)", path="file", default=None)
 
-    def validate(self, where: str = "") -> "EstimateConfig":
-        """Check every value; ``where`` prefixes the key in the message. Returns self."""
+    def check(self, c: Checker) -> None:
         from llm_audit.estimate.estimands import ESTIMANDS
+        from llm_audit.estimate.methods import METHODS
 
-        c = Checker(where)
         c.require(self.target in ESTIMANDS, "target", f"must be one of {', '.join(ESTIMANDS)}, got {self.target!r}")
+        for i, name in enumerate(self.methods):
+            c.require(name in METHODS, f"methods[{i}]", f"unknown method {name!r} (known: {', '.join(METHODS)})")
         # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
         c.require(0 < self.eta < 0.5, "eta", f"must be in (0, 0.5), got {self.eta}")
         c.require(int(self.folds) == self.folds and self.folds >= 2, "folds", f"must be an integer >= 2, got {self.folds}")
@@ -63,14 +69,12 @@ class EstimateConfig:
         c.require(self.gamma_max > 1, "gamma_max", f"must be > 1, got {self.gamma_max}")
         c.require(self.dp_epsilon is None or self.dp_epsilon > 0, "dp_epsilon", f"must be positive, got {self.dp_epsilon}")
         c.require(0 <= self.dp_delta < 1, "dp_delta", f"must be in [0, 1), got {self.dp_delta}")
-        c.require(0 < self.inclusion_p < 1, "inclusion_p", f"must be in (0, 1), got {self.inclusion_p}")
-        c.require(self.inclusion is None or self.regime == "one-run", "inclusion", f"only for regime one-run, not {self.regime}")
-        return self
-
-    def with_(self, **changes: Any) -> "EstimateConfig":
-        """A copy with some options changed (not validated: call ``validate``)."""
-        return replace(self, **changes)
-
-    @classmethod
-    def keys(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        regime = f"{c.ref('regime')} one-run"
+        c.require(self.inclusion_p is None or self.regime == "one-run", "inclusion_p",
+                  f"only for {regime}, not {self.regime}")
+        c.require(self.inclusion_p is None or 0 < self.inclusion_p < 1, "inclusion_p",
+                  f"must be in (0, 1), got {self.inclusion_p}")
+        c.require(self.inclusion is None or self.inclusion_p is None, "inclusion_p",
+                  f"give either {c.ref('inclusion')} or {c.ref('inclusion_p')}, not both")
+        c.require(self.inclusion is None or self.regime != "zero-run", "inclusion",
+                  f"only for {c.ref('regime')} one-run or multi-run")

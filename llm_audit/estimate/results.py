@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm_audit.errors import AuditError
+from llm_audit.errors import AuditError, plain
 from llm_audit.tables import atomic_write_text
 
 SCHEMA_VERSION = 2
@@ -111,9 +111,8 @@ def round_floats(obj: Any, digits: int = 10) -> Any:
         return {str(k): round_floats(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [round_floats(v, digits) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:  # a numpy scalar
-        return round_floats(obj.item(), digits)
-    return obj
+    held = plain(obj)  # a numpy scalar as its Python value
+    return round_floats(held, digits) if held is not obj else obj
 
 
 class Estimates:

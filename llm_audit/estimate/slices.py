@@ -6,13 +6,14 @@ holds only one arm says membership is that covariate. A diagnostic of step 3, so
 
 from __future__ import annotations
 
-import math
+import datetime as dt
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from llm_audit.estimate.bootstrap import ResamplingCounts, percentile_interval, replicate
+from llm_audit.estimate.cutoff.design import detect_design
 from llm_audit.estimate.estimands import ESTIMANDS
 from llm_audit.estimate.methods import METHODS, Problem
 from llm_audit.estimate.results import Value
@@ -22,8 +23,9 @@ SLICE_BOOTSTRAP = 200  # replicates per slice: an interval to read, not a figure
 MIN_SLICE_ARM = 2  # fewer texts of an arm in a slice: no AUC
 
 
-def slice_masks(covariates: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
-    """(kind, label, mask) for each domain and each quartile of the known dates."""
+def slice_masks(covariates: pd.DataFrame, member: np.ndarray | None = None) -> list[tuple[str, str, np.ndarray]]:
+    """(kind, label, mask) for each domain and each quartile of the known dates (split at the cutoff date
+    when ``member`` follows the date, see ``year_buckets``)."""
     out: list[tuple[str, str, np.ndarray]] = []
     if "domain" in covariates.columns:
         dom = covariates["domain"].map(lambda v: "unknown" if pd.isna(v) else str(v))
@@ -32,17 +34,84 @@ def slice_masks(covariates: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     if "date" in covariates.columns:
         date = pd.to_numeric(covariates["date"], errors="coerce")
         known = date.notna() if "date_missing" not in covariates.columns else (covariates["date_missing"] == 0)
-        dates = date[known]
-        if dates.nunique() >= 2:
-            buckets = pd.qcut(dates, q=min(4, int(dates.nunique())), duplicates="drop")
-            for interval in buckets.cat.categories:
-                mask = np.zeros(len(covariates), dtype=bool)
-                mask[np.flatnonzero(known.to_numpy())[(buckets == interval).to_numpy()]] = True
-                lo, hi = math.floor(max(interval.left, dates.min())), math.floor(interval.right)
-                out.append(("date", f"{lo}-{hi}", mask))
+        known = (known & date.notna()).to_numpy()
+        dates = date.to_numpy(dtype=float)[known]
+        cutoff = _cutoff(dates, None if member is None else np.asarray(member)[known])
+        for label, in_bucket in year_buckets(dates, cutoff=cutoff):
+            mask = np.zeros(len(covariates), dtype=bool)
+            mask[np.flatnonzero(known)[in_bucket]] = True
+            out.append(("date", label, mask))
         if (~known).any():
-            out.append(("date", "unknown", (~known).to_numpy()))
+            out.append(("date", "unknown", ~known))
     return out
+
+
+def _cutoff(dates: np.ndarray, member: np.ndarray | None) -> float | None:
+    """The cutoff date d0 when membership follows the date (members before, non-members after), else None."""
+    if member is None or len(np.unique(dates)) < 2 or member.all() or not member.any():
+        return None
+    design = detect_design(dates, member)
+    return design.d0 if design.is_cutoff else None
+
+
+def year_buckets(dates: np.ndarray, q: int = 4, cutoff: float | None = None) -> list[tuple[str, np.ndarray]]:
+    """Up to ``q`` buckets of dates with about equal counts: ``(label, mask)``, the labels disjoint.
+
+    A bucket holds the dates in ``[c_k, c_{k+1})``, its edges ``c_k`` the quantiles rounded to the nearest new
+    year, so no year sits in two labels ("1993 to 2009", then "2010 to 2015"). A ``cutoff`` (the date that
+    splits members from non-members) replaces the nearest quantile edge, at the start of its day, so that each
+    bucket holds one side of it ("2005 to 2009-12-19", "2009-12-20 to 2014"). The outer buckets are open
+    ("before 1993", "2016 or later"): the extreme years are often years a text mentions (a forecast for 2080, a
+    history from 1903), not when it was written, and a label "2016-2080" would read as a span of dates.
+    """
+    dates = np.asarray(dates, dtype=float)
+    if len(np.unique(np.floor(dates))) < 2:
+        return []
+    cuts = np.unique(np.round(np.quantile(dates, np.arange(1, q) / q)))
+    if cutoff is not None:
+        cuts = np.delete(cuts, np.argmin(np.abs(cuts - cutoff)))
+        cuts = np.unique(np.r_[cuts, _day_start(cutoff)])
+    edges = np.r_[-np.inf, cuts, np.inf]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (dates >= lo) & (dates < hi)
+        if not mask.any():
+            continue
+        if lo == -np.inf:
+            label = f"before {_first(hi)}"
+        elif hi == np.inf:
+            label = f"{_first(lo)} or later"
+        elif _first(lo) == _last(hi):
+            label = _first(lo)
+        else:
+            label = f"{_first(lo)} to {_last(hi)}"
+        out.append((label, mask))
+    return out
+
+
+def _day(x: float) -> dt.date:
+    """The calendar day a fractional year falls on (2019.5 -> 2019-07-02)."""
+    year = int(np.floor(x))
+    start = dt.date(year, 1, 1)
+    days = (dt.date(year + 1, 1, 1) - start).days
+    return start + dt.timedelta(days=int(np.floor((x - year) * days + 1e-9)))
+
+
+def _day_start(x: float) -> float:
+    """The fractional year at the start of the day ``x`` falls on."""
+    day = _day(x)
+    days = (dt.date(day.year + 1, 1, 1) - dt.date(day.year, 1, 1)).days
+    return day.year + (day - dt.date(day.year, 1, 1)).days / days
+
+
+def _first(edge: float) -> str:
+    """An edge as the first year or day a bucket starting there holds."""
+    return str(int(edge)) if edge == int(edge) else _day(edge).isoformat()
+
+
+def _last(edge: float) -> str:
+    """An edge as the last year or day a bucket ending (exclusive) there holds."""
+    return str(int(edge) - 1) if edge == int(edge) else (_day(edge) - dt.timedelta(days=1)).isoformat()
 
 
 def slice_aucs(scores: dict[str, np.ndarray], member: np.ndarray, covariates: pd.DataFrame, seed: int,
@@ -65,4 +134,4 @@ def slice_aucs(scores: dict[str, np.ndarray], member: np.ndarray, covariates: pd
             row["auc"][name] = Value(float(fit.point.auc), ci, ci_method="bootstrap percentile").to_dict()
         return row
 
-    return parallel_map(one, list(enumerate(slice_masks(covariates))), jobs=jobs)
+    return parallel_map(one, list(enumerate(slice_masks(covariates, member))), jobs=jobs)

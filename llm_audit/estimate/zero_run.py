@@ -20,7 +20,9 @@ from llm_audit.estimate.bootstrap import percentile_interval, refit_propensity_r
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
+from llm_audit.estimate.inference import auc_inference
 from llm_audit.estimate.methods import METHODS, Fit, Problem
 from llm_audit.estimate.methods.dr import dr_terms
 from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve
@@ -39,25 +41,26 @@ from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
 Z95 = 1.959963984540054
-DEFAULT_METHODS = ("naive", "ipw", "dr")
 BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
 class ZeroRunEstimator:
     """Naive vs corrected memorization for every score column (docs/method.md, "Zero-run estimator").
 
-    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options.
-    ``methods`` are names in ``METHODS`` (the naive contrast is always computed). ``propensity_model`` /
+    ``options`` is the step's config section (``EstimateConfig``); keyword ``overrides`` change single options
+    (``methods``: names in ``METHODS``; the naive contrast is always computed). ``propensity_model`` /
     ``outcome_model`` replace the named nuisance models by any scikit-learn classifier / regressor.
     """
 
     def __init__(
-        self, options: EstimateConfig | None = None, *, methods: tuple[str, ...] = DEFAULT_METHODS,
+        self, options: EstimateConfig | None = None, *,
         propensity_model: ClassifierMixin | None = None, outcome_model: RegressorMixin | None = None,
         thresholds: OverlapThresholds = OverlapThresholds(), **overrides: Any,
     ):
+        if "methods" in overrides:
+            overrides["methods"] = list(overrides["methods"])
         self.options = (options or EstimateConfig()).with_(**overrides)
-        self.methods = methods
+        self.methods = tuple(self.options.methods)
         self.propensity_model = propensity_model
         self.outcome_model = outcome_model
         self.thresholds = thresholds
@@ -69,9 +72,6 @@ class ZeroRunEstimator:
 
     def _fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[str] | None) -> "ZeroRunEstimator":
         opts = self.options.validate()
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
         self.data_ = data
@@ -82,6 +82,7 @@ class ZeroRunEstimator:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
         self._shared = SharedStages(data, self.nuisance_, opts, self.seeds_("bootstrap"))
+        self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
         done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
                             jobs=opts.jobs, max_workers=self._shared.max_score_workers)
@@ -90,11 +91,13 @@ class ZeroRunEstimator:
         for name, (res, curve, diag) in zip(data.scores, done):
             results[name], curves[name], per_score[name] = res, curve, diag
             notes += score_notes[name]
+        self.auc_replicates_ = {name: self.auc_replicates_[name] for name in data.scores}  # in the scores' order
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
             results[name]["cutoff"] = result
-        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff}
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff, "inference": auc_inference(
+            results, self.auc_replicates_, unshared=("ipw",) if opts.refit_propensity else ())}
         self.estimates_ = Estimates.build(
             regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
@@ -138,6 +141,7 @@ class ZeroRunEstimator:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
         reps = self._replicates(fits, rows, name, s)
+        self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
         results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
         results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
@@ -213,6 +217,7 @@ class ZeroRunEstimator:
             **stage,
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs),
+            "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),

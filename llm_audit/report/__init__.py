@@ -15,7 +15,8 @@ from llm_audit.estimate.results import Estimates
 from llm_audit.report import plots
 from llm_audit.report.html import render_html
 from llm_audit.report.markdown import headline_markdown, render_markdown
-from llm_audit.report.summary import Summary, summarize
+from llm_audit.report.options import FORMATS, ReportConfig
+from llm_audit.report.summary import Summary, result_label, shareable_name, summarize
 from llm_audit.tables import atomic_write_text
 
 __all__ = ["summarize", "headline_markdown", "write_report", "Summary"]
@@ -25,12 +26,14 @@ def write_report(
     estimates: Estimates,
     out_dir: str | os.PathLike,
     *,
-    formats: Iterable[str] = ("md", "html"),
+    formats: Iterable[str] = FORMATS,
     title: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``report.md`` / ``report.html`` into ``out_dir`` (created if missing, like the CLI does); return
     the paths written."""
+    from llm_audit.report import plots  # matplotlib: loaded when a report is written, not with the options
+
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -43,21 +46,49 @@ def write_report(
     slices = diag.get("slices") or []
     title = title or "llm-audit report"
     meta = dict(meta or {})
+    if summary.model is not None:
+        meta.pop("model", None)  # the fingerprint names the model (the header prints it)
+    elif "model" in meta:
+        meta["model"] = shareable_name(str(meta["model"]))  # never a local path in a report meant to be shared
     meta.setdefault("regime", summary.regime)
     written = []
-    formats = list(formats)
+    formats = ReportConfig(formats=list(formats)).validate("report.").formats
     if "md" in formats:
         md = render_markdown(summary, title=title, est=estimates, balance=balance, slices=slices, meta=meta)
         atomic_write_text(out_dir / "report.md", md)
         written.append(out_dir / "report.md")
     if "html" in formats:
-        eta = estimates["config"].get("eta")
-        figures = {
-            "roc": plots.plot_roc(plots.roc_curves(estimates)),
-            "propensity": plots.plot_propensity(plots.propensity_histogram(diag), eta if isinstance(eta, (int, float)) else None),
-            "balance": plots.plot_balance(balance),
-        }
-        page = render_html(summary, title=title, est=estimates, balance=balance, slices=slices, meta=meta, figures=figures)
+        page = render_html(summary, title=title, est=estimates, balance=balance, slices=slices, meta=meta,
+                           figures=_figures(summary, estimates, balance))
         atomic_write_text(out_dir / "report.html", page)
         written.append(out_dir / "report.html")
     return written
+
+
+def _figures(s: Summary, est: dict[str, Any], balance: list) -> dict[str, bytes | None]:
+    """The PNG figures of the HTML page, their legends labelled from the estimates."""
+    diag = est["diagnostics"]
+    eta = est["config"].get("eta")
+    target = est["config"].get("target")
+    legend = {score: {key: f"{result_label(entry, target)}: AUC {entry['auc']['value']:.3f}"
+                      for key, entry in blocks.items()
+                      if isinstance(entry, dict) and (entry.get("auc") or {}).get("value") is not None}
+              for score, blocks in est["scores"].items()}
+    dist = diag.get("distributions") or {}
+    weighted = next((e["weighted"] for e in dist.values() if e and e.get("weighted")), None)
+    weighted_label = "weighted"
+    if weighted and weighted.get("population") not in (None, "all"):
+        weighted_label = f"weighted, {weighted['population']} population"
+    order = {r.score: [e.key for e in r.estimates] for r in s.rows}  # naive, IPW, DR, then the others
+    curves = {score: dict(sorted(kinds.items(), key=lambda kv: _position(order.get(score, []), kv[0])))
+              for score, kinds in plots.roc_curves(est).items()}
+    return {
+        "distributions": plots.plot_distributions(dist, {r.score: r.units for r in s.rows}, weighted_label),
+        "roc": plots.plot_roc(curves, legend),
+        "propensity": plots.plot_propensity(plots.propensity_histogram(diag), eta if isinstance(eta, (int, float)) else None),
+        "balance": plots.plot_balance(balance),
+    }
+
+
+def _position(keys: list[str], key: str) -> int:
+    return keys.index(key) if key in keys else len(keys)

@@ -1,24 +1,35 @@
-"""What a report says, as plain data: the headline rows, the verdict in words, the slice table.
+"""What a report says, as plain data: the headline rows, every estimate, the verdict and its reasons, the
+definitions, the model, the family statement. Both renderers (Markdown, HTML) read these, so the two files
+can never disagree; the sentences themselves are in ``wording.py``.
 
-Both renderers (Markdown, HTML) read these, so the two files can never disagree. Works on the estimates
-JSON of every regime: zero-run (``naive`` / ``ipw`` / ``dr`` per score) and the randomized regimes
-(``causal`` only, where the naive figure is the causal one by design).
+Works on the estimates JSON of every regime: zero-run (``naive`` / ``ipw`` / ``dr`` per score, and any other
+result key, shown by its ``method`` / ``estimand`` / ``population``) and the randomized regimes (one result
+per score, where the naive figure is the causal one by design). Nothing here computes a statistic: every
+number comes from the estimates; the report only selects, labels and counts.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_audit.estimate.estimands import ESTIMANDS
 from llm_audit.estimate.results import Estimates
-
+from llm_audit.scoring.attacks import score_units
 
 VERDICT_LABELS = {
     "identified": "identified",
     "weak_overlap": "weak overlap",
     "not_identified": "not identified",
 }
+METHOD_LABELS = {"naive": "naive", "ipw": "IPW", "dr": "DR", "causal": "causal", "cutoff": "cutoff design",
+                 "oracle": "paired oracle"}
+METHOD_ORDER = {m: i for i, m in enumerate(("naive", "causal", "oracle", "ipw", "dr"))}
+POPULATION_LABELS = {"all": "", "trimmed": "trimmed population", "overlap": "overlap population",
+                     "near d0": "texts dated near the cutoff"}
+BALANCE_TARGET = 0.1  # |SMD| after weighting under which a covariate counts as balanced (Austin 2009)
 
 
 @dataclass
@@ -35,10 +46,10 @@ class Figure:
         if entry is None:
             return cls(None)
         if isinstance(entry, (int, float)):
-            return cls(_finite(entry))
+            return cls(finite(entry))
         ci = entry.get("ci")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        return cls(_finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
+        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:
@@ -49,6 +60,60 @@ class Figure:
         if not self.reliable:
             out += "*"
         return out
+
+
+@dataclass
+class ChanceTest:
+    """An AUC against 0.5: z, the one-score p-value, the family-adjusted one and the simultaneous interval."""
+
+    z: float
+    p: float
+    p_adjusted: float
+    ci: tuple[float, float] | None
+    floor: float | None = None  # the smallest adjusted p the bootstrap can give, 1 / (B + 1) (max-t only)
+
+    def p_text(self, adjusted: bool = True) -> str:
+        p = self.p_adjusted if adjusted else self.p
+        if adjusted and self.floor is not None and p <= self.floor * (1 + 1e-9):
+            return f"<= {self.floor:.2g}"
+        return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+    def text(self) -> str:
+        return f"z {self.z:.1f}, adj. p {self.p_text()} (one score: p {self.p_text(False)})"
+
+
+@dataclass
+class Family:
+    """The family statement of one result key across the scores (``diagnostics.inference``)."""
+
+    key: str
+    adjustment: str  # "max-t" or "bonferroni"
+    critical_value: float
+    bonferroni: float  # Bonferroni's critical value for the same family
+    level: float
+    n_bootstrap: int
+    tests: dict[str, ChanceTest]
+
+
+@dataclass
+class EstimateRow:
+    """One result of one score, of any key, labelled from its own ``method`` / ``estimand`` / ``population``."""
+
+    score: str
+    key: str
+    method: str
+    estimand: str | None
+    label: str
+    population: str
+    auc: Figure
+    tpr: dict[str, Figure]
+    advantage: Figure
+    mean: Figure
+    test: ChanceTest | None = None
+
+    @property
+    def withheld(self) -> bool:
+        return self.auc.value is None
 
 
 @dataclass
@@ -69,6 +134,23 @@ class HeadlineRow:
     placebo_auc: float | None = None
     gamma_to_naive: float | None = None
     gamma_to_chance: float | None = None
+    test: ChanceTest | None = None  # the corrected AUC against chance
+    units: str | None = None
+    estimates: list[EstimateRow] = field(default_factory=list)
+    bounds: tuple[float, float] | None = None  # the identified set of the corpus-wide AUC, when not identified
+    bounds_ci: tuple[float, float] | None = None  # its 95% interval
+
+
+@dataclass
+class ModelLine:
+    """The audited model as a shared report may name it: its id, never a local path."""
+
+    name: str  # the hub id, or what ``shareable_name`` keeps of a local path
+    local: bool
+    fingerprint: str | None  # the model id: a hash of weights, dtype and tokenizer
+    weights_sha256: str | None
+    revision: str | None = None
+    dtype: str | None = None
 
 
 @dataclass
@@ -77,7 +159,7 @@ class Summary:
 
     regime: str
     rows: list[HeadlineRow]
-    fpr_keys: list[str]
+    fpr_keys: list[str]  # the TPR@FPR columns shown
     verdict: str | None
     verdict_text: str
     blind_auc: float | None
@@ -86,6 +168,19 @@ class Summary:
     assumptions: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    fpr_hidden: dict[str, str] = field(default_factory=dict)  # FPR key -> why its column is not shown
+    corrected_key: str | None = None
+    family: Family | None = None
+    target: str | None = None
+    lead: str = ""
+    can_say: list[str] = field(default_factory=list)
+    unbalanced: list[tuple[str, float]] = field(default_factory=list)  # (covariate, |SMD| after) above target
+    refuters: list[dict[str, Any]] = field(default_factory=list)
+    method_verdicts: dict[str, Any] = field(default_factory=dict)
+    slice_notes: list[str] = field(default_factory=list)
+    model: ModelLine | None = None
+    n_nonmember: int | None = None
+    warnings: bool = False  # identified, yet a refuter failed or covariates stay unbalanced
 
 
 def fpr_label(key: str) -> str:
@@ -95,29 +190,99 @@ def fpr_label(key: str) -> str:
 
 def summarize(estimates: Estimates) -> Summary:
     """What the renderers show, from the estimates of any regime."""
+    from llm_audit.report import wording
+
     est = estimates.to_dict()
     regime = est["regime"]
     diag = est["diagnostics"]
-    fpr_keys = _fpr_keys(est)
     randomized = regime != "zero-run"
     verdict = diag.get("verdict") if not randomized else None
     per_score = diag.get("per_score") or {}
-    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified")
+    n = diag.get("n") if isinstance(diag.get("n"), dict) else {}
+    all_keys = _fpr_keys(est)
+    n0 = _int(n.get("nonmember"))
+    hidden = {k: wording.fpr_hidden_reason(k, n0) for k in all_keys if n0 is not None and float(k) * n0 < 1}
+    fpr_keys = [k for k in all_keys if k not in hidden]
+    target = (est.get("config") or {}).get("target")
+    corrected_key = _corrected_key(est, randomized)
+    families = _families(diag)
+    family = families.get(corrected_key or "")
+    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified",
+                 families, target)
             for name, blocks in est["scores"].items()]
-    blind = _finite(diag.get("blind_auc"))
-    return Summary(
+    for row in rows:
+        row.test = family.tests.get(row.score) if family else None
+    s = Summary(
         regime=regime,
         rows=rows,
         fpr_keys=fpr_keys,
         verdict=verdict,
-        verdict_text=_verdict_text(est, rows, randomized),
-        blind_auc=blind,
-        corrected_label="causal" if randomized else "DR",
-        notes=[str(n) for n in est["notes"]],
+        verdict_text=wording.verdict_text(est, rows, randomized),
+        blind_auc=finite(diag.get("blind_auc")),
+        corrected_label="causal" if randomized else METHOD_LABELS.get(corrected_key or "dr", "DR"),
+        notes=[str(x) for x in est["notes"]],
         assumptions=[str(a) for a in est["assumptions"]],
         counts=diag.get("counts") or {},
         reasons=[str(r) for r in diag.get("verdict_reasons") or []],
+        fpr_hidden=hidden,
+        corrected_key=corrected_key,
+        family=family,
+        target=target,
+        unbalanced=_unbalanced(diag) if not randomized else [],
+        refuters=[r for r in diag.get("refuters") or [] if isinstance(r, dict)],
+        method_verdicts=diag.get("method_verdicts") or {},
+        slice_notes=wording.slice_notes(diag.get("slices") or []),
+        model=model_line((est.get("provenance") or {}).get("model")),
+        n_nonmember=n0,
     )
+    s.warnings = verdict == "identified" and (bool(s.unbalanced) or any(r.get("passed") is False for r in s.refuters))
+    s.can_say = wording.can_say(s, diag) if verdict == "not_identified" else []
+    s.lead = wording.lead(s, diag)
+    return s
+
+
+def model_line(fp: Any) -> ModelLine | None:
+    """The model as ``provenance.model`` records it, with a local path cut to its last folder name."""
+    if not isinstance(fp, dict) or not fp.get("name"):
+        return None
+    name = str(fp["name"])
+    return ModelLine(name=shareable_name(name), local=_is_local_path(name), fingerprint=fp.get("id"), weights_sha256=fp.get("weights_sha256"),
+                     revision=fp.get("revision"), dtype=fp.get("dtype"))
+
+
+def shareable_name(name: str) -> str:
+    """A model name fit for a shared report: a hub id as it is; a path into the Hugging Face cache as the id it
+    caches (``.../models--org--name/snapshots/...`` -> ``org/name``); any other local path cut to its last
+    folder name."""
+    if not _is_local_path(name):
+        return name
+    cached = re.search(r"models--([^/\\]+?)--([^/\\]+)", name)
+    if cached:
+        return f"{cached.group(1)}/{cached.group(2)} (from a local cache)"
+    return (name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or "model") + " (local folder)"
+
+
+def _is_local_path(name: str) -> bool:
+    """A hub id is ``owner/name`` (or ``name``); anything else (absolute, relative, home, Windows) is a path."""
+    if name.startswith(("/", "~", ".", "\\")) or "\\" in name or ":" in name:
+        return True
+    return name.count("/") > 1
+
+
+def result_label(entry: dict[str, Any], target: str | None) -> str:
+    """'DR', 'IPW, overlap population', 'DR, ATO (overlap weights)', 'cutoff design, texts dated near the
+    cutoff': from the result's own fields, so a new method, estimand or population needs no code here."""
+    method = str(entry.get("method") or "?")
+    parts = [METHOD_LABELS.get(method, method)]
+    estimand = entry.get("estimand")
+    if estimand and estimand != target and estimand != method:
+        registered = ESTIMANDS.get(estimand)
+        parts.append(f"{estimand.upper()} ({registered.population})" if registered else str(estimand).upper())
+    population = str(entry.get("population") or "all")
+    pop_label = POPULATION_LABELS.get(population, population)
+    if pop_label:
+        parts.append(pop_label)
+    return ", ".join(parts)
 
 
 def _fpr_keys(est: dict[str, Any]) -> list[str]:
@@ -127,6 +292,30 @@ def _fpr_keys(est: dict[str, Any]) -> list[str]:
             if isinstance(m, dict) and isinstance(m.get("tpr_at_fpr"), dict):
                 keys.update(dict.fromkeys(m["tpr_at_fpr"]))
     return sorted(keys, key=float)
+
+
+def _corrected_key(est: dict[str, Any], randomized: bool) -> str | None:
+    """The headline's corrected result: DR when any score has it, else IPW; the one result when randomized."""
+    keys = [k for blocks in est["scores"].values() for k in blocks]
+    if randomized:
+        return keys[0] if keys else None
+    for key in ("dr", "ipw"):
+        if key in keys:
+            return key
+    return None
+
+
+def _families(diag: dict[str, Any]) -> dict[str, Family]:
+    inf = diag.get("inference") or {}
+    out = {}
+    for key, fam in (inf.get("families") or {}).items():
+        floor = 1 / (fam["n_bootstrap"] + 1) if fam.get("adjustment") == "max-t" else None
+        tests = {score: ChanceTest(t["z"], t["p"], t["p_adjusted"], tuple(t["ci_simultaneous"]), floor)
+                 for score, t in (fam.get("scores") or {}).items()}
+        out[key] = Family(key, fam.get("adjustment", ""), float(fam["critical_value"]),
+                          float(fam.get("bonferroni_critical_value", fam["critical_value"])),
+                          float(inf.get("level", 0.95)), int(fam.get("n_bootstrap", 0)), tests)
+    return out
 
 
 def _metric(m: dict[str, Any] | None, key: str, missing: str = "n/a") -> Figure:
@@ -143,8 +332,34 @@ def _tprs(m: dict[str, Any] | None, fpr_keys: list[str], missing: str = "n/a") -
     return out
 
 
+def _estimate_rows(name: str, blocks: dict[str, Any], fpr_keys: list[str], families: dict[str, Family],
+                   target: str | None, withheld: str) -> list[EstimateRow]:
+    """Naive first, then IPW, DR and any other method; the audit's own population before narrower ones."""
+    def order(item: tuple[str, Any]) -> tuple:
+        key, m = item
+        method = str(m.get("method") or key) if isinstance(m, dict) else key
+        population = m.get("population") if isinstance(m, dict) else None
+        return METHOD_ORDER.get(method, len(METHOD_ORDER)), population not in (None, "all", "trimmed"), key
+
+    rows = []
+    for key, m in sorted(blocks.items(), key=order):
+        if not isinstance(m, dict) or "auc" not in m:
+            continue
+        fam = families.get(key)
+        rows.append(EstimateRow(
+            score=name, key=key, method=str(m.get("method") or key), estimand=m.get("estimand"),
+            label=result_label(m, target), population=str(m.get("population") or "all"),
+            auc=_metric(m, "auc", withheld), tpr=_tprs(m, fpr_keys), advantage=_metric(m, "advantage"),
+            mean=_metric(m, "mean_diff"), test=fam.tests.get(name) if fam else None,
+        ))
+    return rows
+
+
 def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
-         unidentified: bool = False) -> HeadlineRow:
+         unidentified: bool, families: dict[str, Family], target: str | None) -> HeadlineRow:
+    estimates = _estimate_rows(name, blocks, fpr_keys, families, target,
+                               "not identified" if unidentified else "n/a")
+    units = score_units(name)
     if randomized:
         causal = next(iter(blocks.values()))  # the one result of a randomized or oracle regime
         auc = _metric(causal, "auc")
@@ -153,6 +368,7 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
             tpr_naive=_tprs(causal, fpr_keys), tpr_corrected=_tprs(causal, fpr_keys),
             advantage_naive=_metric(causal, "advantage"), advantage_corrected=_metric(causal, "advantage"),
             mean_naive=_metric(causal, "mean_diff"), mean_corrected=_metric(causal, "mean_diff"),
+            units=units, estimates=estimates,
         )
     naive, ipw, dr = blocks.get("naive"), blocks.get("ipw"), blocks.get("dr")
     # The headline's "corrected" TPR/advantage/mean is the doubly robust one (consistent when either the
@@ -164,83 +380,43 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
     for method in ("ipw", "dr"):
         if isinstance(blocks.get(f"{method}_overlap"), dict):
             overlap[method] = blocks[f"{method}_overlap"]
-    overlap = overlap or None
     na = "not identified" if unidentified else "n/a"
     sens = diag.get("sensitivity") or {}
+    bounds = diag.get("bounds") or {}
+    ident = bounds.get("identified_set")
     return HeadlineRow(
         score=name,
         auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
         tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na),
         advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
         mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
-        overlap=overlap,
-        placebo_auc=_finite(diag.get("placebo_auc")),
-        gamma_to_naive=_finite(sens.get("gamma_to_naive")),
-        gamma_to_chance=_finite(sens.get("gamma_to_chance")),
+        overlap=overlap or None,
+        placebo_auc=finite(diag.get("placebo_auc")),
+        gamma_to_naive=finite(sens.get("gamma_to_naive")),
+        gamma_to_chance=finite(sens.get("gamma_to_chance")),
+        units=units, estimates=estimates,
+        bounds=(float(ident[0]), float(ident[1])) if ident and None not in ident else None,
+        bounds_ci=tuple(bounds["ci"]) if bounds.get("ci") and None not in bounds["ci"] else None,
     )
 
 
-def _verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool) -> str:
-    """The overlap verdict in plain words, with the numbers that drive it."""
-    if randomized:
-        regime = est.get("regime", "randomized")
-        return (f"Regime {regime}: membership was assigned at random, so the member / non-member comparison is "
-                "itself causal; no correction is needed. The figures rest on the assumptions listed below.")
-    diag = est.get("diagnostics") or {}
-    verdict = diag.get("verdict")
-    blind = _finite(diag.get("blind_auc"))
-    ess = diag.get("ess") or {}
-    ess_m, ess_n = _finite(ess.get("member")), _finite(ess.get("nonmember"))
-    parts = []
-    if blind is not None:
-        parts.append(f"Membership is predictable from the covariates alone with AUC {blind:.2f} (the blind baseline)")
-    # A verdict can come from a small arm or from weights resting on few units rather than from separable
-    # covariates: then give that reason, not "barely overlap".
-    reasons = [r for r in diag.get("verdict_reasons") or [] if not r.startswith("blind-baseline")]
-    small = [r for r in reasons if r.startswith(("too few", "fewer than"))]
-    if verdict == "not_identified":
-        overlap_n = _overlap_n(diag, rows)
-        why = reasons[0] if reasons else "members and non-members barely overlap in their covariates"
-        text = (parts[0] + ": " if parts else "") + f"the corrected number is not identified ({why}), "
-        text += "so no corrected figure is given for the whole corpus"
-        first = next((r for r in rows if r.overlap), None)
-        if first is not None:
-            auc = _overlap_auc(first.overlap)
-            where = f"on the {overlap_n} texts where both groups overlap" if overlap_n else "on the texts where both groups overlap"
-            if auc is not None:
-                text += f"; {where}, the corrected AUC of {first.score} is {auc.text(2)} (that population only)"
-            else:
-                text += f"; see the estimate {where}"
-        elif overlap_n:
-            text += f"; {overlap_n} texts lie where both groups overlap"
-        return text + "."
-    if verdict == "weak_overlap":
-        head = (parts[0] + ": " if parts else "") + (small[0] if small else "overlap is weak")
-        tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
-        return head + tail + "; the corrected figures are identified but their intervals are wide. Read them with care."
-    if verdict == "identified":
-        head = (parts[0] + "; " if parts else "") + "members and non-members overlap well enough"
-        tail = f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)" if ess_m is not None and ess_n is not None else ""
-        return (head + tail + ": the corrected figures are identified, under the assumption that the covariates "
-                "capture every difference between the groups that also moves the score.")
-    return "No overlap verdict in the estimates." if verdict is None else f"Overlap verdict: {verdict}."
+def _unbalanced(diag: dict[str, Any]) -> list[tuple[str, float]]:
+    out = []
+    for cov, e in (diag.get("smd") or {}).items():
+        after = finite((e or {}).get("after"))
+        if after is not None and abs(after) > BALANCE_TARGET:
+            out.append((str(cov), abs(after)))
+    return sorted(out, key=lambda x: -x[1])
 
 
-def _overlap_n(diag: dict[str, Any], rows: list[HeadlineRow]) -> int | None:
-    pop = diag.get("overlap_population")
-    return int(pop["n"]) if pop else None
+def _int(x: Any) -> int | None:
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
 
 
-def _overlap_auc(overlap: dict[str, Any]) -> Figure | None:
-    for key in ("dr", "ipw"):
-        if key in overlap:
-            fig = Figure.of(overlap[key]["auc"])
-            if fig.value is not None:
-                return fig
-    return None
-
-
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
     try:
         x = float(value)
     except (TypeError, ValueError):

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llm_audit.scoring.attacks import ATTACKS, DEFAULT_K
     from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
+    from llm_audit.scoring.options import ModelConfig, ScoringConfig
     from llm_audit.scoring.runner import score_corpus
 
 _HOMES = {"ATTACKS": "attacks", "DEFAULT_K": "attacks", "LoadedModel": "model", "load_model": "model",
-          "wrap_model": "model", "score_corpus": "runner"}
+          "wrap_model": "model", "ModelConfig": "options", "ScoringConfig": "options", "score_corpus": "runner"}
 
-__all__ = ["ATTACKS", "DEFAULT_K", "LoadedModel", "load_model", "score_corpus", "wrap_model"]
+__all__ = ["ATTACKS", "DEFAULT_K", "LoadedModel", "ModelConfig", "ScoringConfig", "load_model", "score_corpus",
+           "wrap_model"]
 
 
 def __getattr__(name: str) -> Any:

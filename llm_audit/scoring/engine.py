@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from llm_audit.scoring.attacks import ATTACKS, PASSES, AttackInput
-from llm_audit.scoring.batching import BLOCK_BATCHES, GPU_BATCH_TOKENS, Window, collate, length_blocks, pack, plan_windows
+from llm_audit.scoring.batching import BLOCK_BATCHES, Window, collate, length_blocks, pack, plan_windows
 from llm_audit.scoring.cache import KEY_COLUMN, ScoreCache
 from llm_audit.scoring.forward import as_token_stats, batch_stats, resolve_head
 from llm_audit.scoring.passes import PassRun, encode
@@ -28,7 +28,7 @@ from llm_audit.scoring.passes import PassRun, encode
 class Execution:
     """How the passes run; no effect on the numbers beyond float rounding."""
 
-    max_batch_tokens: int = GPU_BATCH_TOKENS  # score_corpus passes its device's (default_batch_tokens)
+    max_batch_tokens: int  # scoring.batch_tokens (score_corpus resolves null to its device's default)
     padding_side: str = "right"
     row_chunk: int | None = None
     vocab_chunk: int | None = None

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import torch
 
 from llm_audit.errors import AuditError
+from llm_audit.paths import local_or_hub
 from llm_audit.scoring.gguf_pretokenizers import apply_gguf_pretokenizer
 
 _SAFE_WEIGHTS = ("*.safetensors",)
@@ -65,10 +66,6 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     if dtype not in _DTYPES:
         raise AuditError(f"dtype: unknown '{dtype}' (use auto, float32, bfloat16 or float16)")
     return _DTYPES[dtype]
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix.lower() in (".gguf", ".safetensors")
 
 
 def _weight_files(folder: Path, gguf_file: str | None, allow_pickle: bool) -> list[Path]:
@@ -211,12 +208,10 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     name = str(name_or_path)
-    path = Path(name).expanduser()
+    found, local = local_or_hub(name, missing="{name}: no such model folder or file")
+    path = Path(found)
     if path.is_file() and path.suffix.lower() == ".gguf":
         path, gguf_file = path.parent, path.name
-    local = path.exists()
-    if not local and _looks_like_path(name):
-        raise AuditError(f"{name}: no such model folder or file")
     if local and not path.is_dir():
         raise AuditError(f"{name}: not a model folder (expected a folder with config.json and weights, or a .gguf file)")
     if device_map is not None:

@@ -15,13 +15,15 @@ import pandas as pd
 from llm_audit.corpus import text_hash
 from llm_audit.errors import AuditError
 from llm_audit.parallel import torch_threads, usable_cores
-from llm_audit.scoring.attacks import ATTACKS, DEFAULT_K, available, choose, columns
+from llm_audit.schema import Checker
+from llm_audit.scoring.attacks import ATTACKS, available, choose, columns
 from llm_audit.scoring.batching import default_batch_tokens
 from llm_audit.scoring.cache import ScoreCache
 from llm_audit.scoring.engine import Execution, Group, Job
 from llm_audit.scoring.forward import input_device
-from llm_audit.scoring.frequencies import DEFAULT_CLIP, TokenFrequencies, count_tokens
+from llm_audit.scoring.frequencies import TokenFrequencies, count_tokens
 from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
+from llm_audit.scoring.options import ScoringConfig
 from llm_audit.scoring.passes import PassRun, build_passes
 
 CACHE_VERSION = 2  # 2: special-token strings in a text are scored as plain text
@@ -126,74 +128,82 @@ def score_texts(
 def score_corpus(
     corpus: pd.DataFrame,
     model: LoadedModel | str | Path | Any,
+    options: ScoringConfig | None = None,
     *,
     tokenizer: Any = None,
-    scores: Sequence[str] | None = None,
-    k_grid: Sequence[float] = DEFAULT_K,
-    max_tokens: int | None = None,
-    stride: int | None = None,
-    context: int | None = None,
-    max_batch_tokens: int | None = None,
-    padding_side: str = "right",
-    cache_dir: str | os.PathLike | None = None,
     reference: LoadedModel | str | Path | None = None,
     reference_tokenizer: Any = None,
     recall_prefix: str | Sequence[str] | None = None,
     dcpdd_reference: Sequence[str] | TokenFrequencies | None = None,
-    dcpdd_clip: float = DEFAULT_CLIP,
+    cache_dir: str | os.PathLike | None = None,
+    padding_side: str = "right",
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
     row_chunk: int | None = None,
     vocab_chunk: int | None = None,
+    **overrides: Any,
 ) -> pd.DataFrame:
     """The scores table of ``corpus`` (columns ``id``, ``text``, optional ``member``) under ``model``.
 
     ``model`` is a ``LoadedModel`` (from ``load_model``), a local path / hub id, or an in-memory
-    transformers model with its ``tokenizer``; ``reference`` likewise. ``scores`` names attacks of
-    ``ATTACKS`` (default: loss, zlib, mink, minkpp); the side data, when given, adds the attacks that read it:
-    ``reference`` the ``ref`` score, ``recall_prefix`` (known non-member texts, joined by a blank line) the
-    ReCaLL score, ``dcpdd_reference`` (texts of a local reference corpus, or their ``count_tokens``) the
-    DC-PDD score with clip ``dcpdd_clip``. Texts longer than the context are scored with sliding windows
-    (``stride``, default half the context) unless ``max_tokens`` truncates them first. With ``cache_dir``,
-    scores are cached per text and only missing texts are computed. ``max_batch_tokens`` is the token budget
-    of a batch (rows x width, padding included; default ``default_batch_tokens`` of the model's device).
-    ``df.attrs`` records the model fingerprint and the scoring parameters.
+    transformers model with its ``tokenizer``; ``reference`` likewise. ``options`` is the scoring section
+    (``ScoringConfig``); keyword ``overrides`` change single options (``scores``, ``k`` or ``k_grid``,
+    ``max_tokens``, ``stride``, ``context``, ``batch_tokens`` or ``max_batch_tokens``, ``dcpdd_clip``).
+    ``scores`` names attacks of ``ATTACKS``; the side data, given loaded (``llm_audit.steps.score`` loads what a
+    section names), adds the attacks that read it: ``reference`` the ``ref`` score, ``recall_prefix`` (known
+    non-member texts, joined by a blank line) the ReCaLL score, ``dcpdd_reference`` (texts of a local reference
+    corpus, or their ``count_tokens``) the DC-PDD score. Texts longer than the context are scored with sliding
+    windows (``stride``, default half the context) unless ``max_tokens`` truncates them first. A batch holds at
+    most ``batch_tokens`` tokens, padding included (null: ``default_batch_tokens`` of the model's device); torch
+    runs on the cores this process may use. Scores are cached per text in ``cache_dir`` (or, when ``options`` is
+    given, in its cache folder) and only missing texts are computed. ``df.attrs`` records the model fingerprint
+    and the scoring parameters.
     """
-    k_grid = _check_options(corpus, k_grid, max_tokens, max_batch_tokens)
+    o = _options(options, overrides)
+    if cache_dir is None and options is not None:
+        cache_dir = o.cache_folder()
+    for column in ("id", "text"):
+        if column not in corpus.columns:
+            raise AuditError(f"corpus: no '{column}' column")
+    k_grid = tuple(float(k) for k in o.k)
     given = {"reference": reference, "recall_prefix": _prefix_texts(recall_prefix), "dcpdd_reference": dcpdd_reference}
     supplied = [name for name, value in given.items() if value is not None]
-    chosen = choose(scores, supplied)
+    chosen = choose(o.scores, supplied)
     target = _as_loaded(model, tokenizer)
-    side = _side_data(given, target, reference_tokenizer, dcpdd_clip)
+    side = _side_data(given, target, reference_tokenizer, o.dcpdd_clip)
     passes = build_passes({"main", *(p for name in chosen for p in ATTACKS[name].passes)}, target, side,
-                          context, stride)
-    groups = cache_groups(chosen, supplied, passes, side, k_grid, max_tokens)
+                          o.context, o.stride)
+    groups = cache_groups(chosen, supplied, passes, side, k_grid, o.max_tokens)
     hashes = corpus["text"].map(text_hash)
-    budget = max_batch_tokens or default_batch_tokens(input_device(target.model).type)
+    budget = o.batch_tokens or default_batch_tokens(input_device(target.model).type)
     execution = Execution(budget, padding_side, row_chunk, vocab_chunk, progress, on_batch)
     with torch_threads(cores_per_process()):
-        values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, max_tokens,
+        values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, o.max_tokens,
                                        execution, cache_dir=cache_dir)
     out = _table(corpus, values.loc[hashes], chosen, k_grid)
-    out.attrs.update(_provenance(chosen, k_grid, max_tokens, passes, side, given))
+    out.attrs.update(_provenance(chosen, k_grid, o.max_tokens, passes, side, given))
     out.attrs.update(n_computed=int(computed), n_texts=int(len(out)))
     return out
 
 
-def _check_options(corpus: pd.DataFrame, k_grid: Sequence[float], max_tokens: int | None,
-                   max_batch_tokens: int | None) -> tuple[float, ...]:
-    """Refuse bad options before any model loads; the k grid as floats."""
-    for column in ("id", "text"):
-        if column not in corpus.columns:
-            raise AuditError(f"corpus: no '{column}' column")
-    k_grid = tuple(float(k) for k in k_grid)
-    if any(not 0 < k <= 1 for k in k_grid):
-        raise AuditError(f"k: every k must be in (0, 1], got {', '.join(map(str, k_grid))}")
-    if max_tokens is not None and max_tokens < 2:
-        raise AuditError(f"max_tokens: must be at least 2, got {max_tokens}")
-    if max_batch_tokens is not None and max_batch_tokens < 1:
-        raise AuditError(f"max_batch_tokens: must be positive, got {max_batch_tokens}")
-    return k_grid
+_ALIASES = {"k_grid": "k", "max_batch_tokens": "batch_tokens"}  # the keywords' names before the scoring section
+
+
+def _options(options: ScoringConfig | None, overrides: dict[str, Any]) -> ScoringConfig:
+    """The section with the keyword overrides applied, its values checked (the side data is checked by
+    ``choose``, against what was given loaded)."""
+    changes = {_ALIASES.get(key, key): value for key, value in overrides.items()}
+    unknown = [key for key in changes if key not in ScoringConfig.keys()]
+    if unknown:
+        raise TypeError(f"score_corpus() got an unexpected keyword argument {unknown[0]!r}")
+    if changes.get("scores", ()) is None:
+        del changes["scores"]  # None: the section's
+    for key in ("scores", "k"):
+        if key in changes:
+            changes[key] = list(changes[key])
+    o = (options or ScoringConfig()).with_(**changes)
+    o.check_values(Checker())
+    return o
 
 
 def _prefix_texts(recall_prefix: str | Sequence[str] | None) -> list[str] | None:

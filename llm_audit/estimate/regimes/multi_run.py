@@ -6,7 +6,7 @@ resampling runs (clusters) and units independently."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd

@@ -5,7 +5,7 @@ estimate rests on no interference between units, and says so."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd

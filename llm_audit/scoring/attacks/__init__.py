@@ -33,17 +33,26 @@ from llm_audit.scoring.attacks.zlib_ratio import zlib_ratio
 
 
 class SideData(NamedTuple):
-    """Data an attack needs besides the audited model, and the options that supply it (for error messages)."""
+    """Data an attack needs besides the audited model, and the option that supplies it (for error messages)."""
 
     what: str
-    flag: str
     config_key: str  # under `scoring.`
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag of the option, as the scoring section declares it."""
+        import dataclasses
+
+        from llm_audit.schema import flag_of
+        from llm_audit.scoring.options import ScoringConfig
+
+        return flag_of(next(f for f in dataclasses.fields(ScoringConfig) if f.name == self.config_key))
 
 
 SIDE_DATA: dict[str, SideData] = {  # keyed by the keyword of ``score_corpus`` that takes it
-    "reference": SideData("a reference model", "--ref-model", "reference_model"),
-    "recall_prefix": SideData("known non-member prefix texts", "--recall-prefix", "recall_prefix"),
-    "dcpdd_reference": SideData("a reference corpus for token frequencies", "--dcpdd-reference", "dcpdd_reference"),
+    "reference": SideData("a reference model", "reference_model"),
+    "recall_prefix": SideData("known non-member prefix texts", "recall_prefix"),
+    "dcpdd_reference": SideData("a reference corpus for token frequencies", "dcpdd_reference"),
 }
 
 PASSES: dict[str, tuple[str, ...]] = {  # pass -> the side data it needs
@@ -54,14 +63,15 @@ PASSES: dict[str, tuple[str, ...]] = {  # pass -> the side data it needs
 }
 
 ATTACKS: dict[str, Attack] = {  # in the order of the scores table's columns
-    "loss": Attack(loss),
-    "zlib": Attack(zlib_ratio),
-    "mink": Attack(mink, uses_k=True),
-    "minkpp": Attack(minkpp, uses_k=True),
-    "dcpdd": Attack(dcpdd, needs=("dcpdd_reference",)),
-    "lowercase": Attack(lowercase, passes=("main", "lowercased")),
-    "ref": Attack(ref, passes=("main", "reference")),
-    "recall": Attack(recall, passes=("main", "prefixed")),
+    "loss": Attack(loss, units="nats per token (mean log-probability)"),
+    "zlib": Attack(zlib_ratio, units="nats per token per byte of zlib-compressed text"),
+    "mink": Attack(mink, uses_k=True, units="nats per token (mean log-probability of the k least likely tokens)"),
+    "minkpp": Attack(minkpp, uses_k=True, units="standard deviations of the next-token log-probability"),
+    "dcpdd": Attack(dcpdd, needs=("dcpdd_reference",), units="probability x log inverse frequency, per token"),
+    "lowercase": Attack(lowercase, passes=("main", "lowercased"),
+                        units="a ratio of two mean log-probabilities (unitless)"),
+    "ref": Attack(ref, passes=("main", "reference"), units="nats per token (target minus reference log-probability)"),
+    "recall": Attack(recall, passes=("main", "prefixed"), units="a ratio of two mean log-likelihoods (unitless)"),
 }
 
 DEFAULT_SCORES = ("loss", "zlib", "mink", "minkpp")
@@ -117,5 +127,14 @@ def columns(name: str, k_grid: Sequence[float]) -> dict[str, float | None]:
     return {f"{name}_{format(k, 'g')}": k for k in k_grid}
 
 
+def score_units(column: str) -> str | None:
+    """The units of a scores-table column (``loss``, ``mink_0.2``), or None for a column no attack names."""
+    if column in ATTACKS:
+        return ATTACKS[column].units or None
+    name, _, k = column.rpartition("_")
+    attack = ATTACKS.get(name)
+    return attack.units or None if attack is not None and attack.uses_k else None
+
+
 __all__ = ["ATTACKS", "Attack", "AttackInput", "DEFAULT_K", "DEFAULT_SCORES", "PASSES", "SIDE_DATA", "SideData",
-           "available", "choose", "columns", "missing_message", "requirements", "unknown_message"]
+           "available", "choose", "columns", "missing_message", "requirements", "score_units", "unknown_message"]

@@ -36,12 +36,14 @@ class Attack:
     """A membership score ``fn(view, k) -> float``: higher = more likely member, NaN when the text has no
     scored token. ``passes``: the passes it reads (their side data comes with them, see ``PASSES``);
     ``uses_k``: computed once per k of the grid (columns ``<name>_<k>``), else called with ``k=None``;
-    ``needs``: side data ``fn`` reads itself from ``view.side`` (its ``key()`` enters the cache key)."""
+    ``needs``: side data ``fn`` reads itself from ``view.side`` (its ``key()`` enters the cache key);
+    ``units``: what one unit of the score is, for the report (a mean difference is printed in them)."""
 
     fn: Callable[[AttackInput, float | None], float]
     passes: tuple[str, ...] = ("main",)
     uses_k: bool = False
     needs: tuple[str, ...] = ()
+    units: str = ""
 
 
 def mean_logp(stats: TokenStats) -> float:
