@@ -21,9 +21,10 @@ token, and on a GPU whose peak is known (or given with --peak-tflops) the fracti
 ``--batching`` compares, on the demo corpus (the shipped Pile subset) and the State of the Union chunks of
 configs/smollm2_sotu.yaml, the batching rule of llm_audit.scoring.batching (rows of a batch each fill at least
 MIN_FILL of its width; windows sorted by length within blocks) with the rule before it (a batch grows in text
-order until rows x width reaches the token budget): the padding share of every batch plan (no model needed),
-then, on a subset of the texts, score_corpus's tokens/s under each rule and budget (median of interleaved
-rounds) and the largest score difference between the rules.
+order until rows x width reaches the token budget): the padding share of every batch plan of the whole corpus
+(no forward pass needed); the real tokens per second of the transformer body over each plan, timed on every
+k-th batch (the plan's own mix of widths; interleaved rounds, median); and, on a subset of the texts, the
+largest difference between score_corpus's scores under the two rules.
 """
 
 from __future__ import annotations
@@ -232,6 +233,29 @@ def subset(texts: list[str], lengths: list[int], k: int) -> list[str]:
     return [texts[i] for i in order[np.linspace(0, len(texts) - 1, min(k, len(texts))).astype(int)]]
 
 
+def sampled(batches: list[list], tokens: int) -> list[list]:
+    """Every k-th batch of a plan, k chosen so that about ``tokens`` real tokens are kept: a sample with the
+    plan's own mix of widths and fills."""
+    real = sum(w.end - w.begin for b in batches for w in b)
+    return batches[:: max(1, round(real / tokens))]
+
+
+def time_plan(model, batches: list[list], vocab: int, device) -> tuple[float, int]:
+    """Seconds of the transformer body (no LM head: llm-audit applies it only at scored positions) over
+    these batches, right-padded, random token ids; and their real tokens."""
+    body, gen = model.base_model, torch.Generator().manual_seed(0)
+    real = 0
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in batches:
+            lens = [w.end - w.begin for w in b]
+            ids = torch.randint(vocab, (len(b), max(lens)), generator=gen).to(device)
+            mask = (torch.arange(max(lens))[None, :] < torch.tensor(lens)[:, None]).long().to(device)
+            body(input_ids=ids, attention_mask=mask, use_cache=False)
+            real += sum(lens)
+    return time.perf_counter() - start, real
+
+
 def batching_main(args, device, dtype) -> None:
     models = args.models.split(",")
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -257,36 +281,50 @@ def batching_main(args, device, dtype) -> None:
                     old, new = plan_batches(lens, room, b, "old"), plan_batches(lens, room, b, "new")
                     cells.append(f"{padding_share(old):.1%} ({len(old)}) -> {padding_share(new):.1%} ({len(new)})")
                 print(f"| {corpus} | {len(lens)} | {sum(lens):,} | {room} | " + " | ".join(cells) + " |")
-        print(f"\n## {name}: tokens/s of score_corpus, {args.texts} texts per corpus, median of {args.repeat} "
-              "interleaved rounds\n")
-        print("| corpus | context | rule, budget | tokens | padding | tok/s | vs old rule at budget "
-              f"{budgets[-1]} | max abs score difference | load average |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for corpus, texts in corpora.items():
-            chosen = subset(texts, lengths[corpus], args.texts)
-            table = pd.DataFrame({"id": [str(i) for i in range(len(chosen))], "text": chosen})
-            lens = [len(i) for i in tokenizer(chosen, add_special_tokens=True, split_special_tokens=True)["input_ids"]]
-            for room in contexts:
+        if not args.sample_tokens:
+            continue
+        timed_contexts = [min(contexts)] if args.short_context else contexts
+        print(f"\n## {name}: real tokens/s of the transformer body over each whole-corpus plan (a sample of every "
+              f"k-th batch, about {args.sample_tokens:,} real tokens), median of {args.repeat} interleaved rounds\n")
+        print(f"| corpus | context | rule, budget | padding | batches timed (their padding) | tok/s | vs old rule at "
+              f"budget {budgets[-1]} | load average |")
+        print("|---|---|---|---|---|---|---|---|")
+        vocab = model.get_input_embeddings().weight.shape[0]
+        for corpus, lens in lengths.items():
+            for room in timed_contexts:
                 runs = [("old", budgets[-1])] + [("new", b) for b in budgets]
-                times: dict = {r: [] for r in runs}
-                scores: dict = {}
+                plans = {r: plan_batches(lens, room, r[1], r[0]) for r in runs}
+                samples = {r: sampled(plans[r], args.sample_tokens) for r in runs}
+                rates: dict = {r: [] for r in runs}
                 load = []
                 for _ in range(args.repeat):
                     for r in runs:
-                        with rule(r[0]):
-                            start = time.perf_counter()
-                            scores[r] = score_corpus(table, lm, context=room, max_batch_tokens=r[1], progress=False)
-                            times[r].append(time.perf_counter() - start)
+                        seconds, real = time_plan(model, samples[r], vocab, device)
+                        rates[r].append(real / seconds)
                         load.append(os.getloadavg()[0])
-                tokens = sum(lens)
-                base = tokens / float(np.median(times[runs[0]]))
-                cols = [c for c in scores[runs[0]].columns if c not in ("id", "n_tokens", "truncated")]
+                base = float(np.median(rates[runs[0]]))
                 for r in runs:
-                    rate = tokens / float(np.median(times[r]))
-                    diff = float(np.nanmax(np.abs(scores[r][cols].to_numpy() - scores[runs[0]][cols].to_numpy())))
-                    pad = padding_share(plan_batches(lens, room, r[1], r[0]))
-                    print(f"| {corpus} | {room} | {r[0]}, {r[1]} | {tokens:,} | {pad:.1%} | {rate:,.0f} | {rate / base:.2f} | "
-                          f"{diff:.1e} | {min(load):.1f}-{max(load):.1f} |", flush=True)
+                    rate = float(np.median(rates[r]))
+                    print(f"| {corpus} | {room} | {r[0]}, {r[1]} | {padding_share(plans[r]):.1%} | {len(samples[r])} "
+                          f"({padding_share(samples[r]):.1%}) | "
+                          f"{rate:,.0f} | {rate / base:.2f} | {min(load):.1f}-{max(load):.1f} |", flush=True)
+        if not args.texts:
+            continue
+        print(f"\n## {name}: score_corpus under each rule, {args.texts} texts per corpus: largest score difference\n")
+        print("| corpus | context | texts | tokens | max abs score difference, new vs old rule |")
+        print("|---|---|---|---|---|")
+        for corpus, texts in corpora.items():
+            chosen = subset(texts, lengths[corpus], args.texts)
+            table = pd.DataFrame({"id": [str(i) for i in range(len(chosen))], "text": chosen})
+            tokens = sum(len(i) for i in tokenizer(chosen, add_special_tokens=True, split_special_tokens=True)["input_ids"])
+            for room in contexts:
+                scores = {}
+                for r in ("old", "new"):
+                    with rule(r):
+                        scores[r] = score_corpus(table, lm, context=room, max_batch_tokens=budgets[-1], progress=False)
+                cols = [c for c in scores["old"].columns if c not in ("id", "n_tokens", "truncated")]
+                diff = float(np.nanmax(np.abs(scores["new"][cols].to_numpy() - scores["old"][cols].to_numpy())))
+                print(f"| {corpus} | {room} | {len(chosen)} | {tokens:,} | {diff:.1e} |", flush=True)
 
 
 def main() -> None:
@@ -307,9 +345,13 @@ def main() -> None:
     parser.add_argument("--vocab-chunk", type=int, help="logits tile vocabulary slice (default: 1024 on CPU, 16384 on GPU)")
     parser.add_argument("--batching", action="store_true", help="the batching rule: padding and tokens/s, old vs new")
     parser.add_argument("--budgets", default="2048,8192", help="--batching: token budgets (the last: the old rule's)")
-    parser.add_argument("--texts", type=int, default=48, help="--batching: texts per corpus for the tokens/s rounds")
+    parser.add_argument("--texts", type=int, default=48,
+                        help="--batching: texts per corpus scored under both rules for the score difference (0: none)")
+    parser.add_argument("--sample-tokens", type=int, default=4096,
+                        help="--batching: real tokens of the batches timed per plan (0: padding shares only)")
     parser.add_argument("--short-context", type=int, default=256,
-                        help="--batching: a context shorter than the texts' longest, so that long texts slide (0: none)")
+                        help="--batching: a context shorter than the texts' longest, so that long texts slide; the plans "
+                        "are timed at this context only (0: none, the model's context timed)")
     args = parser.parse_args()
     args.models = args.models or ("gpt2-small (124M),smollm2" if args.batching else ",".join(GPT2_SHAPES))
     if args.batching:

@@ -34,7 +34,7 @@ def test_defaults_and_relative_paths(tmp_path, corpus_file):
     assert cfg.corpus.path == str(corpus_file.resolve())
     assert cfg.model.name == "gpt2"  # not a local path: kept as a hub id
     assert cfg.scoring.k == [0.1, 0.2, 0.5]
-    assert cfg.scoring.batch_tokens is None  # the device's default
+    assert cfg.scoring.batch_tokens == 8192
     assert cfg.estimate.fpr == [0.001, 0.01, 0.05]
     assert cfg.model.trust_remote_code is False and cfg.model.allow_pickle is False
     assert cfg.report.formats == ["md", "html"]
@@ -130,7 +130,7 @@ def test_reference_lists_every_key():
     for key in ("`corpus.path`", "`model.allow_pickle`", "`scoring.batch_tokens`", "`covariates.tfidf_k`",
                 "`estimate.dp_delta`", "`report.formats`", "`name`"):
         assert key in ref
-    assert "| `scoring.batch_tokens` | `null` |" in ref
+    assert "| `scoring.batch_tokens` | `8192` |" in ref
 
 
 def test_example_config_lists_every_key_as_generated():

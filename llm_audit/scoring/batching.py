@@ -59,16 +59,6 @@ def check_window_params(context: int, stride: int | None) -> int:
 
 MIN_FILL = 0.85  # a batch's rows each fill at least this share of its width (benchmarks/README.md, padding)
 BLOCK_BATCHES = 64  # windows are sorted by length within blocks of this many batches' worth of tokens
-# Token budget of a batch by device type: on a CPU a batch of 2,048 tokens already keeps the matrix products
-# efficient, and smaller batches keep the activations in cache (benchmarks/README.md, scoring batching); a GPU
-# needs large batches to fill its cores.
-BATCH_TOKENS = {"cpu": 2048}
-GPU_BATCH_TOKENS = 8192
-
-
-def default_batch_tokens(device_type: str) -> int:
-    """The token budget of a batch on a device of this type ("cpu", "cuda", "mps", ...)."""
-    return BATCH_TOKENS.get(device_type, GPU_BATCH_TOKENS)
 
 
 def pack(windows: Sequence[Window], max_batch_tokens: int, min_fill: float = MIN_FILL) -> list[list[Window]]:

@@ -28,7 +28,7 @@ from llm_audit.scoring.passes import PassRun, encode
 class Execution:
     """How the passes run; no effect on the numbers beyond float rounding."""
 
-    max_batch_tokens: int  # scoring.batch_tokens (score_corpus resolves null to its device's default)
+    max_batch_tokens: int  # scoring.batch_tokens
     padding_side: str = "right"
     row_chunk: int | None = None
     vocab_chunk: int | None = None

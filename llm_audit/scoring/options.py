@@ -56,8 +56,7 @@ class ScoringConfig(Section):
     stride: int | None = option("sliding-window stride for texts longer than the context (null: half the context)",
                                 default=None)
     context: int | None = option("window length in tokens (null: the model's context)", default=None)
-    batch_tokens: int | None = option("token budget of one batch (padded length x texts; null: 2048 on a CPU, 8192 "
-                                      "on a GPU)", default=None)
+    batch_tokens: int = option("token budget of one batch (padded length x texts)", default=8192)
     reference_model: str | None = option("a second model (local folder or hub id) for the `ref` score",
                                          flag="--ref-model", path="model", default=None)
     recall_prefix: str | None = option("corpus file of known non-member texts, concatenated into the ReCaLL prefix "

@@ -17,10 +17,8 @@ from llm_audit.errors import AuditError
 from llm_audit.parallel import torch_threads, usable_cores
 from llm_audit.schema import Checker
 from llm_audit.scoring.attacks import ATTACKS, available, choose, columns
-from llm_audit.scoring.batching import default_batch_tokens
 from llm_audit.scoring.cache import ScoreCache
 from llm_audit.scoring.engine import Execution, Group, Job
-from llm_audit.scoring.forward import input_device
 from llm_audit.scoring.frequencies import TokenFrequencies, count_tokens
 from llm_audit.scoring.model import LoadedModel, load_model, wrap_model
 from llm_audit.scoring.options import ScoringConfig
@@ -154,8 +152,7 @@ def score_corpus(
     non-member texts, joined by a blank line) the ReCaLL score, ``dcpdd_reference`` (texts of a local reference
     corpus, or their ``count_tokens``) the DC-PDD score. Texts longer than the context are scored with sliding
     windows (``stride``, default half the context) unless ``max_tokens`` truncates them first. A batch holds at
-    most ``batch_tokens`` tokens, padding included (null: ``default_batch_tokens`` of the model's device); torch
-    runs on the cores this process may use. Scores are cached per text in ``cache_dir`` (or, when ``options`` is
+    most ``batch_tokens`` tokens, padding included; torch runs on the cores this process may use. Scores are cached per text in ``cache_dir`` (or, when ``options`` is
     given, in its cache folder) and only missing texts are computed. ``df.attrs`` records the model fingerprint
     and the scoring parameters.
     """
@@ -175,8 +172,7 @@ def score_corpus(
                           o.context, o.stride)
     groups = cache_groups(chosen, supplied, passes, side, k_grid, o.max_tokens)
     hashes = corpus["text"].map(text_hash)
-    budget = o.batch_tokens or default_batch_tokens(input_device(target.model).type)
-    execution = Execution(budget, padding_side, row_chunk, vocab_chunk, progress, on_batch)
+    execution = Execution(o.batch_tokens, padding_side, row_chunk, vocab_chunk, progress, on_batch)
     with torch_threads(cores_per_process()):
         values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, o.max_tokens,
                                        execution, cache_dir=cache_dir)
