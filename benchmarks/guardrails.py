@@ -96,7 +96,8 @@ def overlap_study(seeds: int, jobs: int) -> None:
         at = [r for r in runs if r["a"] == a]
         counts = " / ".join(str(sum(r["verdict"] == v for r in at)) for v in ("identified", "weak_overlap", "not_identified"))
         printed = [r for r in at if r["verdict"] != "not_identified"]
-        width = f"{np.mean([r['ipw'][1] - r['ipw'][0] for r in printed]):.3f}" if printed else "n/a"
+        shown = [r["ipw"] for r in printed if r["ipw"] is not None]  # a method can be withheld on its own
+        width = f"{np.mean([ci[1] - ci[0] for ci in shown]):.3f}" if shown else "n/a"
         cover = {m: (f"{np.mean([covers(r[m], truth) for r in printed]):.0%} of {len(printed)}" if printed else "none printed")
                  for m in ("ipw", "dr")}
         print(f"| {a:g} | {np.mean([r['blind_auc'] for r in at]):.3f} | {counts} | {width} | {cover['ipw']} | {cover['dr']} |")

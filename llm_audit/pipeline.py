@@ -169,9 +169,9 @@ class _Audit:
         """Check what can be checked without a model, open (or make) the run folder, record the config."""
         run_dir = run_dir_for(config, runs_dir)
         corpus = load_audit_corpus(config)
-        if config.estimate.regime == "multi-run":
-            raise AuditError("estimate.regime: multi-run needs the scores of several models; score each with "
-                             "`llm-audit score` and use `llm-audit estimate --regime multi-run`")
+        if config.estimate.regime in ("multi-run", "paired"):
+            raise AuditError(f"estimate.regime: {config.estimate.regime} needs the scores of several models; score "
+                             f"each with `llm-audit score` and use `llm-audit estimate --regime {config.estimate.regime}`")
         if config.estimate.inclusion:  # a bad inclusion table fails now, not after the scoring
             from llm_audit.estimate.regimes import inclusion_probabilities
 

@@ -82,8 +82,17 @@ def covariates(corpus_df: pd.DataFrame, options: CovariatesConfig, *, tokenizer:
 
 
 def estimate(scores: pd.DataFrame, covariates_df: pd.DataFrame | None, options: EstimateConfig, *,
-             score_columns: list[str] | None = None) -> Estimates:
-    """Step 3: the estimates of the regime the section names (the covariates are read by zero-run only)."""
+             score_columns: list[str] | None = None, scores_without: pd.DataFrame | None = None) -> Estimates:
+    """Step 3: the estimates of the regime the section names (the covariates are read by zero-run only;
+    ``scores_without``, the same texts under the model that did not see them, by paired only)."""
+    if options.regime == "paired":
+        from llm_audit.estimate.regimes.paired import paired
+
+        if scores_without is None:
+            raise AuditError("scores without: required for the paired regime (the same ids scored by the model "
+                             "that did not see them)")
+        return paired(scores, scores_without, scores=score_columns, fpr=options.fpr,
+                      n_bootstrap=options.bootstrap, seed=options.seed)
     if options.regime == "zero-run":
         from llm_audit.estimate import ZeroRunEstimator
 

@@ -447,6 +447,14 @@ def _score_as_covariate(tmp):
     return _covariates_case(tmp, s, c.assign(loss=s["loss"]), "covariates table: column 'loss' is also a score column of the scores table")
 
 
+def _negative_control_missing(tmp):
+    s, c = estimate_tables()
+    nc = np.full(len(c), 0.5)
+    nc[4] = np.nan
+    return _covariates_case(tmp, s, c.assign(negative_control=nc), "covariates table: column 'negative_control' has 1 "
+                            "missing or non-numeric value(s), e.g. id 'u4' (row 4)")
+
+
 def _config_eta_zero(tmp):
     return config_case(tmp, base_config(estimate__eta=0), "config.yaml: estimate.eta: must be in (0, 0.5), got 0")
 
@@ -502,6 +510,7 @@ CASES = {
     "infinite covariate": _infinite_covariate,
     "member column in the covariates that disagrees": _member_covariate_disagrees,
     "score column as a covariate": _score_as_covariate,
+    "negative control with a missing value": _negative_control_missing,
     "config: estimate.eta 0": _config_eta_zero,
 }
 

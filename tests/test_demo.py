@@ -61,7 +61,7 @@ def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     kwargs = dict(small=True, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", truth=False, log=lambda m: None)
     result = run_demo(**kwargs)
     assert result.trained
-    est = result.estimates.to_dict()
+    est = result.estimates
     for score in ("loss", "mink_0.2"):
         naive = est.value(score, "naive", "auc")
         dr = est.value(score, "dr", "auc")

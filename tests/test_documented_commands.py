@@ -56,6 +56,36 @@ RUN = {
     "--out scores.parquet": "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
     "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
         "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit run configs/hubble_1b_paired.yaml":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit score runs/inputs/hubble_passages.jsonl --model "
+    "allegrolab/hubble-1b-100b_toks-standard-hf --revision step48000 --scores loss,zlib,mink,minkpp "
+    "--out runs/hubble1b_100b_paired/scores_without.parquet":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit estimate --regime paired --scores runs/hubble1b_100b_paired/scores.parquet "
+    "--scores-without runs/hubble1b_100b_paired/scores_without.parquet --out "
+    "runs/hubble1b_100b_paired/oracle.json":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit oracle --scores-with runs/hubble1b_100b_paired/scores.parquet --scores-without "
+    "runs/hubble1b_100b_paired/scores_without.parquet --covariates "
+    "runs/hubble1b_100b_paired/covariates.parquet --selection "
+    "n_tokens:-1,domain=passages_wikipedia:1,domain=passages_gutenberg_unpopular:-1 --draws 100 "
+    "--bootstrap 500 --out-dir runs/hubble1b_100b_paired/harness":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit run configs/olmo2_179m_canaries_paired.yaml":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit score runs/inputs/toaa_canaries.jsonl --model sbordt/OLMo-2-179M --scores "
+    "loss,zlib,mink,minkpp --out runs/olmo2_179m_canaries_paired/scores_without.parquet":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit estimate --regime paired --scores runs/olmo2_179m_canaries_paired/scores.parquet "
+    "--scores-without runs/olmo2_179m_canaries_paired/scores_without.parquet --out "
+    "runs/olmo2_179m_canaries_paired/oracle.json":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
+    "llm-audit oracle --scores-with runs/olmo2_179m_canaries_paired/scores.parquet --scores-without "
+    "runs/olmo2_179m_canaries_paired/scores_without.parquet --covariates "
+    "runs/olmo2_179m_canaries_paired/covariates.parquet --selection n_tokens:-1,domain=rare_8tok_16x:1 "
+    "--draws 100 --bootstrap 500 --out-dir runs/olmo2_179m_canaries_paired/harness":
+        "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
     "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
         "test_commands_that_need_the_hub_get_as_far_as_they_can_offline",
 }
@@ -73,12 +103,6 @@ NOT_RUN = {
     "--dtype bfloat16 --cache-dir /scratch/score-cache --out scores.parquet":
         "needs 4 GPUs and the hub; test_scoring_runner.py runs `accelerate launch --multi_gpu --num_processes 2 "
         "-m llm_audit score` with a tiny model on 2 CPU processes",
-    "python -m llm_audit.corpora hubble --out runs/inputs/hubble_passages.jsonl":
-        "downloads Hubble's passage files from the hub; the loader runs offline on local files in the same format "
-        "in test_pair_corpora.py",
-    "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
-        "downloads the canary dataset from the hub; the loader runs offline on local files in the same format in "
-        "test_pair_corpora.py",
     "torchrun --nproc_per_node 2 -m llm_audit score ... --cache-dir D":
         "a sketch: `...` stands for the options of the command above it",
 }
@@ -304,6 +328,38 @@ OFFLINE_STOPS = {  # how far each command gets without the hub: the one-line err
         "allegrolab/passages_wikipedia: cannot download",
     "python -m llm_audit.corpora toaa --conditions rare_8tok_16x plain_16x --out runs/inputs/toaa_canaries.jsonl":
         "sbordt/TOAA-Membership-Inference: cannot download",
+    # the model pairs' commands: the corpus (made by the corpora commands above) and then the two scores tables
+    # (made by the hub models) are missing offline; tests/test_paired_cli.py runs the pair commands on local tables
+    "llm-audit run configs/hubble_1b_paired.yaml":
+        "corpus.path: no such file: ../runs/inputs/hubble_passages.jsonl",
+    "llm-audit score runs/inputs/hubble_passages.jsonl --model "
+    "allegrolab/hubble-1b-100b_toks-standard-hf --revision step48000 --scores loss,zlib,mink,minkpp "
+    "--out runs/hubble1b_100b_paired/scores_without.parquet":
+        "runs/inputs/hubble_passages.jsonl: no such file",
+    "llm-audit estimate --regime paired --scores runs/hubble1b_100b_paired/scores.parquet "
+    "--scores-without runs/hubble1b_100b_paired/scores_without.parquet --out "
+    "runs/hubble1b_100b_paired/oracle.json":
+        "runs/hubble1b_100b_paired/scores.parquet: no such file",
+    "llm-audit oracle --scores-with runs/hubble1b_100b_paired/scores.parquet --scores-without "
+    "runs/hubble1b_100b_paired/scores_without.parquet --covariates "
+    "runs/hubble1b_100b_paired/covariates.parquet --selection "
+    "n_tokens:-1,domain=passages_wikipedia:1,domain=passages_gutenberg_unpopular:-1 --draws 100 "
+    "--bootstrap 500 --out-dir runs/hubble1b_100b_paired/harness":
+        "runs/hubble1b_100b_paired/scores.parquet: no such file",
+    "llm-audit run configs/olmo2_179m_canaries_paired.yaml":
+        "corpus.path: no such file: ../runs/inputs/toaa_canaries.jsonl",
+    "llm-audit score runs/inputs/toaa_canaries.jsonl --model sbordt/OLMo-2-179M --scores "
+    "loss,zlib,mink,minkpp --out runs/olmo2_179m_canaries_paired/scores_without.parquet":
+        "runs/inputs/toaa_canaries.jsonl: no such file",
+    "llm-audit estimate --regime paired --scores runs/olmo2_179m_canaries_paired/scores.parquet "
+    "--scores-without runs/olmo2_179m_canaries_paired/scores_without.parquet --out "
+    "runs/olmo2_179m_canaries_paired/oracle.json":
+        "runs/olmo2_179m_canaries_paired/scores.parquet: no such file",
+    "llm-audit oracle --scores-with runs/olmo2_179m_canaries_paired/scores.parquet --scores-without "
+    "runs/olmo2_179m_canaries_paired/scores_without.parquet --covariates "
+    "runs/olmo2_179m_canaries_paired/covariates.parquet --selection n_tokens:-1,domain=rare_8tok_16x:1 "
+    "--draws 100 --bootstrap 500 --out-dir runs/olmo2_179m_canaries_paired/harness":
+        "runs/olmo2_179m_canaries_paired/scores.parquet: no such file",
 }
 
 

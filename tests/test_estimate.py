@@ -127,7 +127,7 @@ def test_same_seed_gives_byte_identical_json(tmp_path):
     assert (m["method"], m["estimand"], m["population"]) == ("ipw", "ate", "all")
     assert set(m["tpr_at_fpr"]) == {"0.01", "0.05"}
     assert m["auc"]["ci"][0] <= m["auc"]["value"] <= m["auc"]["ci"][1]
-    assert set(d["curves"]["score"]) == {"naive", "ipw", "dr"}
+    assert set(d["curves"]["score"]) == {"naive", "ipw", "dr", "ebal", "ipw_ato", "dr_ato"}
     assert all(len(v["fpr"]) <= 200 for v in d["curves"]["score"].values())
     hist = d["diagnostics"]["propensity_histogram"]
     assert sum(hist["member"]) + sum(hist["nonmember"]) == 1_500

@@ -139,8 +139,12 @@ SEVERITY = {"identified": 0, "weak_overlap": 1, "not_identified": 2}
 @pytest.mark.slow
 def test_weak_overlap_widens_intervals_then_is_not_identified(overlap_grid):
     by_a = {a: [r for r in overlap_grid if r[0] == a] for a in OVERLAP_GRID}
-    widths = [np.mean([ci[1] - ci[0] for _, _, ci, _ in by_a[a]]) for a in (0.0, 1.0, 2.0)]
-    assert widths[0] < widths[1] < widths[2]  # less overlap, fewer effective units, wider intervals
+    # Among the intervals printed (beyond 20% clipped units the figure is refused): less overlap, fewer
+    # effective units, wider intervals.
+    printed = {a: [ci for _, _, ci, _ in by_a[a] if ci is not None] for a in (0.0, 1.0, 2.0)}
+    assert all(len(printed[a]) >= len(SEEDS) // 2 for a in printed), {a: len(v) for a, v in printed.items()}
+    widths = [np.mean([ci[1] - ci[0] for ci in printed[a]]) for a in (0.0, 1.0, 2.0)]
+    assert widths[0] < widths[1] < widths[2]
     severity = [np.mean([SEVERITY[v] for _, v, _, _ in by_a[a]]) for a in OVERLAP_GRID]
     assert all(x <= y for x, y in zip(severity, severity[1:])), severity
     assert severity[0] == 0 and severity[-1] == 2  # identified without confounding, refused when near-separable
@@ -148,17 +152,11 @@ def test_weak_overlap_widens_intervals_then_is_not_identified(overlap_grid):
         assert ipw is None and dr is None  # no corrected number is printed
 
 
-OVERLAP_DEFECT = (
-    "estimate.diagnostics.overlap_verdict: at confounding a=3-4 (blind AUC 0.91-0.96) the verdict is still "
-    "`weak_overlap` and an IPW interval is printed, yet it covers the true causal AUC in 40-55% of datasets "
-    "(benchmarks/README.md, Guardrails; clipping "
-    "at eta=0.02 caps the weights, so the ESS stays high and the intervals stop widening while the bias grows); "
-    "the verdict should reach `not_identified` first (e.g. count clipped units or compute the ESS before clipping)")
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=OVERLAP_DEFECT)
 def test_a_printed_interval_still_covers_the_truth_under_weak_overlap(overlap_grid):
+    """Was a strict xfail: at a = 3-4 (blind AUC 0.91-0.96) printed IPW intervals covered the truth in 40-55% of
+    datasets, clipping at eta capping the weights so that the ESS stayed high while the bias grew. More than 20%
+    of units clipped now refuses the figure (estimate/verdict.py, docs/refuters.md)."""
     truth = true_metrics(1.0, 0.5, n_mc=10**6)["auc"]  # the ATE target does not depend on a
     for a in OVERLAP_GRID:
         printed = [ipw for r_a, verdict, ipw, _ in overlap_grid if r_a == a and verdict != "not_identified"]

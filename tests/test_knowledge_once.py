@@ -65,7 +65,8 @@ def test_every_option_is_declared_in_one_section_with_its_doc():
             assert f.metadata.get("doc"), f"{section}.{f.name} has no documentation"
     by_hand = {"score": {"--out", "--overwrite", "--no-progress", "--lowercase"},
                "covariates": {"--out", "--overwrite"},
-               "estimate": {"--scores", "--covariates", "--common-ids", "--scores-cols", "--out", "--overwrite"},
+               "estimate": {"--scores", "--covariates", "--scores-without", "--common-ids", "--scores-cols", "--out",
+                            "--overwrite"},
                "report": {"--estimates", "--out-dir", "--title", "--overwrite"}}
     commands = build_parser()._subparsers._group_actions[0].choices
     for command, allowed in by_hand.items():

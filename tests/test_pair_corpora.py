@@ -103,11 +103,16 @@ def test_corpora_command_line_writes_a_corpus_load_corpus_reads(argv, expect, tm
 
 @pytest.mark.parametrize("name", ["hubble_1b_paired.yaml", "olmo2_179m_canaries_paired.yaml"])
 def test_pair_configs_name_both_models_and_the_membership(name):
+    """A pair config is an audit config (the model that saw the texts) whose header scores the same corpus under
+    the other model and runs the paired regime and the oracle harness on the two tables."""
+    from llm_audit.config import SECTIONS
+
     data = yaml.safe_load((CONFIGS / name).read_text())
-    pair = data["paired"]
-    for model in (data["model"], pair["model_without"]):
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+", model["name"])
-        assert "revision" in model  # pinned, or null with the reason stated in the file
-    assert data["model"]["name"] != pair["model_without"]["name"]
-    assert pair["membership"] and pair["inserted_column"] == "member"
-    assert set(data["oracle"]["propensity"]) and data["oracle"]["draws"] >= 100
+    assert set(data) <= {"name", *SECTIONS}  # only the schema's sections: `llm-audit run` reads it
+    header = (CONFIGS / name).read_text().split("\nname:")[0]
+    assert "Membership: member =" in header
+    without = re.search(r"llm-audit score \S+ --model ([\w.-]+/[\w.-]+)", header).group(1)
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", data["model"]["name"]) and without != data["model"]["name"]
+    assert "revision" in data["model"]  # pinned, or null with the reason stated in the file
+    assert f"--regime paired --scores runs/{data['name']}/scores.parquet" in header
+    assert re.search(r"llm-audit oracle .*--selection \S+ --draws 100", header)

@@ -14,10 +14,11 @@ POSITIONAL = {"corpus.path": "corpus"}
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "covariates",
-        help="compute the covariates of each text (length, date, domain, lexical, TF-IDF/SVD)",
+        help="compute the covariates of each text (length, date, domain, lexical, TF-IDF/SVD) and the negative-control score",
         description="Write a covariates table keyed by id: properties of each text that do not depend on the "
-        "audited model. Missing values are imputed with a <col>_missing indicator. With --config, the tokenizer "
-        "of n_tokens defaults to the config's model, as in `llm-audit run`.",
+        "audited model. Missing values are imputed with a <col>_missing indicator. With membership labels, also the "
+        "negative_control column: a model-free text classifier's out-of-fold P(member | text), never a covariate. "
+        "With --config, the tokenizer of n_tokens defaults to the config's model, as in `llm-audit run`.",
     )
     p.add_argument("--out", required=True, help="output table (.parquet or .csv)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -68,6 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scores", required=True, help="scores table (.parquet or .csv) with id, member and score columns; "
                    "multi-run: a long table (run, id, score columns), one row per run and text")
     p.add_argument("--covariates", help="covariates table (.parquet or .csv) keyed by id (zero-run only; required there)")
+    p.add_argument("--scores-without", help="paired regime: the same ids scored by the model that did not see the "
+                   "inserted texts (--scores: by the model that did, its `member` column = inserted)")
     p.add_argument("--common-ids", action="store_true",
                    help="tables with different id sets: estimate on the ids both hold (default: refuse, with the counts)")
     p.add_argument("--scores-cols", help="comma-separated score columns (default: every numeric non-reserved column)")
@@ -87,26 +89,32 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".json":  # before any work: the estimates are JSON whatever the name says
         raise AuditError(f"--out: {args.out}: must end in .json (the estimates are written as JSON)")
     options = gather(args, SECTIONS)["estimate"]
-    per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if options.regime == "multi-run" else None
+    per_unit_out = out.with_name(f"{out.stem}_per_unit.parquet") if options.regime in ("multi-run", "paired") else None
     for path in (out, per_unit_out):
         if path is not None:
             check_target(path, overwrite=args.overwrite)
     if options.regime == "zero-run" and not args.covariates:
         raise AuditError("--covariates: required for the zero-run regime")
+    if (options.regime == "paired") != bool(args.scores_without):
+        raise AuditError("--scores-without: required for, and only for, --regime paired")
     scores = read_table(args.scores)
     cols = [c.strip() for c in args.scores_cols.split(",") if c.strip()] if args.scores_cols else None
     tables = {"scores table": args.scores, "covariates table": args.covariates, "scores": args.scores,
+              "scores (model with the texts)": args.scores, "scores (model without them)": args.scores_without,
               "inclusion": options.inclusion, "inclusion probabilities": options.inclusion}
     try:
         covariates = None
         if options.regime == "zero-run":
             scores, covariates = _on_common_ids(scores, read_table(args.covariates), args.scores, args.covariates,
                                                 args.common_ids)
-        est = steps.estimate(scores, covariates, options, score_columns=cols)
+        without = read_table(args.scores_without) if args.scores_without else None
+        est = steps.estimate(scores, covariates, options, score_columns=cols, scores_without=without)
     except AuditError as exc:
         raise _naming_files(exc, tables) from None
     if args.covariates and options.regime != "zero-run":
-        est.add_note(f"--covariates ignored: membership was randomized ({options.regime}), so no covariate correction is made")
+        why = ("the pair observes both potential scores of every text" if options.regime == "paired"
+               else f"membership was randomized ({options.regime})")
+        est.add_note(f"--covariates ignored: {why}, so no covariate correction is made")
     if per_unit_out is not None:
         write_table(est.tables["per_unit"], per_unit_out)
     est.save(out, overwrite=args.overwrite)

@@ -2,6 +2,8 @@
 
 A new covariate is one function ``(corpus, given: ExtractorInput) -> (columns, notes)`` in its own module plus
 one line in ``EXTRACTORS``; ``given.options`` holds the step's options, ``given.tokenizer`` the tokenizer.
+``negative_control`` is named like an extractor but is not a covariate: it is the one step that reads the
+membership labels, and its column has a reserved role in the estimate step (docs/refuters.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from llm_audit.covariates.domain import domain_covariates
 from llm_audit.covariates.length import length_covariates
 from llm_audit.covariates.lexical import lexical_covariates
 from llm_audit.covariates.missing import impute_and_prune
-from llm_audit.covariates.options import CovariatesConfig, Extracted, ExtractorInput
+from llm_audit.covariates.negative_control import negative_control_score
+from llm_audit.covariates.options import NEGATIVE_CONTROL, CovariatesConfig, Extracted, ExtractorInput
 from llm_audit.covariates.reference import reference_loss_covariates
 from llm_audit.covariates.text_projection import tfidf_covariates
 from llm_audit.errors import AuditError
@@ -28,6 +31,9 @@ EXTRACTORS: dict[str, Callable[[pd.DataFrame, ExtractorInput], Extracted]] = {
     "tfidf": tfidf_covariates,
     "ref_loss": reference_loss_covariates,
 }
+
+# Every name ``extract_covariates`` accepts: the covariate extractors and the negative-control score.
+EXTRACTOR_NAMES = (*EXTRACTORS, NEGATIVE_CONTROL)
 
 # Carried through from the corpus when present: the estimator keeps the chunks of one document in one fold.
 GROUP_COLUMN = "group"
@@ -51,7 +57,9 @@ def extract_covariates(
     section names. Returns ``id`` followed by float covariates and string categories, with no missing value
     left. ``attrs["imputed"]`` maps each imputed column to its count of imputed rows, ``attrs["notes"]`` says
     what was read from where, capped, skipped or dropped, and ``attrs["extractors"]`` lists the extractors run.
-    The covariates never see ``member``: they describe the texts, not the audited model or the labels.
+    The covariates never see ``member``: they describe the texts, not the audited model or the labels. The
+    ``negative_control`` column (when named and the corpus is labelled) is the exception that is not a covariate:
+    the out-of-fold P(member | text) of a text classifier, which the estimate step keeps out of the design.
     A ``group`` column of the corpus (the document a chunk was cut from) is carried through as is.
     """
     options = options or CovariatesConfig()
@@ -71,7 +79,7 @@ def extract_covariates(
     visible = corpus.drop(columns=[c for c in ("member",) if c in corpus.columns])
     parts: list[pd.DataFrame] = []
     notes: list[str] = []
-    for name in names:
+    for name in [n for n in names if n in EXTRACTORS]:
         columns, extractor_notes = EXTRACTORS[name](visible, given)
         parts.append(columns)
         notes.extend(extractor_notes)
@@ -85,6 +93,12 @@ def extract_covariates(
         # A chunk without a document is its own document.
         groups = corpus[GROUP_COLUMN].astype(object)
         table.insert(1, GROUP_COLUMN, groups.where(groups.notna(), corpus["id"]).astype(str))
+    if NEGATIVE_CONTROL in names:
+        labelled = corpus.assign(**({GROUP_COLUMN: table[GROUP_COLUMN]} if GROUP_COLUMN in table else {}))
+        score, nc_notes = negative_control_score(labelled, seed=options.seed)
+        notes.extend(nc_notes)
+        if score is not None:
+            table.insert(1 + (GROUP_COLUMN in table), NEGATIVE_CONTROL, score.to_numpy())
     table.attrs = {"imputed": imputed, "notes": notes + drop_notes, "extractors": names}
     return table
 

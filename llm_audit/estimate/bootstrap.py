@@ -81,7 +81,9 @@ def replicate(fits: dict[str, Fit], counts: ResamplingCounts, *, jobs: int = 1,
 
     def one(k: int) -> dict[str, Replicates]:
         c = counts.chunk(k)
-        return {name: fit.replicates(c if name not in rows else c[:, rows[name]]) for name, fit in fits.items()}
+        cache: dict = {}  # shared by the fits of this chunk on all units (the counts in each score's sorted order)
+        return {name: fit.replicates(c, cache) if name not in rows else fit.replicates(c[:, rows[name]])
+                for name, fit in fits.items()}
 
     parts = parallel_map(one, range(len(counts)), jobs=jobs)
     return {name: _concat([p[name] for p in parts]) for name in fits}
@@ -96,12 +98,10 @@ def bootstrap_replicates(
 
 
 def _concat(parts: list[Replicates]) -> Replicates:
-    return {
-        "auc": np.concatenate([p["auc"] for p in parts]),
-        "advantage": np.concatenate([p["advantage"] for p in parts]),
-        "mean_diff": np.concatenate([p["mean_diff"] for p in parts]),
-        "tpr_at_fpr": {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]},
-    }
+    """Chunks of replicates joined along the replicate axis (metrics (B,), curves (B, G), TPRs per target)."""
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "tpr_at_fpr"}
+    out["tpr_at_fpr"] = {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]}
+    return out
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:

@@ -20,6 +20,9 @@ from llm_audit.errors import AuditError, plain
 
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 GROUP_COLUMN = "group"
+# The negative-control score (docs/refuters.md): a text classifier's out-of-fold P(member | text). A column of the
+# covariates table with a role of its own, like ``group``: never a covariate, the negative-control refuter's score.
+NEGATIVE_CONTROL_COLUMN = "negative_control"
 MIN_PER_ARM = 20  # fewer units in an arm: naive figures only, the corrected ones are not identified
 MIN_NAIVE_PER_ARM = 2  # fewer: not even a naive AUC worth reporting
 MAX_LEVELS = 200  # a categorical with more levels is not a covariate the one-hot design can use
@@ -36,6 +39,7 @@ class AuditData:
     groups: np.ndarray | None
     notes: list[str] = field(default_factory=list)
     constant_scores: list[str] = field(default_factory=list)
+    negative_control: np.ndarray | None = None  # (n,) the negative-control score, when the covariates carry it
 
 
 def _is_categorical(col: pd.Series) -> bool:
@@ -153,6 +157,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     groups = None
     if GROUP_COLUMN in cov.columns:
         groups = cov.pop(GROUP_COLUMN).astype(str).to_numpy()
+    negative_control = _negative_control(cov.pop(NEGATIVE_CONTROL_COLUMN), sid) if NEGATIVE_CONTROL_COLUMN in cov else None
     notes: list[str] = []
     if "member" in cov.columns:
         notes.append(_drop_label(cov, member, sid))
@@ -186,8 +191,19 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
         notes.append(f"score '{c}' is constant: every AUC is 0.5 by construction")
     return AuditData(
         ids=sid.to_numpy(), member=member, scores=score_arrays, covariates=cov[keep],
-        groups=groups, notes=notes, constant_scores=constant,
+        groups=groups, notes=notes, constant_scores=constant, negative_control=negative_control,
     )
+
+
+def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:
+    """The negative-control score as floats; refused, by id, when a value is missing or not a finite number."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AuditError(f"covariates table: column '{NEGATIVE_CONTROL_COLUMN}' has {int(bad.sum())} missing or non-numeric "
+                         f"value(s), e.g. id '{ids.iloc[i]}' (row {i}): it must be a probability for every text")
+    return values
 
 
 def design_transformer(covariates: pd.DataFrame) -> ColumnTransformer:

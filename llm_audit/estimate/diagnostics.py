@@ -77,13 +77,18 @@ def placebo_auc(
     return float(np.mean(aucs))
 
 
-def placebo_tolerance(member: np.ndarray, weight: np.ndarray) -> float:
-    """How far from 0.5 a placebo AUC may fall by chance: 3 standard errors of an AUC under the null,
-    sqrt((n1 + n0 + 1) / (12 n1 n0)), with the arms' effective (Kish) sizes since the AUC is weighted;
-    never under 0.05, the shift worth flagging on any sample size."""
+def null_auc_se(member: np.ndarray, weight: np.ndarray) -> float:
+    """Standard error of an AUC under the null (no separation): sqrt((n1 + n0 + 1) / (12 n1 n0)), with the arms'
+    effective (Kish) sizes since the AUC is weighted."""
     t = np.asarray(member).astype(bool)
     n1, n0 = kish_ess(weight[t]), kish_ess(weight[~t])
-    return max(0.05, 3 * float(np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))))
+    return float(np.sqrt((n1 + n0 + 1) / (12 * n1 * n0)))
+
+
+def placebo_tolerance(member: np.ndarray, weight: np.ndarray, floor: float = 0.03) -> float:
+    """How far from 0.5 a placebo AUC may fall by chance: 3 null standard errors, never under ``floor`` (a shift
+    too small to matter whatever the sample size)."""
+    return max(floor, 3 * null_auc_se(member, weight))
 
 
 def dp_auc_bound(epsilon: float, delta: float = 0.0) -> float:

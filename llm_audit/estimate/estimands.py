@@ -8,10 +8,17 @@ it (docs/method.md, "Target populations"). With e = e(x) the propensity:
 | ate | all units | 1 | 1/e | 1/(1-e) |
 | att | members' covariates | T | 1 | e/(1-e) |
 | atc | non-members' covariates | 1-T | (1-e)/e | 1 |
+| ato | overlap population, density prop. to e(1-e) | e(1-e) | 1-e | e |
 
 r weights the IPW contrast (Hajek-normalized within each arm) and the residual term of the doubly robust
 estimator; h weights its outcome-model term. ``weight_bounds`` gives the range of r when each unit's
 propensity odds may be off by a factor in [1/Gamma, Gamma] (the sensitivity analysis).
+
+``ato`` (overlap weights, Li, Morgan and Zaslavsky 2018) averages over the units whose membership is most
+uncertain: it is defined wherever the arms overlap at all, its weights are bounded by 1, so it needs no clipping
+(``needs_clipping``), and it is the number shown first when ``ate`` is not identified. Entropy balancing has no
+ATO form (``balanceable``): its target is a mean of the design columns, and the overlap population's mean is
+itself a function of the propensity.
 
 To add an estimand: one ``Estimand`` subclass below (or in its own file) and one line in ``ESTIMANDS``.
 """
@@ -26,6 +33,9 @@ class Estimand:
 
     name: str = ""
     population: str = ""
+    label: str = ""  # a short name for report labels (empty: the population)
+    needs_clipping: bool = True  # r divides by e or 1-e: the propensity is clipped to [eta, 1-eta] first
+    balanceable: bool = True  # entropy balancing can target this population (a mean of the design columns)
 
     def density(self, e: np.ndarray, member: np.ndarray) -> np.ndarray:
         """h_i, each unit's weight in the target population (its empirical counterpart), shape (n,)."""
@@ -79,7 +89,22 @@ class ATC(Estimand):
         return np.where(t, (1.0 - e) / e, 1.0)
 
 
-ESTIMANDS: dict[str, Estimand] = {e.name: e for e in (ATE(), ATT(), ATC())}
+class ATO(Estimand):
+    """Overlap weights (Li, Morgan, Zaslavsky 2018): target density e(1-e), residual weights 1-e (members) and
+    e (non-members), both in [0, 1]."""
+
+    name, population, label = "ato", "overlap population (density prop. to e(1-e))", "overlap weights"
+    needs_clipping, balanceable = False, False
+
+    def density(self, e, member):
+        return e * (1.0 - e)
+
+    def residual_weights(self, e, member):
+        t = np.asarray(member).astype(bool)
+        return np.where(t, 1.0 - e, e)
+
+
+ESTIMANDS: dict[str, Estimand] = {e.name: e for e in (ATE(), ATT(), ATC(), ATO())}
 
 
 def get_estimand(name: str) -> Estimand:

@@ -53,6 +53,38 @@ def weighted_auc(scores: np.ndarray, member: np.ndarray, weight: np.ndarray | No
     return float(roc_auc_score(np.asarray(member).astype(int), scores, sample_weight=weight))
 
 
+def weighted_auc_se(scores: np.ndarray, member: np.ndarray, weight: np.ndarray | None = None,
+                    groups: np.ndarray | None = None) -> float:
+    """Standard error of the weighted AUC from its influence function (DeLong, DeLong, Clarke-Pearson 1988, with
+    weights): each member's placement A_i (the weighted share of non-members it beats, ties 1/2) and each
+    non-member's B_j (the weighted share of members above it); with weights normalized within each arm, unit i's
+    term is psi_i = w_i (A_i - AUC) or w_j (B_j - AUC) and Var = sum psi_i^2. With ``groups`` (chunks of one
+    document) the terms are summed within each group first: chunks of a document are not independent. Unit
+    weights give DeLong's variance with 1/n in place of 1/(n - 1). The weights are taken as fixed (the
+    propensity's own error is left out)."""
+    s = np.asarray(scores, dtype=float)
+    t = np.asarray(member).astype(bool)
+    w = np.ones_like(s) if weight is None else np.asarray(weight, dtype=float)
+    w1, w0 = w[t] / w[t].sum(), w[~t] / w[~t].sum()
+    place_1 = _weighted_share_below(s[t], s[~t], w0)  # A_i
+    place_0 = 1.0 - _weighted_share_below(s[~t], s[t], w1)  # B_j: members strictly above plus half the ties
+    auc = float(np.sum(w1 * place_1))
+    psi = np.empty(len(s))
+    psi[t], psi[~t] = w1 * (place_1 - auc), w0 * (place_0 - auc)
+    if groups is not None:
+        psi = np.bincount(np.unique(np.asarray(groups), return_inverse=True)[1], weights=psi)
+    return float(np.sqrt(np.sum(psi**2)))
+
+
+def _weighted_share_below(x: np.ndarray, ref: np.ndarray, ref_w: np.ndarray) -> np.ndarray:
+    """For each x: the weighted share of ``ref`` strictly below it plus half the share tied with it."""
+    order = np.argsort(ref, kind="mergesort")
+    ref_sorted, cw = ref[order], np.r_[0.0, np.cumsum(ref_w[order])]
+    lo = cw[np.searchsorted(ref_sorted, x, side="left")]
+    hi = cw[np.searchsorted(ref_sorted, x, side="right")]
+    return (lo + 0.5 * (hi - lo)) / cw[-1]
+
+
 def curve_auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
     """Trapezoid area: on a curve with every distinct score as a point this is the Mann-Whitney AUC
     with ties counted 1/2."""

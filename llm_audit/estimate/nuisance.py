@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 
 from llm_audit.estimate import diagnostics as dg
+from llm_audit.estimate.balance import Balance, assess_balance
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns
 from llm_audit.estimate.estimands import Estimand
-from llm_audit.estimate.propensity import Overlap, apply_overlap, blind_baseline_auc, cross_fit_propensity, fold_splits
+from llm_audit.estimate.propensity import (
+    Overlap, apply_overlap, blind_baseline_auc, cross_fit_propensity, fixed_tuning, fold_splits,
+)
 from llm_audit.estimate.verdict import OverlapThresholds, overlap_verdict
 from llm_audit.estimate.weights import arm_ess, hajek
 
@@ -40,8 +43,8 @@ class Nuisance:
     overlap_population: dict[str, int]
     corrected: Population | None  # where the corrected methods run; None: nowhere
     notes: list[str] = field(default_factory=list)
-    smd: dict[str, dict[str, float]] = field(default_factory=dict)
-    smd_max_after: float | None = None
+    balance: Balance = field(default_factory=Balance)  # of the IPW weights on the kept units
+    refit_model: Any = "logistic"  # the propensity model with its tuning fixed, for the refuters' refits
 
     @property
     def identified(self) -> bool:
@@ -50,17 +53,17 @@ class Nuisance:
 
 def fit_nuisance(
     data: AuditData, estimand: Estimand, *, folds: int, eta: float, trim: bool, model: Any,
-    fold_seed: int, model_seed: int, thresholds: OverlapThresholds, jobs: int = 1,
+    fold_seed: int, model_seed: int, thresholds: OverlapThresholds,
 ) -> Nuisance:
-    """Cross-fit the propensity (the folds on ``jobs`` workers), clip or trim it, and decide the verdict and the
-    corrected population."""
+    """Cross-fit the propensity, clip or trim it, and decide the verdict and the corrected population."""
     t = data.member
     splits = fold_splits(t, data.groups, folds, fold_seed)
-    e_raw = cross_fit_propensity(data.covariates, t, splits, model=model, seed=model_seed, jobs=jobs)
+    fitted: list = []
+    e_raw = cross_fit_propensity(data.covariates, t, splits, model=model, seed=model_seed, fitted=fitted)
     ov = apply_overlap(e_raw, t, eta, trim)
     blind = blind_baseline_auc(e_raw, t)
     notes = []
-    if blind < 0.5 - dg.placebo_tolerance(t, np.ones(len(t))):
+    if blind < 0.5 - dg.placebo_tolerance(t, np.ones(len(t)), floor=0.05):
         notes.append(f"blind-baseline AUC {blind:.3f} is below chance: out of fold the propensity model predicts "
                      "membership worse than a constant (too few units for the covariates?); its weights add variance")
     keep = ov.keep
@@ -75,9 +78,11 @@ def fit_nuisance(
         reasons.append(f"fewer than {MIN_PER_ARM} units per arm left after trimming")
     if trim:
         notes.append(f"corrected estimates on the {int(keep.sum())} units with propensity in [{eta}, {1 - eta}] (trimmed)")
-    nu = Nuisance(splits, e_raw, ov, blind, verdict, reasons, n_keep, ess, {}, None, notes)
+    nu = Nuisance(splits, e_raw, ov, blind, verdict, reasons, n_keep, ess, {}, None, notes,
+                  refit_model=fixed_tuning(model, fitted))
     nu.corrected = _corrected_population(nu, t, trim)
-    nu.smd, nu.smd_max_after = _balance(data, w_keep, keep)
+    names, xb = balance_columns(data.covariates)
+    nu.balance = assess_balance(names, xb, t, w_keep, np.flatnonzero(keep))
     return nu
 
 
@@ -101,17 +106,6 @@ def _corrected_population(nu: Nuisance, t: np.ndarray, trim: bool) -> Population
     return Population(overlap_rows, "overlap", "_overlap")
 
 
-def _balance(data: AuditData, w_keep: np.ndarray, keep: np.ndarray) -> tuple[dict, float | None]:
-    """SMD of every design column before and after weighting, and the largest |SMD| after."""
-    t = data.member
-    names, xb = balance_columns(data.covariates)
-    smd_before, _ = dg.standardized_mean_differences(xb, t, np.ones(len(t)))
-    _, smd_after = dg.standardized_mean_differences(xb[keep], t[keep], w_keep)
-    smd = {nm: {"before": float(b), "after": float(a)} for nm, b, a in zip(names, smd_before, smd_after)}
-    worst = float(np.nanmax(np.abs(smd_after))) if len(names) and np.isfinite(smd_after).any() else None
-    return smd, worst
-
-
 def propensity_diagnostics(nu: Nuisance, t: np.ndarray) -> dict[str, Any]:
     """The propensity stage's part of ``diagnostics`` in estimates.json."""
     return {
@@ -124,7 +118,8 @@ def propensity_diagnostics(nu: Nuisance, t: np.ndarray) -> dict[str, Any]:
         "clipped": nu.overlap.n_clipped,
         "trimmed": nu.overlap.n_trimmed,
         "propensity_histogram": dg.propensity_histogram(nu.e_raw, t),
-        "smd": nu.smd,
-        "smd_max_after": nu.smd_max_after,
+        "smd": nu.balance.columns,
+        "smd_max_after": nu.balance.smd_max_after,
+        "balance": nu.balance.summary(),
         "overlap_population": nu.overlap_population,
     }

@@ -8,22 +8,36 @@ from typing import Literal
 from llm_audit.schema import Checker, Section, option
 
 PROPENSITY_MODELS = ("logistic", "hgb")
-OUTCOME_MODELS = ("linear", "hgb")
+OUTCOME_MODELS = ("auto", "linear", "hgb", "distribution")
+INTERVALS = ("auto", "bootstrap", "influence")
+INFLUENCE_ABOVE = 200_000  # intervals: auto switches from the bootstrap to influence functions above this n
 
 
 @dataclass
 class EstimateConfig(Section):
     target: str = option("target population (estimand): `ate` all units, `att` members' covariates, `atc` "
-                         "non-members'", default="ate")
+                         "non-members', `ato` the overlap population (weights e(1-e))", default="ate")
+    estimands: list[str] = option("estimands computed beside the target, each under its own result keys (`dr_ato`)",
+                                  default_factory=lambda: ["ato"])
     methods: list[str] = option("estimation methods, by their names in the method registry (naive is always "
-                                "computed): naive, ipw, dr", default_factory=lambda: ["naive", "ipw", "dr"])
+                                "computed): naive, ipw, dr, ebal (entropy balancing), dr_ebal (DR with entropy-"
+                                "balancing residual weights)", default_factory=lambda: ["naive", "ipw", "dr", "ebal"])
     eta: float = option("propensities are clipped to [eta, 1-eta]", default=0.02)
     trim: bool = option("drop units outside [eta, 1-eta] instead of clipping", default=False)
     folds: int = option("cross-fitting folds", default=5)
     propensity: Literal["logistic", "hgb"] = option("propensity model: logistic regression or gradient boosting",
                                                     default="logistic")
-    outcome: Literal["linear", "hgb"] = option("DR outcome model: location-scale linear or gradient boosting",
-                                               default="linear")
+    outcome: Literal["auto", "linear", "hgb", "distribution"] = option(
+        "DR outcome model: `auto` chooses per score by cross-validated Brier score inside the cross-fitting among "
+        "location-scale `linear`, location-scale gradient boosting `hgb` and `distribution` regression",
+        default="auto")
+    ebal_penalty: float = option("ridge penalty on the entropy-balancing dual (0: exact balance; > 0: approximate "
+                                 "balance for many columns and few units, the residual imbalance is reported)",
+                                 default=0.0)
+    intervals: Literal["auto", "bootstrap", "influence"] = option(
+        "how intervals are computed: `bootstrap` (stratified over units), `influence` (Gaussian draws of the "
+        f"curves' influence functions on the grid: fast at large n), `auto` (influence above {INFLUENCE_ABOVE:,} units)",
+        default="auto")
     refit_propensity: bool = option("refit the cross-fitted propensity inside each bootstrap replicate (slow)",
                                     default=False)
     bootstrap: int = option("bootstrap replicates for the 95% intervals (0: no intervals)", default=1000)
@@ -38,8 +52,9 @@ class EstimateConfig(Section):
     dp_epsilon: float | None = option("the model's DP epsilon, if trained with DP (adds the DP sanity bound)",
                                       default=None)
     dp_delta: float = option("the model's DP delta", default=0.0)
-    regime: Literal["zero-run", "one-run", "multi-run"] = option(
-        "how membership was assigned (docs/method.md, Regimes)", default="zero-run")
+    regime: Literal["zero-run", "one-run", "multi-run", "paired"] = option(
+        "how membership was assigned (docs/method.md, Regimes); paired: two models, one saw the texts "
+        "(docs/paired.md)", default="zero-run")
     inclusion_p: float | None = option("one-run: the probability with which each text was included at random "
                                        "(null: 0.5, unless `inclusion` gives one per text)", default=None)
     inclusion: str | None = option("one-run: table (`id`, `p`) of per-text inclusion probabilities, in place of "
@@ -51,8 +66,12 @@ class EstimateConfig(Section):
         from llm_audit.estimate.methods import METHODS
 
         c.require(self.target in ESTIMANDS, "target", f"must be one of {', '.join(ESTIMANDS)}, got {self.target!r}")
+        for i, name in enumerate(self.estimands):
+            c.require(name in ESTIMANDS, f"estimands[{i}]", f"must be one of {', '.join(ESTIMANDS)}, got {name!r}")
         for i, name in enumerate(self.methods):
             c.require(name in METHODS, f"methods[{i}]", f"unknown method {name!r} (known: {', '.join(METHODS)})")
+        c.require(self.ebal_penalty >= 0, "ebal_penalty", f"must be >= 0, got {self.ebal_penalty}")
+        c.require(self.intervals in INTERVALS, "intervals", f"must be one of {', '.join(INTERVALS)}, got {self.intervals!r}")
         # the estimator's own bound: eta = 0 leaves a propensity of 0 or 1 unclipped
         c.require(0 < self.eta < 0.5, "eta", f"must be in (0, 0.5), got {self.eta}")
         c.require(int(self.folds) == self.folds and self.folds >= 2, "folds", f"must be an integer >= 2, got {self.folds}")

@@ -194,6 +194,21 @@ class OracleResult:
         ])
 
 
+def _pool_covariates(covariates: pd.DataFrame, pool_ids: pd.Series, hidden: Sequence[str]) -> pd.DataFrame:
+    """The covariates of the pool texts, in the pool's order; AuditError for a missing id column, a pool text
+    without a row, or a hidden covariate that is not there."""
+    if "id" not in covariates.columns:
+        raise AuditError("covariates: no 'id' column")
+    cov = covariates.assign(id=covariates["id"].astype(str)).drop_duplicates("id").set_index("id")
+    missing = pool_ids[~pool_ids.isin(cov.index)]
+    if len(missing):
+        raise AuditError(f"covariates: no row for pool text id {missing.iloc[0]!r}")
+    unknown = [h for h in hidden if h not in cov.columns]
+    if unknown:
+        raise AuditError(f"hidden: no covariate '{unknown[0]}'")
+    return cov.loc[pool_ids.to_numpy()].reset_index()
+
+
 def _one_draw(r, e, truth, covariates, scores, fpr, seed, options):
     rng = np.random.default_rng([seed, r])
     member = (rng.random(len(e)) < e).astype(int)
@@ -247,17 +262,8 @@ def oracle_audit(
     cols = truth.score_names
     per_unit = truth.tables["per_unit"]
     pool_ids = per_unit.loc[per_unit["inserted"] == 1, "id"]
-    if "id" not in covariates.columns:
-        raise AuditError("covariates: no 'id' column")
-    cov = covariates.assign(id=covariates["id"].astype(str)).drop_duplicates("id").set_index("id")
-    missing = pool_ids[~pool_ids.isin(cov.index)]
-    if len(missing):
-        raise AuditError(f"covariates: no row for pool text id {missing.iloc[0]!r}")
-    cov = cov.loc[pool_ids.to_numpy()].reset_index()
+    cov = _pool_covariates(covariates, pool_ids, hidden)
     e = propensity.probabilities(cov)
-    unknown = [h for h in hidden if h not in cov.columns]
-    if unknown:
-        raise AuditError(f"hidden: no covariate '{unknown[0]}'")
     visible = cov.drop(columns=list(hidden))
 
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(

@@ -1,135 +1,158 @@
-"""The outcome model of the doubly robust estimators: mu_t(x, c) = P(S >= c | X = x, T = t) on a threshold grid,
-and m_t(x) = E[S | X = x, T = t] (docs/method.md, "Doubly robust estimators").
+"""The outcome model of the doubly robust estimators, cross-fitted: mu_t(x, c) = P(S >= c | X = x, T = t) on a
+threshold grid and m_t(x) = E[S | X = x, T = t] (docs/estimands.md, "Outcome models").
 
-Rather than one classifier per threshold (G x 2 arms x K folds fits: minutes at n = 100k), a location-scale
-distributional regression is fit per arm and fold: S = m_t(X) + s_t(X) Z, m_t a regression of S on X,
-log s_t^2 a regression of the squared residual on X, and Z's law the empirical distribution of the
-standardized training residuals. Then mu_t(x, c) = P(Z >= (c - m_t(x)) / s_t(x)), exact for any
-homoscedastic or scale-heteroscedastic noise law and 4 fits per arm and fold. Where this model is wrong,
-the AIPW residual term still corrects it as long as the propensity is right.
+With ``outcome: auto`` the CDF model is chosen per score among the candidates of ``outcome_models.py`` and
+``distribution_regression.py`` by Brier score averaged over the grid, inside the cross-fitting: for evaluation
+fold k the candidates are fit on two thirds of the other folds and scored on the last third, then the winner is
+refit on all the other folds and predicts fold k. Fold k's units never enter the choice made for them. The
+mean's location regression (linear or gradient boosting) is chosen the same way, by squared error. Distribution
+regression predicts n x G stacked rows; above ``DISTRIBUTION_MAX_UNITS`` units it leaves the automatic choice
+(named in the report) and can still be asked for by name. The final fits use at most ``FIT_MAX_UNITS`` training
+units per arm and fold (a seeded subsample), which bounds the time of gradient boosting at a million units.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import RegressorMixin, clone
-from sklearn.dummy import DummyRegressor
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import Ridge
+from joblib import Parallel, delayed
+from sklearn.base import RegressorMixin
+from threadpoolctl import threadpool_limits
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
-from llm_audit.estimate.options import OUTCOME_MODELS
-from llm_audit.parallel import parallel_map
+from llm_audit.estimate.distribution_regression import DistributionRegression
+from llm_audit.estimate.outcome_models import LocationRegression, LocationScale, brier
 
-
-def _regressor(model: str | RegressorMixin, seed: int, has_covariates: bool) -> RegressorMixin:
-    """A named regressor, or any scikit-learn regressor (cloned); the mean alone without covariates."""
-    if not has_covariates:
-        return DummyRegressor()
-    if isinstance(model, RegressorMixin):
-        return clone(model)
-    if model == "linear":
-        return Ridge(alpha=1e-3)  # a touch of ridge: one-hot levels plus an intercept are collinear
-    if model == "hgb":
-        return HistGradientBoostingRegressor(max_iter=200, early_stopping=False, random_state=seed)
-    raise ValueError(f"outcome model must be one of {OUTCOME_MODELS}, got {model!r}")
-
-
-class FoldDesigns:
-    """The covariate design (``design_transformer``) fit on the training units of each fold and arm, with the
-    design matrices of those units and of the fold's test units: what every score's outcome model of that fold
-    and arm is fit on. The design depends on the covariates only, so it is built once, on first use, and shared
-    by every score (rebuilding it per score was most of the outcome stage's time). Safe to share across
-    threads."""
-
-    def __init__(self, covariates: pd.DataFrame, member: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]):
-        self.has_covariates = covariates.shape[1] > 0
-        self.x = categorical_as_str(covariates) if self.has_covariates else pd.DataFrame({"_c": np.zeros(len(member))})
-        self.covariates, self.member, self.splits = covariates, member, splits
-        self._built: dict[tuple[int, int], tuple[np.ndarray, Any, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, fold: int, arm: int) -> tuple[np.ndarray, Any, Any]:
-        """(training rows, their design matrix, the design matrix of the fold's test units)."""
-        with self._lock:
-            if (fold, arm) not in self._built:
-                train, test = self.splits[fold]
-                rows = train[self.member[train] == arm]
-                xt, xtest = self.x.iloc[rows], self.x.iloc[test]
-                if self.has_covariates:
-                    design = design_transformer(self.covariates).fit(xt)
-                    xt, xtest = design.transform(xt), design.transform(xtest)
-                self._built[(fold, arm)] = (rows, xt, xtest)
-            return self._built[(fold, arm)]
+CDF_CANDIDATES = ("linear", "hgb", "distribution")
+MEAN_CANDIDATES = ("linear", "hgb")
+DISTRIBUTION_MAX_UNITS = 50_000
+SELECT_MAX_UNITS = 10_000  # per arm, for the inner fits of the choice: bounds its cost at large n
+# per arm and fold, for the final fits: past this the outcome model's error is small against the estimate's
+# sampling error, while gradient boosting's time keeps growing with the rows (a seeded subsample is used)
+FIT_MAX_UNITS = 50_000
 
 
 @dataclass(frozen=True)
-class OutcomeModel:
-    """Cross-fitted location-scale fits of one score: out-of-fold m_t(x_i), s_t(x_i), and per fold the
-    sorted standardized training residuals of each arm."""
+class OutcomeFit:
+    """Cross-fitted outcome predictions of one score for every unit (each from the models of its own fold)."""
 
-    loc: np.ndarray  # (2, n): m_0, m_1 out of fold
-    scale: np.ndarray  # (2, n)
-    fold_of: np.ndarray  # (n,) fold index of each unit
-    residuals: list[list[np.ndarray]]  # [fold][arm] sorted standardized residuals
+    grid: np.ndarray  # (G,) thresholds
+    mu: tuple[np.ndarray, np.ndarray]  # arm 0, arm 1: (n, G) float32, mu_t(X_i, c_g)
+    loc: np.ndarray  # (2, n): m_0, m_1
+    fold_of: np.ndarray  # (n,) evaluation fold of each unit
+    selection: dict = field(default_factory=dict)  # the choice and each candidate's score (for the report)
+
+
+def _cdf_learner(name: str | RegressorMixin, seed: int):
+    return DistributionRegression(seed=seed) if name == "distribution" else LocationScale(name, seed)
+
+
+def _inner_split(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two thirds / one third of one arm's training units (capped at SELECT_MAX_UNITS / half of it)."""
+    perm = rng.permutation(rows)
+    cut = max(1, (2 * len(perm)) // 3)
+    return perm[:cut][:SELECT_MAX_UNITS], perm[cut:][: SELECT_MAX_UNITS // 2]
+
+
+def _select(x: np.ndarray, s: np.ndarray, t: np.ndarray, train: np.ndarray, grid: np.ndarray,
+            candidates: tuple[str, ...], seed: int) -> tuple[str, str, dict, dict]:
+    """The CDF candidate with the least held-out Brier score and the location regression with the least held-out
+    squared error, both over the two arms' inner validation units of these training folds."""
+    rng = np.random.default_rng(seed)
+    briers, mses = dict.fromkeys(candidates, 0.0), dict.fromkeys(MEAN_CANDIDATES, 0.0)
+    n_valid = 0
+    for arm in (0, 1):
+        fit_rows, valid = _inner_split(train[t[train] == arm], rng)
+        if len(valid) == 0:
+            continue
+        xf, xv, sv = x[fit_rows], x[valid], s[valid]
+        for name in candidates:
+            model = _cdf_learner(name, seed).fit(xf, s[fit_rows], grid)
+            briers[name] += brier(model.survival(xv, grid), sv, grid) * len(valid)
+            if name in mses:  # the location-scale candidates carry the location regression of the mean
+                mses[name] += float(np.sum((model.location_.predict(xv) - sv) ** 2))
+        for name in MEAN_CANDIDATES:
+            if name not in candidates:
+                mses[name] += float(np.sum((LocationRegression(name, seed).fit(xf, s[fit_rows]).predict(xv) - sv) ** 2))
+        n_valid += len(valid)
+    briers = {k: v / max(n_valid, 1) for k, v in briers.items()}
+    mses = {k: v / max(n_valid, 1) for k, v in mses.items()}
+    return min(briers, key=briers.get), min(mses, key=mses.get), briers, mses
+
+
+def _candidates(model: str, n: int) -> tuple[tuple[str, ...], list[str]]:
+    if model != "auto":
+        return (), []
+    if n > DISTRIBUTION_MAX_UNITS:
+        return MEAN_CANDIDATES, [f"distribution regression left out of the outcome model choice above "
+                                 f"{DISTRIBUTION_MAX_UNITS:,} units (its n x G predictions dominate the time); "
+                                 "`outcome: distribution` asks for it"]
+    return CDF_CANDIDATES, []
+
+
+def _fit_fold(covariates: pd.DataFrame, score: np.ndarray, t: np.ndarray, train: np.ndarray, test: np.ndarray,
+              grid: np.ndarray, model: str | RegressorMixin, candidates: tuple[str, ...], seed: int) -> dict:
+    """One evaluation fold: the design fit on the training folds, the choice (made on the training folds only),
+    then the chosen models refit on the training folds of each arm and their predictions for the fold's units."""
+    design = design_transformer(covariates).fit(covariates.iloc[train])
+    x = np.asarray(design.transform(covariates), dtype=float)
+    out: dict = {"brier": None, "mse": None}
+    if candidates:
+        cdf_name, mean_name, out["brier"], out["mse"] = _select(x, score, t, train, grid, candidates, seed + 7919)
+    else:
+        cdf_name, mean_name = model, ("hgb" if model == "distribution" else model)
+    out["chosen"] = cdf_name if isinstance(cdf_name, str) else "custom"
+    out["mean_model"] = mean_name if isinstance(mean_name, str) else "custom"
+    out["mu"], out["loc"] = [], []
+    rng = np.random.default_rng(seed)
+    for arm in (0, 1):
+        tr = train[t[train] == arm]
+        if len(tr) > FIT_MAX_UNITS:
+            tr = np.sort(rng.choice(tr, size=FIT_MAX_UNITS, replace=False))
+        cdf = _cdf_learner(cdf_name, seed).fit(x[tr], score[tr], grid)
+        out["mu"].append(cdf.survival(x[test], grid))
+        same = isinstance(cdf, LocationScale) and cdf.family == mean_name
+        location = cdf.location_ if same else LocationRegression(mean_name, seed).fit(x[tr], score[tr])
+        out["loc"].append(location.predict(x[test]))
+    return out
 
 
 def fit_outcome(
-    covariates: pd.DataFrame,
-    member: np.ndarray,
-    score: np.ndarray,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    *,
-    model: str | RegressorMixin = "linear",
-    seed: int = 0,
-    jobs: int = 1,
-    designs: FoldDesigns | None = None,
-) -> OutcomeModel:
-    """The location-scale model of ``score``, one fit per fold and arm, on ``jobs`` workers
-    (``llm_audit.parallel``); ``designs`` shares the folds' design matrices between scores."""
-    designs = designs or FoldDesigns(covariates, member, splits)
-
-    def fit_one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        fold, arm = task
-        rows, xt, xtest = designs.get(fold, arm)
-        st = score[rows]
-        m = _regressor(model, seed, designs.has_covariates).fit(xt, st)
-        r = st - m.predict(xt)
-        # log r^2 regression: its intercept is biased by E log Z^2, a constant absorbed by Z's law
-        v = _regressor(model, seed, designs.has_covariates).fit(xt, np.log(r * r + 1e-12 * np.var(st) + 1e-300))
-        s_tr = np.exp(0.5 * v.predict(xt))
-        return np.sort(r / s_tr), m.predict(xtest), np.exp(0.5 * v.predict(xtest))
-
-    tasks = [(fold, arm) for fold in range(len(splits)) for arm in (0, 1)]
-    fits = dict(zip(tasks, parallel_map(fit_one, tasks, jobs=jobs)))
-    n = len(member)
-    loc, scale = np.empty((2, n)), np.empty((2, n))
-    fold_of = np.empty(n, dtype=int)
-    residuals: list[list[np.ndarray]] = []
-    for fold, (_, test) in enumerate(splits):
-        fold_of[test] = fold
+    covariates: pd.DataFrame, member: np.ndarray, score: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+    grid: np.ndarray, *, model: str | RegressorMixin = "auto", seed: int = 0, n_jobs: int = 1,
+) -> OutcomeFit:
+    """Cross-fit the outcome model of one score (chosen per fold when ``model`` is ``auto``). The folds run in
+    ``n_jobs`` threads, each model on one OpenMP thread: gradient boosting's own threads wait on each other at
+    every split, which on a shared machine made a fit 17x slower than on one thread."""
+    x = categorical_as_str(covariates) if covariates.shape[1] else pd.DataFrame({"_c": np.zeros(len(member))})
+    n, t = len(member), np.asarray(member)
+    candidates, notes = _candidates(model if isinstance(model, str) else "custom", n)
+    with threadpool_limits(1):
+        folds = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_fit_fold)(x, score, t, train, test, grid, model, candidates, seed + 7919 * k)
+            for k, (train, test) in enumerate(splits))
+    mu = (np.empty((n, len(grid)), dtype=np.float32), np.empty((n, len(grid)), dtype=np.float32))
+    loc, fold_of = np.empty((2, n)), np.empty(n, dtype=int)
+    for k, ((_, test), f) in enumerate(zip(splits, folds)):
+        fold_of[test] = k
         for arm in (0, 1):
-            _, loc[arm, test], scale[arm, test] = fits[(fold, arm)]
-        residuals.append([fits[(fold, 0)][0], fits[(fold, 1)][0]])
-    return OutcomeModel(loc=loc, scale=scale, fold_of=fold_of, residuals=residuals)
+            mu[arm][test], loc[arm, test] = f["mu"][arm], f["loc"][arm]
+    report = {"candidates": list(candidates), **{key: [f[key] for f in folds] for key in ("chosen", "mean_model")},
+              "brier": [f["brier"] for f in folds if f["brier"]], "mse": [f["mse"] for f in folds if f["mse"]]}
+    return OutcomeFit(grid, mu, loc, fold_of, _selection_report(report, notes))
 
 
-def survival_matrix(om: OutcomeModel, arm: int, grid: np.ndarray, units: slice = slice(None)) -> np.ndarray:
-    """mu_t(X_i, c_g) = P(S >= c_g | X_i, T = t) for the ``units`` (a slice of all), shape (units, G), float32 to
-    halve memory at large n."""
-    fold_of = om.fold_of[units]
-    loc, scale = om.loc[arm, units], om.scale[arm, units]
-    out = np.empty((len(fold_of), len(grid)), dtype=np.float32)
-    for k, res in enumerate(om.residuals):
-        idx = np.flatnonzero(fold_of == k)
-        z = (grid[None, :] - loc[idx, None]) / scale[idx, None]
-        r = res[arm]
-        out[idx] = 1.0 - np.searchsorted(r, z, side="left") / len(r)
+def _selection_report(report: dict, notes: list[str]) -> dict:
+    """Per candidate its Brier score averaged over folds, the choice per fold, and the most frequent choice."""
+    out = {"chosen": Counter(report["chosen"]).most_common(1)[0][0], "per_fold": report["chosen"],
+           "mean_model": Counter(report["mean_model"]).most_common(1)[0][0], "mean_model_per_fold": report["mean_model"],
+           "candidates": report["candidates"], "notes": notes}
+    if report["brier"]:
+        out["brier"] = {c: float(np.mean([b[c] for b in report["brier"]])) for c in report["brier"][0]}
+        out["mean_mse"] = {c: float(np.mean([m[c] for m in report["mse"]])) for c in report["mse"][0]}
     return out
 
 

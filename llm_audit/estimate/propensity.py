@@ -14,14 +14,13 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.options import PROPENSITY_MODELS
-from llm_audit.parallel import parallel_map
 
 
 def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -69,31 +68,36 @@ def cross_fit_propensity(
     *,
     model: str | ClassifierMixin = "logistic",
     seed: int = 0,
-    jobs: int = 1,
+    fitted: list[Pipeline] | None = None,
 ) -> np.ndarray:
-    """Out-of-fold e_hat for every unit, the folds fit on ``jobs`` workers (``llm_audit.parallel``); the
-    overall member share when there is no covariate (a per-fold share would differ by fold and perturb the
-    weights for nothing)."""
+    """Out-of-fold e_hat for every unit; the overall member share when there is no covariate (a
+    per-fold share would differ by fold and perturb the weights for nothing). ``fitted``, when given, receives
+    each fold's fitted pipeline."""
     if covariates.shape[1] == 0:
         return np.full(len(member), float(np.mean(member)))
     x = categorical_as_str(covariates)
-
-    def fit_fold(split: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        train, test = split
-        pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])
-        return pipe.predict_proba(x.iloc[test])[:, 1]
-
-    # The filters are global to the process: set here, around the workers (threads that each set and
-    # restored them would race and could leave the filter in place).
-    with warnings.catch_warnings():
-        # sklearn 1.9 announces 1.10 defaults of LogisticRegressionCV (l1_ratios, fitted attributes); the
-        # arguments that silence them do not exist in the older releases pyproject admits.
-        warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
-        fitted = parallel_map(fit_fold, splits, jobs=jobs)
     e_hat = np.empty(len(member))
-    for (_, test), e_test in zip(splits, fitted):
-        e_hat[test] = e_test
+    for train, test in splits:
+        with warnings.catch_warnings():
+            # sklearn 1.9 announces 1.10 defaults of LogisticRegressionCV (l1_ratios, fitted attributes); the
+            # arguments that silence them do not exist in the older releases pyproject admits.
+            warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
+            pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])
+        e_hat[test] = pipe.predict_proba(x.iloc[test])[:, 1]
+        if fitted is not None:
+            fitted.append(pipe)
     return e_hat
+
+
+def fixed_tuning(model: str | ClassifierMixin, fitted: list[Pipeline]) -> str | ClassifierMixin:
+    """The propensity model with the tuning the cross-fit chose held fixed, for refits (the refuters): the
+    logistic model's L2 strength becomes the geometric median of the folds' cross-validated choices, so a refit
+    costs one fit per fold instead of 34, and a refit changes the data only, not the tuning as well. Other
+    models are returned as they are."""
+    if isinstance(model, str) and model == "logistic" and fitted:
+        c = float(np.exp(np.median([np.log(p.named_steps["clf"].C_[0]) for p in fitted])))
+        return LogisticRegression(C=c, max_iter=5000)
+    return model
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,16 @@
 A ``Result`` is one method's figures for one score: ``method``, ``estimand`` (whose covariate law the
 figures average over; null for the naive contrast), ``population`` (``all``, ``trimmed`` or ``overlap``) and
 the metrics ``auc``, ``tpr_at_fpr`` (keyed by the FPR target, e.g. ``"0.01"``), ``advantage``, ``mean_diff``,
-each a ``Value``: ``{"value", "ci", "se", "n_eff", "flags", "ci_method"}``.
+each a ``Value``: ``{"value", "ci", "se", "n_eff", "flags", "ci_method", "band"}``. ``band`` is the figure read
+off a simultaneous band (for TPR@FPR: the ROC band at that FPR), beside the pointwise ``ci``.
+
+Zero-run result keys: the method name (``naive``, ``ipw``, ``dr``, ``ebal``, ``dr_ebal``), then ``_<estimand>``
+when the estimand is not the configured target (``ipw_ato``, ``dr_ato``: overlap weights, always computed beside
+the target), then ``_overlap`` when the target is not identified on all units and the figures are those of the
+units with propensity in [eta, 1-eta] (``dr_overlap``). The ``method``, ``estimand`` and ``population`` fields
+say the same in words: read them rather than parse the key. ``curves[score][key]`` holds the ROC points and,
+where intervals were computed, ``bands``: the sup-t bands of the ROC (on an FPR grid) and of F_0 and F_1 (on
+the threshold grid).
 """
 
 from __future__ import annotations
@@ -48,14 +57,16 @@ class Value:
     n_eff: float | None = None
     flags: list[str] = field(default_factory=list)
     ci_method: str | None = None
+    band: list[float] | None = None  # the figure read off a simultaneous (sup-t) band, where one was computed
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "ci": self.ci, "se": self.se, "n_eff": self.n_eff, "flags": list(self.flags),
-                "ci_method": self.ci_method}
+                "ci_method": self.ci_method, "band": self.band}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Value":
-        return cls(d.get("value"), d.get("ci"), d.get("se"), d.get("n_eff"), list(d.get("flags") or []), d.get("ci_method"))
+        return cls(d.get("value"), d.get("ci"), d.get("se"), d.get("n_eff"), list(d.get("flags") or []), d.get("ci_method"),
+                   d.get("band"))
 
     @property
     def unreliable(self) -> bool:

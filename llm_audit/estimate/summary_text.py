@@ -36,12 +36,32 @@ def _zero_run_lines(d: dict[str, Any]) -> list[str]:
     diag = d["diagnostics"]
     lines = [f"n = {diag['n']['member']} members, {diag['n']['nonmember']} non-members; target {d['config']['target']}"]
     if diag["blind_auc"] is not None:  # null when an arm was too small to fit a propensity
-        lines.append(f"blind-baseline AUC {diag['blind_auc']:.3f}; TV bound on |naive - causal AUC| {diag['tv_bound']:.3f}")
+        text = diag.get("blind_text_auc")
+        lines.append(f"blind-baseline AUC {diag['blind_auc']:.3f}" + (f", blind text baseline {text:.3f}" if text is not None else "")
+                     + f"; TV bound on |naive - causal AUC| {diag['tv_bound']:.3f}")
     ess = diag["ess"]
     lines.append((f"ESS members {ess['member']:.1f}, non-members {ess['nonmember']:.1f}; " if ess else "")
                  + f"verdict: {diag['verdict']}")
     lines += [f"  - {r}" for r in diag["verdict_reasons"]]
-    return lines
+    for score, per in (diag.get("per_score") or {}).items():
+        brier = ((per or {}).get("outcome_model") or {}).get("brier")
+        if brier:
+            cand = ", ".join(f"{k} {v:.4f}" for k, v in brier.items())
+            lines.append(f"DR outcome model of {score}: {per['outcome_model']['chosen']} (held-out Brier: {cand})")
+    return lines + _refuter_lines(diag.get("refuters") or [])
+
+
+def _refuter_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The refuter table: check, result, score, statistic, rule."""
+    if not rows:
+        return []
+    table = [["check", "result", "score", "statistic", "rule"]]
+    for r in rows:
+        result = {True: "pass", False: "FAIL"}.get(r.get("passed"), "reported" if r.get("value") is not None else "not run")
+        table.append([str(r["refuter"]), result, str(r.get("score") or "all"), str(r.get("statistic") or ""),
+                      str(r.get("rule") or "")])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["refuters:"] + ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
 
 
 def _randomized_lines(d: dict[str, Any]) -> list[str]:

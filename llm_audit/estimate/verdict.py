@@ -1,9 +1,16 @@
-"""The overlap verdict: is a corrected figure identified, identified with weak overlap, or not identified
-(docs/method.md, "Verdict")."""
+"""The verdict: is a corrected figure identified, identified with weak overlap, or not identified
+(docs/method.md, "Verdict"; docs/refuters.md for balance and the refuters).
+
+The overlap verdict comes first (blind baseline, effective sample sizes, clipping). A method's verdict is then
+lowered by the balance its weights leave (severe imbalance: not identified; imbalance: at most weak overlap) and
+by every failed refuter (at most weak overlap); the reasons say which check and which columns or scores.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+SEVERITY = {"identified": 0, "weak_overlap": 1, "not_identified": 2}
 
 
 @dataclass(frozen=True)
@@ -13,12 +20,16 @@ class OverlapThresholds:
     The not_identified defaults follow the method's specification; the weak_overlap ones are ours: a blind AUC of 0.90 leaves
     few comparable units, an ESS under 100 or under 20% of the arm gives intervals several times
     the naive ones, and more than 10% of units clipped means the clip bound, not the data, sets
-    a sizeable part of the weights.
+    a sizeable part of the weights. Beyond 20% clipped the verdict is not_identified: on simulated data with
+    known truth (tests/test_guardrails.py) the printed IPW intervals covered the truth in 75-100% of datasets with
+    at most 10% clipped and in 0-75% with 21-43% clipped, where capping the weights of the rare units makes them
+    under-represented and biases the figure towards the naive one while the ESS stays high.
     """
 
     not_blind_auc: float = 0.97
     not_ess_min: float = 30.0
     not_ess_share: float = 0.05
+    not_clipped_share: float = 0.20
     weak_blind_auc: float = 0.90
     weak_ess_min: float = 100.0
     weak_ess_share: float = 0.20
@@ -47,7 +58,10 @@ def overlap_verdict(
             reason = _ess_shortfall(arm, e, n, th.weak_ess_min, th.weak_ess_share)
             if reason:
                 weak_r.append(reason)
-    if clipped_share > th.weak_clipped_share:
+    if clipped_share > th.not_clipped_share:
+        not_r.append(f"{clipped_share:.1%} of units have a propensity outside [eta, 1-eta] (> {th.not_clipped_share:.0%}): "
+                     "the clip bound, not the data, sets their weights")
+    elif clipped_share > th.weak_clipped_share:
         weak_r.append(f"{clipped_share:.1%} of units have a propensity outside [eta, 1-eta]")
     if not_r:
         return "not_identified", not_r
@@ -69,3 +83,25 @@ def _ess_shortfall(arm: str, e: float, n: int, ess_min: float, share: float) -> 
     if n <= ess_min or e >= 0.9 * n:
         return f"too few {arms} ({n}, ESS {e:.1f}): an ESS of {ess_min:g} needs more units in that arm"
     return f"ESS of {arms} {e:.1f} < {ess_min:g} or < {share:.0%} of {n}"
+
+
+def lowered_verdict(verdict: str, reasons: list[str], severe: dict[str, str], imbalanced: dict[str, str],
+                    refuter_failures: list[str]) -> tuple[str, list[str]]:
+    """A corrected method's verdict: the overlap ``verdict`` lowered to not_identified by ``severe`` imbalance
+    left by its weights (column -> why), to at most weak_overlap by ``imbalanced`` columns or failed refuters."""
+    out = list(reasons)
+    if severe:
+        verdict = "not_identified"
+        out.append("covariates severely out of balance after weighting: " + _columns(severe))
+    if imbalanced:
+        out.append("covariates out of balance after weighting: " + _columns(imbalanced))
+    out += refuter_failures
+    if (imbalanced or refuter_failures) and verdict == "identified":
+        verdict = "weak_overlap"
+    return verdict, out
+
+
+def _columns(found: dict[str, str], shown: int = 6) -> str:
+    items = [f"{name} ({why})" for name, why in found.items()]
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more

@@ -16,31 +16,32 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
-from llm_audit.estimate.bootstrap import percentile_interval, refit_propensity_replicates, replicate
+from llm_audit.estimate.bootstrap import refit_propensity_replicates, replicate
 from llm_audit.estimate.bounds import auc_bounds
+from llm_audit.estimate.corrected import BALANCING_METHODS, ScoreTerms, corrected_fits
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
 from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
 from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
+from llm_audit.estimate.grid_curves import fpr_grid
 from llm_audit.estimate.inference import auc_inference
+from llm_audit.estimate.intervals import build_result, curve_bands, curve_entry
 from llm_audit.estimate.methods import METHODS, Fit, Problem
-from llm_audit.estimate.methods.dr import dr_terms
-from llm_audit.estimate.metrics import MIN_NONMEMBERS_ABOVE, downsample_curve
-from llm_audit.estimate.nuisance import Nuisance, Population, fit_nuisance, propensity_diagnostics
-from llm_audit.estimate.options import EstimateConfig
+from llm_audit.estimate.metrics import weighted_auc
+from llm_audit.estimate.nuisance import Nuisance, fit_nuisance, propensity_diagnostics
+from llm_audit.estimate.options import INFLUENCE_ABOVE, EstimateConfig
 from llm_audit.estimate.outcome import fit_outcome, threshold_grid
+from llm_audit.estimate.populations import overlap_population_table, plan_estimands
 from llm_audit.estimate.provenance import provenance
+from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
+from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
-from llm_audit.estimate.results import ASSUMPTIONS, UNRELIABLE, Estimates, Result, Value, fpr_key
 from llm_audit.estimate.seeds import Seeds
-from llm_audit.estimate.sensitivity import sensitivity_gamma
 from llm_audit.estimate.slices import slice_aucs
-from llm_audit.estimate.verdict import OverlapThresholds
-from llm_audit.estimate.weights import hajek
+from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
 from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
-Z95 = 1.959963984540054
 BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
 
@@ -81,23 +82,30 @@ class ZeroRunEstimator:
         if min(int(data.member.sum()), int(len(data.member) - data.member.sum())) >= MIN_PER_ARM:
             self.nuisance_ = self._fit_nuisance(data, opts)
             notes += self.nuisance_.notes
-        self._shared = SharedStages(data, self.nuisance_, opts, self.seeds_("bootstrap"))
+        self.plans_ = plan_estimands(data, self.nuisance_, opts.target, list(opts.estimands), self.thresholds,
+                                     balance=any(m in BALANCING_METHODS for m in self.methods), penalty=opts.ebal_penalty)
+        notes += [r for p in self.plans_ if p.balance is not None for r in p.balance.reasons]
+        self._shared = SharedStages(data, opts, self.seeds_("bootstrap"))
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
         done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
                             jobs=opts.jobs, max_workers=self._shared.max_score_workers)
-        self._shared = None  # the resampling counts and design matrices are not needed past here
+        self._shared = None  # the resampling counts are not needed past here
         results, curves, per_score = {}, {}, {}
         for name, (res, curve, diag) in zip(data.scores, done):
             results[name], curves[name], per_score[name] = res, curve, diag
             notes += score_notes[name]
         self.auc_replicates_ = {name: self.auc_replicates_[name] for name in data.scores}  # in the scores' order
+        self.refuters_ = self._refute(results, per_score)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
         for name, result in at_cutoff.items():
             results[name]["cutoff"] = result
-        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff, "inference": auc_inference(
-            results, self.auc_replicates_, unshared=("ipw",) if opts.refit_propensity else ())}
+        # influence-function draws are one stream per fit, not shared across scores: the family is Bonferroni's
+        unshared = (("ipw",) if opts.refit_propensity else ()) if not _influence(opts, len(data.member)) else \
+            tuple(k for per in self.auc_replicates_.values() for k in per)
+        diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff,
+                       "inference": auc_inference(results, self.auc_replicates_, unshared=unshared)}
         self.estimates_ = Estimates.build(
             regime="zero-run", results=results, curves=curves, diagnostics=diagnostics,
             config=self._config(), provenance=provenance({"scores": scores_df, "covariates": covariates_df},
@@ -116,36 +124,40 @@ class ZeroRunEstimator:
         return fit_nuisance(
             data, self.estimand_, folds=opts.folds, eta=opts.eta, trim=opts.trim,
             model=self.propensity_model or opts.propensity, fold_seed=self.seeds_("folds"),
-            model_seed=self.seeds_("propensity"), thresholds=self.thresholds, jobs=opts.jobs,
+            model_seed=self.seeds_("propensity"), thresholds=self.thresholds,
         )
 
     def _estimate_score(self, name: str, notes: list[str]) -> tuple[dict, dict, dict]:
-        """Every method's result for one score, its curves and its per-score diagnostics."""
+        """Every method's result for one score on every estimand, its curves and its per-score diagnostics."""
         opts, data, nu = self.options, self.data_, self.nuisance_
         s, t = data.scores[name], data.member
         fpr = tuple(float(a) for a in opts.fpr)
-        fits: dict[str, Fit] = {"naive": METHODS["naive"].fit(Problem(s, t, fpr, self.estimand_))}
+        grid, u = threshold_grid(s, opts.grid_size), fpr_grid(fpr)
+        naive = Problem(s, t, fpr, self.estimand_, grid=grid, fpr_grid=u)
+        fits: dict[str, Fit] = {"naive": METHODS["naive"].fit(naive)}
         labels = {"naive": ("naive", None, "all")}
-        rows: dict[str, np.ndarray] = {}
         per_score: dict[str, Any] = {"constant": name in data.constant_scores, "placebo_auc": None, "sensitivity": None}
-        corrected = [m for m in self.methods if METHODS[m].needs_propensity]
-        pop = nu.corrected if nu is not None else None
-        if pop is not None and corrected:
-            problem = Problem(s[pop.rows], t[pop.rows], fpr, self.estimand_, e=nu.overlap.e[pop.rows],
-                              dr_terms=lambda: self._dr_terms(s).subset(pop.rows))
-            for m in corrected:
-                key = m + pop.suffix
-                fits[key], labels[key], rows[key] = METHODS[m].fit(problem), (m, self.estimand_.name, pop.label), pop.rows
-            per_score.update(self._refutation(name, s, pop, fits["naive"].point.auc, notes))
+        terms = ScoreTerms(s, t, lambda: fit_outcome(data.covariates, t, s, nu.splits, grid,
+                                                     model=self.outcome_model or opts.outcome, seed=self.seeds_("outcome"),
+                                                     n_jobs=self._shared.jobs_per_score))
+        # a method whose weights leave a covariate severely out of balance is withheld (docs/refuters.md)
+        corrected = [m for m in self.methods if METHODS[m].needs_propensity
+                     and not (nu is not None and nu.identified and self._severe(m))]
+        more, more_labels, rows, nulls = corrected_fits(self.plans_, corrected, s, t, fpr, grid, u, terms, naive.sorted)
+        fits.update(more), labels.update(more_labels)
+        if terms.fitted:
+            per_score["outcome_model"] = terms.fit.selection
         if nu is not None and not nu.identified:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
-        reps = self._replicates(fits, rows, name, s)
+        reps, how = self._replicates(fits, rows, name, s)
         self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
-        results = {"naive": _result(fits["naive"], reps.get("naive"), *labels["naive"], fpr)}
-        results.update({m: Result.null(m, self.estimand_.name, [fpr_key(a) for a in fpr]) for m in corrected})
-        results.update({key: _result(fit, reps.get(key), *labels[key], fpr) for key, fit in fits.items()})
-        curves = {key: _curve(fit.point.curve) for key, fit in fits.items()}
+        results, curves = dict(nulls), {}
+        for key, fit in fits.items():
+            bands = curve_bands(fit, reps.get(key), grid, u)
+            results[key] = build_result(fit, reps.get(key), *labels[key], fpr, how, bands)
+            curves[key] = curve_entry(fit, bands)
+        results = {"naive": results.pop("naive"), **results}
         if opts.dp_epsilon is not None:
             bound = dg.dp_auc_bound(opts.dp_epsilon, opts.dp_delta)
             vals = [r.auc.value for key, r in results.items() if key != "naive"]
@@ -154,12 +166,18 @@ class ZeroRunEstimator:
                 notes.append(f"score '{name}': corrected AUC above the DP bound {bound:.3f}: a bug or a violated assumption")
         return results, curves, per_score
 
-    def _replicates(self, fits: dict[str, Fit], rows: dict[str, np.ndarray], name: str, s: np.ndarray) -> dict[str, Any]:
-        """Bootstrap replicates of every fit on the same resampled corpus: one stream for the whole audit, so
-        every score and method is resampled alike (and a joint statement across them is possible)."""
+    def _replicates(self, fits: dict[str, Fit], rows: dict[str, np.ndarray], name: str,
+                    s: np.ndarray) -> tuple[dict[str, Any], str]:
+        """Replicates of every fit and how they were drawn. Bootstrap: one stream for the whole audit, every
+        score and method on the same resampled corpus (a joint statement across them is possible). Influence
+        functions (large n): Gaussian draws of each fit's curves on the grid, one keyed stream per fit."""
         opts, data = self.options, self.data_
         if not opts.bootstrap:
-            return {}
+            return {}, ""
+        if _influence(opts, len(data.member)):
+            reps = {key: fit.gaussian_replicates(opts.bootstrap, np.random.default_rng(self.seeds_("influence", name, key)))
+                    for key, fit in fits.items()}
+            return reps, "influence function (Gaussian draws on the threshold grid), percentile"
         reps = replicate(fits, self._shared.resampling, jobs=self._shared.jobs_per_score, rows=rows)
         if opts.refit_propensity and "ipw" in fits:  # the IPW of the full (or trimmed) population only
             reps["ipw"] = refit_propensity_replicates(
@@ -168,35 +186,45 @@ class ZeroRunEstimator:
                 fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name),
                 n_jobs=self._shared.jobs_per_score,
             )
-        return reps
+        return reps, "bootstrap percentile"
 
-    def _dr_terms(self, s: np.ndarray):
-        """The per-unit DR terms of one score over every unit: the cross-fitted outcome model, fit on demand."""
-        opts, data, nu = self.options, self.data_, self.nuisance_
-        t, e = data.member, nu.overlap.e
-        om = fit_outcome(data.covariates, t, s, nu.splits, model=self.outcome_model or opts.outcome,
-                         seed=self.seeds_("outcome"), jobs=self._shared.jobs_per_score, designs=self._shared.designs)
-        return dr_terms(s, t, om, self.estimand_.density(e, t), self.estimand_.residual_weights(e, t),
-                        threshold_grid(s, opts.grid_size))
+    def _severe(self, method: str) -> dict[str, str]:
+        """Columns the method's weights leave severely out of balance (its figures are then withheld)."""
+        nu = self.nuisance_
+        return nu.balance.severe if nu is not None and getattr(METHODS[method], "weights", None) == "propensity" else {}
 
-    def _refutation(self, name: str, s: np.ndarray, pop: Population, naive_auc: float,
-                    notes: list[str]) -> dict[str, Any]:
-        """Placebo and sensitivity on the corrected population, for the IPW weighting."""
-        opts, t, nu = self.options, self.data_.member, self.nuisance_
-        rows, e = pop.rows, nu.overlap.e[pop.rows]
-        w = hajek(self.estimand_.residual_weights(e, t[rows]), t[rows])
-        placebo = dg.placebo_auc(s[rows], t[rows], nu.e_raw[rows], w, self.seeds_("placebo", name))
-        tolerance = dg.placebo_tolerance(t[rows], w)
-        if abs(placebo - 0.5) > tolerance:
-            notes.append(f"score '{name}': placebo AUC {placebo:.3f} is further from 0.5 than chance allows "
-                         f"(+-{tolerance:.3f}): the weights do not remove the covariate shift")
-        sens = {
-            "of": "ipw" + pop.suffix,
-            "gamma_to_naive": sensitivity_gamma(s[rows], t[rows], e, self.estimand_, naive_auc, opts.gamma_max),
-            "gamma_to_chance": sensitivity_gamma(s[rows], t[rows], e, self.estimand_, 0.5, opts.gamma_max),
-            "gamma_max": opts.gamma_max,
-        }
-        return {"placebo_auc": placebo, "sensitivity": sens}
+    def _refute(self, results: dict[str, dict[str, Result]], per_score: dict[str, Any]) -> list[RefuterRow]:
+        """Every refuter on the corrected population with the IPW weights; the placebo and sensitivity figures
+        are also kept per score (``per_score``), as before the refuter table existed."""
+        nu, data = self.nuisance_, self.data_
+        if nu is None or nu.corrected is None:
+            return []
+        naive = {name: results[name]["naive"].auc.value for name in data.scores}
+        ctx = Context(data, nu, self.estimand_, nu.corrected, self.options, self.seeds_,
+                      Refits(data, nu, self.options.folds, self.seeds_), naive)
+        rows = run_refuters(ctx)
+        for row in rows:
+            if row.score is not None and row.refuter == "placebo_membership":
+                per_score[row.score]["placebo_auc"] = row.value
+            if row.score is not None and row.refuter == "sensitivity":
+                per_score[row.score]["sensitivity"] = {"of": "ipw" + nu.corrected.suffix, **row.values}
+        return rows
+
+    def _verdicts(self, overlap: str, reasons: list[str]) -> tuple[str, list[str], dict[str, dict]]:
+        """Each corrected method's verdict (the overlap verdict lowered by its balance and the refuters) and
+        the audit's: that of its best method (they share the propensity weights, so today they agree)."""
+        nu = self.nuisance_
+        failures = failure_reasons(self.refuters_)
+        per_method = {}
+        for m in [m for m in self.methods if METHODS[m].needs_propensity]:
+            imbalanced = nu.balance.weak if nu is not None and getattr(METHODS[m], "weights", None) == "propensity" else {}
+            severe = self._severe(m) if nu is not None and nu.identified else {}
+            v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
+            per_method[m] = {"verdict": v, "reasons": why}
+        if not per_method:
+            return (*lowered_verdict(overlap, reasons, {}, {}, failures), {})
+        best = min(per_method.values(), key=lambda x: SEVERITY[x["verdict"]])
+        return best["verdict"], best["reasons"], per_method
 
     # --- assembly ----------------------------------------------------------------------------------------------
 
@@ -205,23 +233,29 @@ class ZeroRunEstimator:
         n1 = int(t.sum())
         if nu is not None:
             stage = propensity_diagnostics(nu, t)
+            stage["verdict"], stage["verdict_reasons"], stage["method_verdicts"] = self._verdicts(nu.verdict, nu.reasons)
         else:
             counts = {"members": n1, "non-members": int(len(t) - n1)}
             reasons = [f"fewer than {MIN_PER_ARM} {arm} ({k}): too few units for a corrected estimate"
                        for arm, k in counts.items() if k < MIN_PER_ARM]
             stage = {**dict.fromkeys(("blind_auc", "tv_bound", "n_corrected", "ess", "clipped", "trimmed",
-                                      "propensity_histogram", "smd_max_after", "overlap_population")),
-                     "smd": {}, "verdict": "not_identified", "verdict_reasons": reasons}
+                                      "propensity_histogram", "smd_max_after", "overlap_population", "balance")),
+                     "smd": {}, "verdict": "not_identified", "verdict_reasons": reasons, "method_verdicts": {}}
         bound = dg.dp_auc_bound(opts.dp_epsilon, opts.dp_delta) if opts.dp_epsilon is not None else None
+        nc = self.data_.negative_control
         return {
             **stage,
+            "blind_text_auc": weighted_auc(nc, t) if nc is not None else None,
+            "refuters": [row.to_dict() for row in self.refuters_],
+            "estimands": {p.estimand.name: p.to_dict() for p in self.plans_},
+            "overlap_weights_population": overlap_population_table(self.data_, nu.e_raw) if nu is not None else None,
             "per_score": per_score,
             "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs),
             "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
-            "uncertainty": _uncertainty(opts),
+            "uncertainty": _uncertainty(opts, len(t)),
         }
 
     def _config(self) -> dict[str, Any]:
@@ -255,40 +289,28 @@ def _table_notes(covariates_df: pd.DataFrame) -> list[str]:
     return [str(n) for n in attrs] if isinstance(attrs, (list, tuple)) else []
 
 
-def _result(fit: Fit, reps: dict | None, method: str, estimand: str | None, population: str, fpr: tuple) -> Result:
-    """A method's point estimates and bootstrap replicates as a ``Result`` of ``Value``s."""
-    p, r = fit.point, reps or {}
-
-    def value(v: float, rep: np.ndarray | None, **extra: Any) -> Value:
-        ci = percentile_interval(rep) if rep is not None else None
-        return Value(float(v), ci, ci_method="bootstrap percentile" if ci is not None else None, **extra)
-
-    tpr = {}
-    for a in fpr:
-        flags = [UNRELIABLE] if p.n_eff[a] < MIN_NONMEMBERS_ABOVE else []
-        tpr[fpr_key(a)] = value(p.tpr[a], r.get("tpr_at_fpr", {}).get(a), n_eff=float(p.n_eff[a]), flags=flags)
-    if p.mean_se is not None:
-        mean = Value(float(p.mean_diff), [p.mean_diff - Z95 * p.mean_se, p.mean_diff + Z95 * p.mean_se],
-                     se=p.mean_se, ci_method="influence function")
-    else:
-        mean = value(p.mean_diff, r.get("mean_diff"))
-    return Result(method, estimand, population, value(p.auc, r.get("auc")), tpr,
-                  value(p.advantage, r.get("advantage")), mean)
+def _influence(opts: EstimateConfig, n: int) -> bool:
+    """Whether the intervals come from influence-function draws rather than the bootstrap (``intervals``)."""
+    return opts.intervals == "influence" or (opts.intervals == "auto" and n > INFLUENCE_ABOVE)
 
 
-def _curve(fp_tp: tuple) -> dict:
-    f, t = downsample_curve(*fp_tp)
-    return {"fpr": f, "tpr": t}
-
-
-def _uncertainty(opts: EstimateConfig) -> dict[str, Any]:
+def _uncertainty(opts: EstimateConfig, n: int) -> dict[str, Any]:
     refit = ("the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
              if opts.refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)")
+    if _influence(opts, n):
+        naive_ipw = ("influence functions of the weighted curves on the threshold grid, Gaussian draws, percentile "
+                     "intervals around the exact estimate; " + refit)
+        dr = "Gaussian draws with the covariance of the per-unit DR terms on the grid (nuisances not refit)"
+    else:
+        naive_ipw = "stratified bootstrap over units, percentile intervals; " + refit
+        dr = "multiplier bootstrap of the per-unit DR terms (nuisances not refit)"
     return {
         "level": 0.95,
         "bootstrap_replicates": opts.bootstrap,
-        "naive_ipw": "stratified bootstrap over units, percentile intervals; " + refit,
+        "naive_ipw": naive_ipw,
         "propensity_refit": opts.refit_propensity,
-        "dr": "multiplier bootstrap of the per-unit DR terms (nuisances not refit); the DR mean uses the "
-              "influence-function standard error",
+        "dr": dr + ", widened where needed to the spread of the per-fold estimates (the outcome model's own "
+                   "error); the DR mean uses the influence-function standard error with the same floor",
+        "bands": "sup-t bands over the threshold grid (F_0, F_1) and an FPR grid (ROC) from the same replicates; "
+                 "each TPR@FPR carries the ROC band at its FPR",
     }

@@ -16,7 +16,8 @@ from llm_audit.report import plots
 from llm_audit.report.html import render_html
 from llm_audit.report.markdown import headline_markdown, render_markdown
 from llm_audit.report.options import FORMATS, ReportConfig
-from llm_audit.report.summary import Summary, result_label, shareable_name, summarize
+from llm_audit.report.model_name import shareable_name
+from llm_audit.report.summary import Summary, result_label, summarize
 from llm_audit.tables import atomic_write_text
 
 __all__ = ["summarize", "headline_markdown", "write_report", "Summary"]

@@ -106,10 +106,11 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     if meta_items:
         parts.append('<p class="meta">' + " · ".join(meta_items) + "</p>")
     parts.append(_verdict(s))
-    if s.blind_auc is not None:
-        parts.append(f'<p id="blind">Blind-baseline AUC (membership predicted from the covariates alone, no model): '
-                     f'<b>{s.blind_auc:.3f}</b>. When it is close to the naive AUC, the naive figure says little '
-                     f'about memorization.</p>')
+    blind = wording.blind_lines(s)
+    if blind:
+        parts.append('<p id="blind">' + "<br>".join(escape(line) for line in blind)
+                     + " When a blind baseline is close to the naive AUC, the naive figure says little about "
+                       "memorization.</p>")
     parts.append("<h2>Headline</h2>")
     parts.append(f'<p id="lead" class="lead">{escape(s.lead)}</p>')
     parts.append(_table(*layout.headline(s), cls="headline", ident="headline"))
@@ -148,6 +149,14 @@ def render_html(s: Summary, *, title: str, est: dict[str, Any], balance: list, s
     parts.append("<h2>Every estimate</h2><p class=\"note\">Each result of each score, named by its method, its "
                  "estimand (when not the audit's target) and the texts it describes.</p>")
     parts.append(_table(*layout.every_estimate(s), ident="estimates"))
+    header, rows = layout.overlap_weights_population(est)
+    if rows and wording.has_overlap_weights(s):
+        parts.append(f'<h2>The overlap population</h2><p class="note">{escape(wording.OVERLAP_WEIGHTS_TEXT)}</p>'
+                     + _table(header, rows, ident="overlap-weights"))
+    header, rows = layout.tpr_bands(s)
+    if rows:
+        parts.append(f'<h2>TPR at low FPR: pointwise and simultaneous</h2><p class="note">'
+                     f'{escape(wording.TPR_BAND_TEXT)}</p>' + _table(header, rows, ident="tpr-bands"))
     lines = layout.diagnostic_lines(est)
     if lines:
         parts.append("<h2>Diagnostics</h2><ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>")

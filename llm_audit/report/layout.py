@@ -95,13 +95,35 @@ def every_estimate(s: Summary) -> Table:
     return header, rows
 
 
+def tpr_bands(s: Summary) -> Table:
+    """The headline's corrected TPR@FPR with its pointwise interval beside the figure read off the sup-t band of
+    the whole ROC curve (valid for any FPR read off it, though the threshold is chosen from the same data)."""
+    header = ["score", "FPR", f"{s.corrected_label} TPR, pointwise 95%", "simultaneous 95% band"]
+    rows: list[list[Cell]] = []
+    for r in s.rows:
+        for k in s.fpr_keys:
+            fig = r.tpr_corrected[k]
+            if fig.band is not None:
+                rows.append([r.score, fpr_label(k), Val(fig), fig.band_text()])
+    return header, rows
+
+
+def overlap_weights_population(est: dict[str, Any]) -> Table:
+    """How the overlap population (density prop. to e(1-e)) differs from the corpus, covariate by covariate."""
+    table = (est.get("diagnostics") or {}).get("overlap_weights_population") or []
+    header = ["covariate", "corpus mean", "overlap-population mean", "difference (corpus SD)"]
+    return header, [[str(row["column"]), _f(row["corpus_mean"]), _f(row["overlap_mean"]), _f(row["difference_sd"], 2)]
+                    for row in table]
+
+
 def refuters(s: Summary) -> Table:
     """The refuter table: the result second, so that a narrow window shows it without scrolling."""
     header = ["check", "result", "score", "what it asks", "statistic", "rule"]
     rows = []
     for r in s.refuters:
         passed = r.get("passed")
-        rows.append([str(r.get("refuter", "")), "pass" if passed is True else "FAIL" if passed is False else "not run",
+        result = {True: "pass", False: "FAIL"}.get(passed, "reported" if r.get("value") is not None else "not run")
+        rows.append([str(r.get("refuter", "")).replace("_", " "), result,
                      str(r.get("score") or "all"), str(r.get("question", "")), str(r.get("statistic", "")),
                      str(r.get("rule", ""))])
     return header, rows
@@ -187,10 +209,24 @@ def diagnostic_lines(est: dict[str, Any]) -> list[str]:
     dp = diag.get("dp")
     if isinstance(dp, dict) and dp.get("auc_bound") is not None:
         lines.append(f"DP bound on the causal AUC (epsilon {dp.get('epsilon')}, delta {dp.get('delta')}): {_f(dp['auc_bound'])}")
+    for score, per in (diag.get("per_score") or {}).items():
+        om = (per or {}).get("outcome_model")
+        if isinstance(om, dict):
+            lines.append(outcome_model_line(score, om))
     unc = diag.get("uncertainty")
     if isinstance(unc, dict):
         lines += [f"intervals, {k.replace('_', '/')}: {v}" for k, v in unc.items() if isinstance(v, str)]
     return lines
+
+
+def outcome_model_line(score: str, om: dict[str, Any]) -> str:
+    """The DR outcome model chosen for a score and each candidate's held-out Brier score."""
+    brier = om.get("brier") or {}
+    scores = ", ".join(f"{k} {_f(v, 4)}" for k, v in brier.items())
+    folds = om.get("per_fold") or []
+    per_fold = f" (folds: {', '.join(folds)})" if len(set(folds)) > 1 else ""
+    return (f"DR outcome model of {score}: {om.get('chosen')}{per_fold}"
+            + (f"; held-out Brier score averaged over the grid: {scores}" if scores else ""))
 
 
 def _f(x: Any, digits: int = 3) -> str:

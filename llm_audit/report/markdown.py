@@ -62,8 +62,9 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     if s.refuters:
         out += ["Refuters (each asks one question the estimate must survive):", "",
                 markdown_table(*layout.refuters(s)), ""]
-    if s.blind_auc is not None:
-        out += [f"Blind-baseline AUC (membership predicted from the covariates alone, no model): **{s.blind_auc:.3f}**.", ""]
+    blind = wording.blind_lines(s)
+    if blind:
+        out += [md_cell(line) + "  " for line in blind[:-1]] + [md_cell(blind[-1]), ""]
     out += ["## Headline", "", f"**{md_cell(s.lead)}**", "", headline_markdown(s), ""]
     family = wording.family_text(s)
     if family:
@@ -75,6 +76,13 @@ def render_markdown(s: Summary, *, title: str, est: dict[str, Any], balance: lis
     out += ["", "## Every estimate", "",
             "Each result of each score, named by its method, its estimand (when not the audit's target) and the "
             "texts it describes.", "", markdown_table(*layout.every_estimate(s))]
+    header, rows = layout.overlap_weights_population(est)
+    if rows and wording.has_overlap_weights(s):
+        out += ["", "## The overlap population", "", wording.OVERLAP_WEIGHTS_TEXT, "", markdown_table(header, rows)]
+    header, rows = layout.tpr_bands(s)
+    if rows:
+        out += ["", "## TPR at low FPR: pointwise and simultaneous", "", wording.TPR_BAND_TEXT, "",
+                markdown_table(header, rows)]
     if balance:
         out += ["", "## Covariate balance (standardized mean difference)", "", markdown_table(*layout.balance(balance))]
     if slices:

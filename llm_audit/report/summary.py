@@ -11,12 +11,12 @@ number comes from the estimates; the report only selects, labels and counts.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_audit.estimate.estimands import ESTIMANDS
 from llm_audit.estimate.results import Estimates
+from llm_audit.report.model_name import ModelLine, model_line
 from llm_audit.scoring.attacks import score_units
 
 VERDICT_LABELS = {
@@ -24,9 +24,10 @@ VERDICT_LABELS = {
     "weak_overlap": "weak overlap",
     "not_identified": "not identified",
 }
-METHOD_LABELS = {"naive": "naive", "ipw": "IPW", "dr": "DR", "causal": "causal", "cutoff": "cutoff design",
+METHOD_LABELS = {"naive": "naive", "ipw": "IPW", "dr": "DR", "ebal": "entropy balancing",
+                 "dr_ebal": "DR (entropy-balancing weights)", "causal": "causal", "cutoff": "cutoff design",
                  "oracle": "paired oracle"}
-METHOD_ORDER = {m: i for i, m in enumerate(("naive", "causal", "oracle", "ipw", "dr"))}
+METHOD_ORDER = {m: i for i, m in enumerate(("naive", "causal", "oracle", "ipw", "dr", "ebal", "dr_ebal"))}
 POPULATION_LABELS = {"all": "", "trimmed": "trimmed population", "overlap": "overlap population",
                      "near d0": "texts dated near the cutoff"}
 BALANCE_TARGET = 0.1  # |SMD| after weighting under which a covariate counts as balanced (Austin 2009)
@@ -40,6 +41,7 @@ class Figure:
     ci: tuple[float, float] | None = None
     reliable: bool = True
     missing: str = "n/a"  # what to print when there is no value (e.g. "not identified")
+    band: tuple[float, float] | None = None  # the figure read off a simultaneous band, where there is one
 
     @classmethod
     def of(cls, entry: Any) -> "Figure":
@@ -47,9 +49,14 @@ class Figure:
             return cls(None)
         if isinstance(entry, (int, float)):
             return cls(finite(entry))
-        ci = entry.get("ci")
+        ci, band = entry.get("ci"), entry.get("band")
         ci_pair = (float(ci[0]), float(ci[1])) if ci and None not in ci[:2] else None
-        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []))
+        band_pair = (float(band[0]), float(band[1])) if band and None not in band[:2] else None
+        return cls(finite(entry.get("value")), ci_pair, "unreliable" not in entry.get("flags", []), band=band_pair)
+
+    def band_text(self, digits: int = 3) -> str:
+        """The simultaneous band as ``[lo, hi]``, or an empty string without one."""
+        return "" if self.band is None or self.value is None else f"[{self.band[0]:.{digits}f}, {self.band[1]:.{digits}f}]"
 
     def text(self, digits: int = 3, *, with_ci: bool = True) -> str:
         if self.value is None:
@@ -142,18 +149,6 @@ class HeadlineRow:
 
 
 @dataclass
-class ModelLine:
-    """The audited model as a shared report may name it: its id, never a local path."""
-
-    name: str  # the hub id, or what ``shareable_name`` keeps of a local path
-    local: bool
-    fingerprint: str | None  # the model id: a hash of weights, dtype and tokenizer
-    weights_sha256: str | None
-    revision: str | None = None
-    dtype: str | None = None
-
-
-@dataclass
 class Summary:
     """Everything a renderer needs, extracted once from the estimates JSON."""
 
@@ -164,6 +159,7 @@ class Summary:
     verdict_text: str
     blind_auc: float | None
     corrected_label: str
+    blind_text_auc: float | None = None  # the negative-control score's naive AUC: membership from the text alone
     notes: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
@@ -207,7 +203,7 @@ def summarize(estimates: Estimates) -> Summary:
     corrected_key = _corrected_key(est, randomized)
     families = _families(diag)
     family = families.get(corrected_key or "")
-    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, verdict == "not_identified",
+    rows = [_row(name, blocks, per_score.get(name, {}), fpr_keys, randomized, _withheld(diag, verdict),
                  families, target)
             for name, blocks in est["scores"].items()]
     for row in rows:
@@ -219,6 +215,7 @@ def summarize(estimates: Estimates) -> Summary:
         verdict=verdict,
         verdict_text=wording.verdict_text(est, rows, randomized),
         blind_auc=finite(diag.get("blind_auc")),
+        blind_text_auc=finite(diag.get("blind_text_auc")),
         corrected_label="causal" if randomized else METHOD_LABELS.get(corrected_key or "dr", "DR"),
         notes=[str(x) for x in est["notes"]],
         assumptions=[str(a) for a in est["assumptions"]],
@@ -241,43 +238,17 @@ def summarize(estimates: Estimates) -> Summary:
     return s
 
 
-def model_line(fp: Any) -> ModelLine | None:
-    """The model as ``provenance.model`` records it, with a local path cut to its last folder name."""
-    if not isinstance(fp, dict) or not fp.get("name"):
-        return None
-    name = str(fp["name"])
-    return ModelLine(name=shareable_name(name), local=_is_local_path(name), fingerprint=fp.get("id"), weights_sha256=fp.get("weights_sha256"),
-                     revision=fp.get("revision"), dtype=fp.get("dtype"))
-
-
-def shareable_name(name: str) -> str:
-    """A model name fit for a shared report: a hub id as it is; a path into the Hugging Face cache as the id it
-    caches (``.../models--org--name/snapshots/...`` -> ``org/name``); any other local path cut to its last
-    folder name."""
-    if not _is_local_path(name):
-        return name
-    cached = re.search(r"models--([^/\\]+?)--([^/\\]+)", name)
-    if cached:
-        return f"{cached.group(1)}/{cached.group(2)} (from a local cache)"
-    return (name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or "model") + " (local folder)"
-
-
-def _is_local_path(name: str) -> bool:
-    """A hub id is ``owner/name`` (or ``name``); anything else (absolute, relative, home, Windows) is a path."""
-    if name.startswith(("/", "~", ".", "\\")) or "\\" in name or ":" in name:
-        return True
-    return name.count("/") > 1
-
-
 def result_label(entry: dict[str, Any], target: str | None) -> str:
     """'DR', 'IPW, overlap population', 'DR, ATO (overlap weights)', 'cutoff design, texts dated near the
-    cutoff': from the result's own fields, so a new method, estimand or population needs no code here."""
+    cutoff': from the result's own fields (an estimand's ``label``), so a new method, estimand or population
+    needs no code here."""
     method = str(entry.get("method") or "?")
     parts = [METHOD_LABELS.get(method, method)]
     estimand = entry.get("estimand")
     if estimand and estimand != target and estimand != method:
         registered = ESTIMANDS.get(estimand)
-        parts.append(f"{estimand.upper()} ({registered.population})" if registered else str(estimand).upper())
+        parts.append(f"{estimand.upper()} ({getattr(registered, 'label', '') or registered.population})" if registered
+                     else str(estimand).upper())
     population = str(entry.get("population") or "all")
     pop_label = POPULATION_LABELS.get(population, population)
     if pop_label:
@@ -355,10 +326,20 @@ def _estimate_rows(name: str, blocks: dict[str, Any], fpr_keys: list[str], famil
     return rows
 
 
+def _withheld(diag: dict[str, Any], verdict: str | None) -> set[str]:
+    """Corrected methods printed "not identified": all of them when the audit is, else those whose own verdict is
+    (a method whose weights leave a covariate severely out of balance)."""
+    if verdict == "not_identified":
+        return {"ipw", "dr"}
+    return {m for m, v in (diag.get("method_verdicts") or {}).items()
+            if (v.get("verdict") if isinstance(v, dict) else v) == "not_identified"}
+
+
 def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list[str], randomized: bool,
-         unidentified: bool, families: dict[str, Family], target: str | None) -> HeadlineRow:
+         withheld: set[str], families: dict[str, Family], target: str | None) -> HeadlineRow:
+    """One score's headline figures; a method in ``withheld`` shows "not identified" where it has no figure."""
     estimates = _estimate_rows(name, blocks, fpr_keys, families, target,
-                               "not identified" if unidentified else "n/a")
+                               "not identified" if withheld else "n/a")
     units = score_units(name)
     if randomized:
         causal = next(iter(blocks.values()))  # the one result of a randomized or oracle regime
@@ -380,16 +361,18 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
     for method in ("ipw", "dr"):
         if isinstance(blocks.get(f"{method}_overlap"), dict):
             overlap[method] = blocks[f"{method}_overlap"]
-    na = "not identified" if unidentified else "n/a"
+    na = {m: "not identified" if m in withheld else "n/a" for m in ("ipw", "dr")}
+    na_corrected = na["dr" if isinstance(dr, dict) else "ipw"]
     sens = diag.get("sensitivity") or {}
     bounds = diag.get("bounds") or {}
     ident = bounds.get("identified_set")
     return HeadlineRow(
         score=name,
-        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na), auc_dr=_metric(dr, "auc", na),
-        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na),
-        advantage_naive=_metric(naive, "advantage"), advantage_corrected=_metric(corrected, "advantage", na),
-        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na),
+        auc_naive=_metric(naive, "auc"), auc_ipw=_metric(ipw, "auc", na["ipw"]), auc_dr=_metric(dr, "auc", na["dr"]),
+        tpr_naive=_tprs(naive, fpr_keys), tpr_corrected=_tprs(corrected, fpr_keys, na_corrected),
+        advantage_naive=_metric(naive, "advantage"),
+        advantage_corrected=_metric(corrected, "advantage", na_corrected),
+        mean_naive=_metric(naive, "mean_diff"), mean_corrected=_metric(corrected, "mean_diff", na_corrected),
         overlap=overlap or None,
         placebo_auc=finite(diag.get("placebo_auc")),
         gamma_to_naive=finite(sens.get("gamma_to_naive")),

@@ -34,6 +34,22 @@ def model_text(m: ModelLine) -> str:
     return " · ".join(parts)
 
 
+# How the estimator words a verdict reason that comes from a check of the correction (a refuter, the balance
+# after weighting) rather than from overlap.
+CHECK_REASONS = ("refuter ", "covariates out of balance", "covariates severely")
+
+
+def blind_lines(s: Summary) -> list[str]:
+    """The blind baselines, side by side: membership predicted without the audited model."""
+    lines = []
+    if s.blind_auc is not None:
+        lines.append(f"Blind-baseline AUC (membership predicted from the covariates alone, no model): {s.blind_auc:.3f}.")
+    if s.blind_text_auc is not None:
+        lines.append("Blind text baseline (a model-free text classifier on the words, out of fold; the negative "
+                     f"control): {s.blind_text_auc:.3f}.")
+    return lines
+
+
 def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool) -> str:
     """The overlap verdict in plain words, with the numbers that drive it."""
     if randomized:
@@ -58,8 +74,13 @@ def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool)
         why = reasons[0] if reasons else "members and non-members barely overlap in their covariates"
         text = (parts[0] + ": " if parts else "") + f"the corrected number is not identified ({why}), "
         text += "so no corrected figure is given for the whole corpus"
+        ato = _overlap_weights_auc(rows)
         first = next((r for r in rows if r.overlap), None)
-        if first is not None:
+        if ato is not None:  # the overlap-weights figure is the first shown (docs/estimands.md)
+            text += (f"; weighted to the overlap population (weights e(1-e): the texts whose membership the "
+                     f"covariates predict least well), the corrected AUC of {ato[0]} is {ato[1].text(2)} "
+                     "(that population only; the overlap-population table says how it differs from the corpus)")
+        elif first is not None:
             auc = next((Figure.of(first.overlap[k]["auc"]) for k in ("dr", "ipw")
                         if k in first.overlap and Figure.of(first.overlap[k]["auc"]).value is not None), None)
             where = f"on the {overlap_n} texts where both groups overlap" if overlap_n else "on the texts where both groups overlap"
@@ -72,6 +93,12 @@ def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool)
         return text + "."
     tail = (f" (effective sample sizes {ess_m:.0f} members, {ess_n:.0f} non-members)"
             if ess_m is not None and ess_n is not None else "")
+    checks = [r for r in reasons if r.startswith(CHECK_REASONS)]
+    if verdict == "weak_overlap" and checks and len(checks) == len(reasons):
+        head = (parts[0] + "; " if parts else "") + "members and non-members overlap"
+        failed = "a check of the correction failed" if len(checks) == 1 else f"{len(checks)} checks of the correction failed"
+        return (head + tail + f", but {failed} (listed below): the corrected figures are printed, not vouched for. "
+                "Read them with care.")
     if verdict == "weak_overlap":
         head = (parts[0] + ": " if parts else "") + (small[0] if small else "overlap is weak")
         return head + tail + "; the corrected figures are identified but their intervals are wide. Read them with care."
@@ -80,6 +107,28 @@ def verdict_text(est: dict[str, Any], rows: list[HeadlineRow], randomized: bool)
         return (head + tail + ": the corrected figures are identified, under the assumption that the covariates "
                 "capture every difference between the groups that also moves the score.")
     return "No overlap verdict in the estimates." if verdict is None else f"Overlap verdict: {verdict}."
+
+
+def _overlap_weights_auc(rows: list[HeadlineRow]) -> tuple[str, Figure] | None:
+    """(score, AUC) of the first score with an overlap-weights (ATO) estimate on all texts, DR before IPW."""
+    for r in rows:
+        found = sorted((e for e in r.estimates if e.estimand == "ato" and e.population == "all" and not e.withheld),
+                       key=lambda e: e.method != "dr")
+        if found:
+            return r.score, found[0].auc
+    return None
+
+
+OVERLAP_WEIGHTS_TEXT = ("The estimates marked ATO (overlap weights) describe the overlap population, density "
+                        "proportional to e(1-e): the texts whose membership the covariates predict least well. It is "
+                        "not the corpus; this table gives each covariate's mean (a category's share) in both.")
+TPR_BAND_TEXT = ("Pointwise 95% intervals hold for one FPR fixed in advance; the band reads the TPR off a "
+                 "simultaneous 95% band of the whole ROC curve (sup-t), which stays valid for every FPR at once, "
+                 "including one chosen after looking at the curve.")
+
+
+def has_overlap_weights(s: Summary) -> bool:
+    return any(e.estimand == "ato" and not e.withheld for r in s.rows for e in r.estimates)
 
 
 def balance_text(s: Summary) -> str | None:
@@ -105,14 +154,15 @@ def slice_notes(slices: list[dict[str, Any]]) -> list[str]:
 
 
 def can_say(s: Summary, diag: dict[str, Any]) -> list[str]:
-    """What a not-identified audit can still say, for the first score: its estimates on narrower populations or
-    other estimands (the doubly robust one where both methods give one), the cutoff design, the identified set."""
+    """What a not-identified audit can still say, for the first score: its estimates on other estimands (the
+    overlap weights first) or narrower populations (the doubly robust one where both methods give one), the
+    cutoff design, the identified set."""
     if not s.rows:
         return []
     row = s.rows[0]
     out, seen = [], set()
     candidates = sorted((e for e in row.estimates if e.key != "naive" and not e.withheld),
-                        key=lambda e: e.method != "dr")  # the doubly robust estimate first within each group
+                        key=lambda e: (e.estimand != "ato", e.method != "dr"))  # overlap weights, then DR first
     for e in candidates:
         if (e.population, e.estimand) in seen:
             continue
@@ -134,6 +184,9 @@ def _estimate_phrase(e: EstimateRow, score: str, diag: dict[str, Any]) -> str:
         pop = diag.get("overlap_population") or {}
         n = f"{pop['n']} " if pop.get("n") is not None else ""
         return f"on the {n}texts where members and non-members overlap, the {method} AUC of {score} is {fig}"
+    if e.estimand == "ato":
+        return (f"weighted to the overlap population (weights e(1-e), where membership is least predictable), the "
+                f"{method} AUC of {score} is {fig}")
     if e.population == "near d0":
         design = (diag.get("cutoff") or {}).get("design") or {}
         d0 = design.get("d0")
@@ -146,8 +199,10 @@ def _estimate_phrase(e: EstimateRow, score: str, diag: dict[str, Any]) -> str:
 def lead(s: Summary, diag: dict[str, Any]) -> str:
     """The one sentence a reader takes away, leading with what can be said."""
     if s.verdict == "not_identified":
-        reason = next((r for r in s.reasons if not r.startswith("blind-baseline")), s.reasons[0] if s.reasons else
-                      "members and non-members barely overlap in their covariates")
+        # Separable covariates explain every other reason (clipping, small ESS): give that one first.
+        reason = next((r for r in s.reasons if "separable" in r), None) or next(
+            (r for r in s.reasons if not r.startswith("blind-baseline")),
+            s.reasons[0] if s.reasons else "members and non-members barely overlap in their covariates")
         if s.can_say:
             return (f"What can be said: {'; '.join(s.can_say)}. The corrected AUC over the whole corpus is not "
                     f"identified ({reason}).")
@@ -226,7 +281,10 @@ def definitions(s: Summary) -> list[tuple[str, str]]:
                            "0.5 is chance, 1 perfect separation. Naive: as observed. IPW and DR: as if members and "
                            f"non-members had the same covariates (target population: {population}); IPW by "
                            "inverse-propensity weighting, DR doubly robust (right when either the propensity or the "
-                           "outcome model is)."))
+                           "outcome model is)."
+                           + (" Entropy balancing: weights that equalize each group's covariate means with the "
+                              "target's exactly, without a propensity model." if any(
+                                  e.method in ("ebal", "dr_ebal") for r in s.rows for e in r.estimates) else "")))
     if s.fpr_keys:
         x = fpr_label(s.fpr_keys[0])
         out.append((f"TPR@{x}", f"the share of members flagged at the threshold that flags {x} of non-members (the "

@@ -191,6 +191,36 @@ def _resample_within_sides(before: np.ndarray, groups: np.ndarray, rng: np.rando
     return counts
 
 
+def _local_bootstrap(s: np.ndarray, u: np.ndarray, k_h: np.ndarray, k_fit: np.ndarray, before: np.ndarray,
+                     groups: np.ndarray, degree: int, *, fpr: tuple[float, ...], n_bootstrap: int,
+                     seed: int) -> tuple[list[float], dict[float, list[float]]]:
+    """Replicates of the local AUC and TPR@FPR: texts (or clusters, ``groups``) redrawn within each side, the
+    trends refit; a replicate leaving a side without a trend or without weight within h is dropped."""
+    in_h = k_h > 0
+    rng = np.random.default_rng(seed)
+    reps_auc, reps_tpr = [], {a: [] for a in fpr}
+    for _ in range(n_bootstrap):
+        counts = _resample_within_sides(before, groups, rng)
+        replicate, trends = detrended(s, u, k_fit * counts, before, degree)
+        if np.isnan(trends[0]).any() or np.isnan(trends[1]).any():
+            continue
+        w = (k_h * counts)[in_h]
+        if not (w[before[in_h]].sum() > 0 and w[~before[in_h]].sum() > 0):  # a side redrawn outside h only
+            continue
+        curve = roc_curve_weighted(replicate[in_h], before[in_h], w)
+        reps_auc.append(curve_auc(curve.fpr, curve.tpr))
+        for a in fpr:
+            reps_tpr[a].append(curve.tpr[tpr_at_fpr_index(curve.fpr, a)])
+    return reps_auc, reps_tpr
+
+
+def _thin_tpr(ess_nonmembers: float, a: float) -> dict:
+    """No TPR@FPR = a where the effective non-members near d0 are fewer than 10 / a."""
+    return {"value": None, "ci": None, "n_eff_nonmember_above": None, "unreliable": True,
+            "reason": f"{ess_nonmembers:.0f} effective non-members near d0, "
+                      f"fewer than {MIN_NONMEMBERS_ABOVE / a:.0f} (10 / FPR)"}
+
+
 def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr: tuple[float, ...] = (0.01, 0.05),
               cluster=None, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95,
               robust: bool = True) -> LocalAUC:
@@ -233,21 +263,8 @@ def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr:
     corrected = metrics(detrended(s, u, k_fit, before, degree)[0], k_h)
     ess_nonmembers = kish_ess(k_h[~before])
 
-    rng = np.random.default_rng(seed)
-    reps_auc, reps_tpr = [], {a: [] for a in fpr}
-    for _ in range(n_bootstrap):
-        counts = _resample_within_sides(before, groups, rng)
-        replicate, trends = detrended(s, u, k_fit * counts, before, degree)
-        if np.isnan(trends[0]).any() or np.isnan(trends[1]).any():
-            continue
-        w = (k_h * counts)[in_h]
-        if not (w[before[in_h]].sum() > 0 and w[~before[in_h]].sum() > 0):  # a side redrawn outside h only
-            continue
-        curve = roc_curve_weighted(replicate[in_h], before[in_h], w)
-        reps_auc.append(curve_auc(curve.fpr, curve.tpr))
-        for a in fpr:
-            reps_tpr[a].append(curve.tpr[tpr_at_fpr_index(curve.fpr, a)])
-
+    reps_auc, reps_tpr = _local_bootstrap(s, u, k_h, k_fit, before, groups, degree, fpr=fpr,
+                                          n_bootstrap=n_bootstrap, seed=seed)
     dropped = n_bootstrap - len(reps_auc)
     # Beyond this share the kept replicates are those that happened to redraw enough clusters: no interval.
     usable = bool(reps_auc) and dropped <= MAX_DROPPED_SHARE * n_bootstrap
@@ -262,9 +279,7 @@ def local_auc(score, dates, d0: float, h: float, *, b: float | None = None, fpr:
     tprs = {}
     for a in fpr:
         if ess_nonmembers < MIN_NONMEMBERS_ABOVE / a:
-            tprs[format(a, "g")] = {"value": None, "ci": None, "n_eff_nonmember_above": None, "unreliable": True,
-                                    "reason": f"{ess_nonmembers:.0f} effective non-members near d0, "
-                                              f"fewer than {MIN_NONMEMBERS_ABOVE / a:.0f} (10 / FPR)"}
+            tprs[format(a, "g")] = _thin_tpr(ess_nonmembers, a)
         else:
             tprs[format(a, "g")] = {**entry(point.tpr_at_fpr[a], corrected.tpr_at_fpr[a], reps_tpr[a]),
                                     "n_eff_nonmember_above": float(point.n_eff_above[a]),

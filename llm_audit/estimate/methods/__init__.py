@@ -1,15 +1,17 @@
 """Estimation methods, one file each, registered by name.
 
-A method is an object with ``name``, ``needs_propensity`` and ``fit(problem) -> Fit`` (see ``base.py``). To add
-one: a file in this package and one line in ``METHODS``; ``estimate.methods`` in the config then accepts its
-name, and every report lists it.
+A method is an object with ``name``, ``needs_propensity``, ``fit(problem) -> Fit`` and optionally
+``supports(estimand)`` (see ``base.py``). To add one: a file in this package and one line in ``METHODS``; ``estimate.methods`` in the
+config then accepts its name, and every report lists it.
 """
 
 from llm_audit.estimate.methods.base import Fit, Method, Point, Problem
 from llm_audit.estimate.methods.dr import DR
+from llm_audit.estimate.methods.dr_ebal import DREntropyBalancing
+from llm_audit.estimate.methods.ebal import EntropyBalancing
 from llm_audit.estimate.methods.ipw import IPW
 from llm_audit.estimate.methods.naive import Naive
 
-METHODS: dict[str, Method] = {m.name: m for m in (Naive(), IPW(), DR())}
+METHODS: dict[str, Method] = {m.name: m for m in (Naive(), IPW(), DR(), EntropyBalancing(), DREntropyBalancing())}
 
 __all__ = ["METHODS", "Fit", "Method", "Point", "Problem"]

@@ -1,13 +1,21 @@
 """Doubly robust (AIPW) estimators: the potential-score CDFs on a threshold grid and the mean memorization
-(docs/method.md, "Doubly robust estimators"; Even et al. 2026; for the CDFs, the AIPW form of a distribution
-function, e.g. Chernozhukov, Fernandez-Val, Melly 2013 for distribution regression).
+(docs/estimands.md; Even et al. 2026; for the CDFs, the AIPW form of a distribution function, e.g.
+Chernozhukov, Fernandez-Val, Melly 2013 for distribution regression).
 
 F_t(c) = sum_i phi_t,i(c) / sum_i h_i with phi_t,i(c) = h_i mu_t(X_i, c) + 1{T_i = t} r_i (1{S_i >= c} - mu_t(X_i, c)),
-h the estimand's density and r its residual weights, mu_t the outcome model (outcome.py). Each estimated F_t
-is projected on non-increasing curves in [0, 1]; AUC, TPR@FPR and advantage are read off the ROC curve
-(F_0(c), F_1(c)). The mean is the same form with m_t(x). Consistent when either the propensity or the outcome
-model is right. Intervals: a multiplier bootstrap of the per-unit terms (the nuisances are not refit); the
-mean's interval is the influence-function one.
+h the estimand's density, mu_t the cross-fitted outcome model (outcome.py) and r the residual weights: the
+estimand's r(e) of the propensity (method ``dr``), or entropy-balancing weights normalized to sum h within the arm
+(method ``dr_ebal``, docs/estimands.md). Each estimated F_t is projected on non-increasing curves in [0, 1]; AUC, TPR@FPR
+and advantage are read off the ROC curve (F_0(c), F_1(c)). The mean is the same form with m_t(x). Consistent
+when either the weights or the outcome model are right.
+
+Intervals: a multiplier bootstrap of the per-unit terms (nuisances not refit), or at large n Gaussian draws
+with the terms' covariance on the grid; the mean's is the influence-function one. Neither sees the outcome
+model's own estimation error, which dominates when the score is (nearly) a function of the covariates: the
+per-unit terms then barely vary while the fitted mu_1 and mu_0 still differ by their fit error. So every
+interval is widened, where needed, to the spread of the K per-fold estimates (each fold's units with the
+nuisances fit without them): sd_k / sqrt(K) is an estimate of the standard error that includes each fold's own
+nuisance fit (docs/estimands.md, "Intervals").
 """
 
 from __future__ import annotations
@@ -15,124 +23,146 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.isotonic import isotonic_regression
 
+from llm_audit.estimate.estimands import Estimand
+from llm_audit.estimate.grid_curves import gaussian_draws, grid_metrics, monotone_cdf
 from llm_audit.estimate.methods.base import Point, Problem, Replicates
-from llm_audit.estimate.metrics import curve_summaries, tpr_at_fpr_index
-from llm_audit.estimate.outcome import OutcomeModel, survival_matrix
-from llm_audit.estimate.weights import kish_ess
+from llm_audit.estimate.metrics import tpr_at_fpr_index
+from llm_audit.estimate.outcome import OutcomeFit
+from llm_audit.estimate.weights import arm_ess, kish_ess
 
-try:
-    from scipy.optimize import isotonic_regression as _pava  # scipy >= 1.12
-except ImportError:  # older scipy: scikit-learn's own implementation
-    _pava = None
+_ROWS_PER_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
 class DRTerms:
-    """Per-unit doubly robust terms; estimates are column sums of ``phi`` divided by sum(h)."""
+    """What the per-unit DR terms of one score are made of, on the rows of one population."""
 
-    grid: np.ndarray
-    phi_cdf: tuple[np.ndarray, np.ndarray]  # arm 0, arm 1: (n, G) terms of F_t(c_g)
-    psi_mean: np.ndarray  # (n,) terms of the mean effect
+    grid: np.ndarray  # (G,)
+    mu: tuple[np.ndarray, np.ndarray]  # (n, G) float32 per arm
+    above: np.ndarray  # (n, G) float32, 1{S_i >= c_g}
+    loc: np.ndarray  # (2, n) m_0, m_1
+    score: np.ndarray
+    member: np.ndarray  # (n,) bool
     h: np.ndarray  # (n,) target density
-    r: np.ndarray  # (n,) residual weights (raw balancing weights)
+    r: np.ndarray  # (n,) residual weights (scaled so each arm's sum is comparable to sum h)
+    fold_of: np.ndarray  # (n,) cross-fitting fold of each unit
 
-    def subset(self, rows: np.ndarray) -> "DRTerms":
-        if len(rows) == len(self.h):  # all units: no copy of the (n, G) matrices
-            return self
-        return DRTerms(grid=self.grid, phi_cdf=(self.phi_cdf[0][rows], self.phi_cdf[1][rows]),
-                       psi_mean=self.psi_mean[rows], h=self.h[rows], r=self.r[rows])
+    def cdf_sums(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """sum_i N_i phi_t,i(c) for each row of counts (B, n), arm 0 and 1, and sum_i N_i h_i."""
+        c = counts.astype(np.float32)
+        a = c * self.h.astype(np.float32)
+        out = []
+        for arm, mask in ((0, ~self.member), (1, self.member)):
+            rw = c * (self.r * mask).astype(np.float32)
+            out.append(((a - rw) @ self.mu[arm] + rw @ self.above).astype(np.float64))
+        return out[0], out[1], counts @ self.h
+
+    def mean_terms(self) -> np.ndarray:
+        """psi_i = h_i (m_1 - m_0) + T_i r_i (S_i - m_1) - (1 - T_i) r_i (S_i - m_0)."""
+        m0, m1 = self.loc
+        t = self.member
+        return self.h * (m1 - m0) + t * self.r * (self.score - m1) - (~t) * self.r * (self.score - m0)
+
+    def covariance(self, f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
+        """Covariance (2G, 2G) of the raw (F_0, F_1) estimates: sum_i psi_i psi_i' with psi_i = (phi_i - h_i F)
+        / sum h, accumulated over row chunks so no (n, 2G) matrix is held."""
+        g, hs = len(self.grid), self.h.sum()
+        cov = np.zeros((2 * g, 2 * g))
+        for lo in range(0, len(self.h), _ROWS_PER_CHUNK):
+            sl = slice(lo, lo + _ROWS_PER_CHUNK)
+            h, parts = self.h[sl, None].astype(np.float32), []
+            for arm, mask, f in ((0, ~self.member[sl], f0), (1, self.member[sl], f1)):
+                mu = self.mu[arm][sl]
+                rw = (self.r[sl] * mask).astype(np.float32)[:, None]
+                parts.append((h * (mu - f.astype(np.float32)[None, :]) + rw * (self.above[sl] - mu)) / np.float32(hs))
+            psi = np.hstack(parts)
+            cov += (psi.T @ psi).astype(np.float64)  # float32 products, summed in float64 over chunks
+        return cov
 
 
-def dr_terms(
-    score: np.ndarray, member: np.ndarray, om: OutcomeModel, h: np.ndarray, r: np.ndarray, grid: np.ndarray,
-    block: int = 2**15,
-) -> DRTerms:
-    """phi_t,i(c) = h_i mu_t(X_i, c) + 1{T_i = t} r_i (1{S_i >= c} - mu_t(X_i, c)); the same form with
-    m_t(x) for the mean (h = 1, r = 1/e, 1/(1-e) is textbook ATE AIPW; ATT/ATC follow from h, r). Built
-    ``block`` units at a time: the (n, G) terms are all that is held (at n = 1,000,000 the intermediate
-    matrices of a whole arm took 1.6 GB more)."""
+def dr_terms(fit: OutcomeFit, score: np.ndarray, member: np.ndarray, h: np.ndarray, r: np.ndarray,
+             rows: np.ndarray | None = None, above: np.ndarray | None = None) -> DRTerms:
+    """The DR terms of a population (``rows`` of the audit, default all) for target density h and residual
+    weights r given on those rows; ``above`` may pass the score's indicator matrix to share it."""
     t = np.asarray(member).astype(bool)
-    n = len(score)
-    phis = (np.empty((n, len(grid)), dtype=np.float32), np.empty((n, len(grid)), dtype=np.float32))
-    h32 = h.astype(np.float32)
-    for start in range(0, n, block):
-        units = slice(start, min(start + block, n))
-        above = score[units, None] >= grid[None, :]
-        for arm, mask in ((0, ~t), (1, t)):
-            mu = survival_matrix(om, arm, grid, units)
-            resid_w = (mask[units] * r[units]).astype(np.float32)[:, None]
-            phis[arm][units] = h32[units, None] * mu + resid_w * (above - mu)
-    m0, m1 = om.loc
-    psi = h * (m1 - m0) + t * r * (score - m1) - (~t) * r * (score - m0)
-    return DRTerms(grid=grid, phi_cdf=phis, psi_mean=psi, h=h, r=r)
-
-
-def monotone_cdf(values: np.ndarray) -> np.ndarray:
-    """Project a survival function estimate on the grid onto non-increasing curves within [0, 1]: the
-    pool-adjacent-violators algorithm, then clipping. scipy's implementation is the one scikit-learn's
-    ``isotonic_regression`` calls (scipy >= 1.12), called directly: scikit-learn's argument checks took 50
-    times longer than the projection, and the DR bootstrap projects two curves per replicate."""
-    if _pava is None:
-        return isotonic_regression(values, increasing=False, y_min=0.0, y_max=1.0)
-    return np.clip(_pava(values, increasing=False).x, 0.0, 1.0)
-
-
-def grid_roc(f0: np.ndarray, f1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ROC points (F_0(c), F_1(c)) from the highest threshold down, with the (0, 0) and (1, 1) ends."""
-    return np.r_[0.0, f0[::-1], 1.0], np.r_[0.0, f1[::-1], 1.0]
-
-
-def dr_mean(terms: DRTerms) -> tuple[float, float]:
-    """AIPW mean memorization and its influence-function standard error."""
-    h_bar = terms.h.mean()
-    tau = terms.psi_mean.sum() / terms.h.sum()
-    infl = (terms.psi_mean - terms.h * tau) / h_bar
-    return float(tau), float(infl.std(ddof=1) / np.sqrt(len(infl)))
-
-
-def dr_cdfs(terms: DRTerms) -> tuple[np.ndarray, np.ndarray]:
-    """Monotone DR estimates of F_0 and F_1 on the grid."""
-    hs = terms.h.sum()
-    return tuple(monotone_cdf(p.sum(axis=0, dtype=np.float64) / hs) for p in terms.phi_cdf)  # type: ignore[return-value]
+    if above is None:
+        above = (score[:, None] >= fit.grid[None, :]).astype(np.float32)
+    if rows is not None and len(rows) < len(score):
+        return DRTerms(fit.grid, (fit.mu[0][rows], fit.mu[1][rows]), above[rows], fit.loc[:, rows], score[rows],
+                       t[rows], h, r, fit.fold_of[rows])
+    return DRTerms(fit.grid, fit.mu, above, fit.loc, score, t, h, r, fit.fold_of)
 
 
 class DRFit:
-    def __init__(self, problem: Problem):
-        self.terms: DRTerms = problem.dr_terms()
-        self.fpr = problem.fpr
-        t = np.asarray(problem.member).astype(bool)
-        f0, f1 = dr_cdfs(self.terms)
-        fp, tp = grid_roc(f0, f1)
-        auc, tprs, adv = curve_summaries(fp, tp, self.fpr)
-        tau, se = dr_mean(self.terms)
-        n_eff = {}
-        for a in self.fpr:
-            k = tpr_at_fpr_index(fp, a)
-            if k == 0:
-                n_eff[a] = 0.0
-            else:
-                c = self.terms.grid[::-1][k - 1] if k <= len(self.terms.grid) else -np.inf
-                n_eff[a] = kish_ess(self.terms.r[(~t) & (problem.score >= c)])
-        self.point = Point(auc[0], {a: v[0] for a, v in tprs.items()}, n_eff, adv[0], tau, (fp, tp), mean_se=se)
+    def __init__(self, problem: Problem, weighting: str):
+        self.terms: DRTerms = problem.dr_terms(weighting)
+        self.fpr, self.u = problem.fpr, problem.fpr_grid
+        terms = self.terms
+        f0, f1, hs = terms.cdf_sums(np.ones((1, len(terms.h))))
+        self.raw = (f0[0] / hs[0], f1[0] / hs[0])
+        m = grid_metrics(monotone_cdf(self.raw[0]), monotone_cdf(self.raw[1]), self.fpr, self.u)
+        psi = terms.mean_terms()
+        tau = psi.sum() / terms.h.sum()
+        se = float(np.std(psi - terms.h * tau, ddof=1) / terms.h.mean() / np.sqrt(len(psi)))
+        fp, tp = m["f0"][0], m["f1"][0]
+        n_eff = {a: self._n_eff(m, a) for a in self.fpr}
+        curves = {"f0": fp, "f1": tp, "roc": m["roc"][0]}
+        roc = (np.r_[0.0, fp[::-1], 1.0], np.r_[0.0, tp[::-1], 1.0])
+        self.point = Point(float(m["auc"][0]), {a: float(v[0]) for a, v in m["tpr_at_fpr"].items()}, n_eff,
+                           float(m["advantage"][0]), float(tau), roc, mean_se=se, grid_curves=curves,
+                           arm_ess=arm_ess(terms.r, terms.member))
+        self.folds = self._fold_estimates()
 
-    def replicates(self, counts: np.ndarray) -> Replicates:
-        c64 = counts.astype(np.float64, copy=False)
-        hs = c64 @ self.terms.h
-        c32 = counts.astype(np.float32)
-        f0, f1 = (np.array([monotone_cdf(row) for row in (c32 @ p).astype(np.float64) / hs[:, None]])
-                  for p in self.terms.phi_cdf)
-        ends = np.zeros((len(counts), 1)), np.ones((len(counts), 1))
-        fp = np.hstack([ends[0], f0[:, ::-1], ends[1]])  # grid_roc of every replicate at once
-        tp = np.hstack([ends[0], f1[:, ::-1], ends[1]])
-        auc, tprs, adv = curve_summaries(fp, tp, self.fpr)
-        return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": (c64 @ self.terms.psi_mean) / hs}
+    def _n_eff(self, m: dict, a: float) -> float:
+        """Kish ESS of the non-members' residual weights at or above the threshold behind TPR@FPR=a."""
+        fp = np.r_[0.0, m["f0"][0][::-1], 1.0]
+        k = tpr_at_fpr_index(fp, a)
+        if k == 0:
+            return 0.0
+        grid = self.terms.grid
+        c = grid[::-1][k - 1] if k <= len(grid) else -np.inf
+        t = self.terms
+        return kish_ess(t.r[(~t.member) & (t.score >= c)])
+
+    def _fold_estimates(self) -> Replicates | None:
+        """Every metric on each cross-fitting fold's units alone: K estimates, each with its own nuisance fits."""
+        folds = np.unique(self.terms.fold_of)
+        if len(folds) < 2:
+            return None
+        ind = (self.terms.fold_of[None, :] == folds[:, None]).astype(float)
+        if np.any((ind * self.terms.member).sum(axis=1) == 0) or np.any((ind * ~self.terms.member).sum(axis=1) == 0):
+            return None
+        return self.replicates(ind)
+
+    def replicates(self, counts: np.ndarray, cache: dict | None = None) -> Replicates:
+        f0, f1, hs = self.terms.cdf_sums(counts)
+        m = self._metrics(f0 / hs[:, None], f1 / hs[:, None])
+        m["mean_diff"] = (counts @ self.terms.mean_terms()) / hs
+        return m
+
+    def _metrics(self, f0: np.ndarray, f1: np.ndarray) -> Replicates:
+        d0 = np.array([monotone_cdf(row) for row in f0])
+        d1 = np.array([monotone_cdf(row) for row in f1])
+        return grid_metrics(d0, d1, self.fpr, self.u)
+
+    def gaussian_replicates(self, n_draws: int, rng: np.random.Generator) -> Replicates:
+        g = len(self.terms.grid)
+        z = gaussian_draws(self.terms.covariance(*self.raw), n_draws, rng)
+        m = self._metrics(self.raw[0][None, :] + z[:, :g], self.raw[1][None, :] + z[:, g:])
+        m["mean_diff"] = self.point.mean_diff + self.point.mean_se * rng.standard_normal(n_draws)
+        return m
 
 
 class DR:
+    """AIPW with the estimand's propensity weights in the residual term."""
+
     name = "dr"
     needs_propensity = True
+    weights = "propensity"  # whose balance the verdict checks (estimate.balance); None: unweighted
+
+    def supports(self, estimand: Estimand) -> bool:
+        return True
 
     def fit(self, problem: Problem) -> DRFit:
-        return DRFit(problem)
+        return DRFit(problem, "propensity")

@@ -11,6 +11,10 @@ from llm_audit.estimate.weights import hajek
 class IPW:
     name = "ipw"
     needs_propensity = True
+    weights = "propensity"  # whose balance the verdict checks (estimate.balance); None: unweighted
+
+    def supports(self, estimand) -> bool:
+        return True
 
     def fit(self, problem: Problem) -> WeightedFit:
         r = problem.estimand.residual_weights(problem.e, problem.member)

@@ -9,6 +9,10 @@ from llm_audit.estimate.methods.weighted import WeightedFit
 class Naive:
     name = "naive"
     needs_propensity = False
+    weights = None  # whose balance the verdict checks (estimate.balance); None: unweighted
+
+    def supports(self, estimand) -> bool:
+        return True
 
     def fit(self, problem: Problem) -> WeightedFit:
         return WeightedFit(problem, None)

@@ -1,12 +1,21 @@
-"""The weighted ROC family shared by the naive contrast (unit weights) and IPW (propensity weights): one
-sort of the scores, then each bootstrap replicate is cumulative sums over the tie groups, O(n)."""
+"""The weighted ROC family shared by the naive contrast (unit weights), IPW (propensity weights) and entropy
+balancing (balancing weights): one sort of the scores, then each bootstrap replicate is cumulative sums over the
+tie groups, O(n).
+
+Large n: ``gaussian_replicates`` draws the weighted survival curves F_0, F_1 on the threshold grid from their
+influence-function law (within each arm, psi_i(c) = w_i (1{S_i >= c} - F(c)) for Hajek weights w summing to 1,
+covariance from one cumulative sum), reads the metrics off each drawn curve, and adds their deviation from the
+grid's own point reading to the exact point: an interval for the exact estimate whose width comes from the grid.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from llm_audit.estimate.grid_curves import gaussian_draws, grid_metrics, monotone_cdf, roc_at
 from llm_audit.estimate.methods.base import Point, Problem, Replicates, SortedScore
 from llm_audit.estimate.metrics import curve_summaries, roc_metrics
+from llm_audit.estimate.weights import arm_ess
 
 
 class WeightedFit:
@@ -15,35 +24,100 @@ class WeightedFit:
     def __init__(self, problem: Problem, weight: np.ndarray | None):
         self.weight = np.ones(len(problem.score)) if weight is None else weight
         self.sorted: SortedScore = problem.sorted
-        self.fpr = problem.fpr
-        self._sorted_weight = None if weight is None else self.weight[self.sorted.order]
+        self.fpr, self.grid, self.u = problem.fpr, problem.grid, problem.fpr_grid
         m = roc_metrics(problem.score, problem.member, weight, problem.fpr)
-        self.point = Point(m.auc, m.tpr_at_fpr, m.n_eff_above, m.advantage, m.mean_diff, (m.curve.fpr, m.curve.tpr))
+        curves = None
+        if self.grid is not None:
+            pos, neg = self._cumsums(*self._weighted(np.ones((1, len(problem.score)))))
+            f0, f1 = self._grid_cdfs(pos, neg)
+            curves = {"f0": f0[0], "f1": f1[0], "roc": roc_at(m.curve.fpr, m.curve.tpr, self.u)[0]}
+        self.point = Point(m.auc, m.tpr_at_fpr, m.n_eff_above, m.advantage, m.mean_diff, (m.curve.fpr, m.curve.tpr),
+                           grid_curves=curves, arm_ess=arm_ess(self.weight, problem.member))
 
-    def replicates(self, counts: np.ndarray) -> Replicates:
-        """Per replicate (row of ``counts``): the weighted ROC curve as cumulative sums of the member and
-        non-member weight from the highest score down, tie groups summed (a score without ties skips that
-        sum: one unit per group). Unit weights keep the counts integer: the same sums exactly (integers), and
-        an integer prefix sum runs some 15 times faster than a floating one, whose every addition waits for
-        the previous one to round."""
+    def _weighted(self, counts: np.ndarray, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Counts times weights in sorted order (B, n): all units, and members only. The counts in sorted order
+        are shared through ``cache`` by every fit of the same sorted score (one gather instead of one per fit)."""
         srt = self.sorted
-        if self._sorted_weight is None:
-            wc = counts[:, srt.order].astype(np.int64)
-            wm = wc * srt.member.astype(np.int64)[None, :]
+        key = ("sorted counts", id(srt))
+        if cache is not None and key in cache:
+            ordered = cache[key]
         else:
-            wc = counts[:, srt.order].astype(np.float64, copy=False)  # a new array: free to overwrite
-            np.multiply(wc, self._sorted_weight, out=wc)
-            wm = wc * srt.member[None, :]
-        wn = np.subtract(wc, wm, out=wc)
-        mean_m, mean_n = wm.astype(np.float64, copy=False) @ srt.values, wn.astype(np.float64, copy=False) @ srt.values
-        rows = len(counts)
-        tpr = np.zeros((rows, len(srt.starts) + 1))
-        fpr = np.zeros((rows, len(srt.starts) + 1))
-        ties = len(srt.starts) < len(srt.order)
-        tpr[:, 1:] = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1) if ties else wm, axis=1)
-        fpr[:, 1:] = np.cumsum(np.add.reduceat(wn, srt.starts, axis=1) if ties else wn, axis=1)
-        sm, sn = tpr[:, -1].copy(), fpr[:, -1].copy()
-        tpr[:, 1:] /= sm[:, None]
-        fpr[:, 1:] /= sn[:, None]
-        auc, tprs, adv = curve_summaries(fpr, tpr, self.fpr)
-        return {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean_m / sm - mean_n / sn}
+            ordered = counts[:, srt.order]
+            if cache is not None:
+                cache[key] = ordered
+        wc = ordered * self.weight[srt.order][None, :]
+        return wc, wc * srt.member[None, :]
+
+    def _cumsums(self, wc: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted member / non-member totals at or above each tie group, per row of counts: (B, n_groups)."""
+        srt = self.sorted
+        if len(srt.starts) == wc.shape[1]:  # no ties: every unit is its own group
+            return np.cumsum(wm, axis=1), np.cumsum(wc - wm, axis=1)
+        pos = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1), axis=1)
+        neg = np.cumsum(np.add.reduceat(wc - wm, srt.starts, axis=1), axis=1)
+        return pos, neg
+
+    def _grid_cdfs(self, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """F_0, F_1 at the threshold grid from the tie-group totals: (B, G) each."""
+        group_values = self.sorted.values[self.sorted.starts]  # descending
+        above = np.searchsorted(-group_values, -self.grid, side="right")  # tie groups with value >= c_g
+        zero = np.zeros((len(pos), 1))
+        cum_pos, cum_neg = np.hstack([zero, pos]), np.hstack([zero, neg])
+        return cum_neg[:, above] / cum_neg[:, -1:], cum_pos[:, above] / cum_pos[:, -1:]
+
+    def replicates(self, counts: np.ndarray, cache: dict | None = None) -> Replicates:
+        srt = self.sorted
+        wc, wm = self._weighted(counts, cache)
+        pos, neg = self._cumsums(wc, wm)
+        sm, sn = pos[:, -1:], neg[:, -1:]
+        zero = np.zeros((len(counts), 1))
+        fp, tp = np.hstack([zero, neg / sn]), np.hstack([zero, pos / sm])
+        auc, tprs, adv = curve_summaries(fp, tp, self.fpr)
+        mean = (wm @ srt.values) / sm[:, 0] - ((wc - wm) @ srt.values) / sn[:, 0]
+        out = {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean}
+        if self.grid is not None:
+            out["f0"], out["f1"] = self._grid_cdfs(pos, neg)
+            out["roc"] = roc_at(fp, tp, self.u)
+        return out
+
+    def _arm_covariance(self, arm: bool) -> tuple[np.ndarray, np.ndarray]:
+        """F_t on the grid and the covariance of its influence function: A(max(c, c')) - F(c) A(c') - F(c') A(c)
+        + F(c) F(c') sum w^2, with A(c) = sum w^2 1{S >= c} over the arm (w summing to 1)."""
+        srt = self.sorted
+        mask = srt.member.astype(bool) == arm
+        w = self.weight[srt.order] * mask
+        w = w / w.sum()
+        group_values = srt.values[srt.starts]
+        above = np.searchsorted(-group_values, -self.grid, side="right")
+        cum_w = np.r_[0.0, np.cumsum(np.add.reduceat(w, srt.starts))]
+        cum_w2 = np.r_[0.0, np.cumsum(np.add.reduceat(w * w, srt.starts))]
+        f, a = cum_w[above], cum_w2[above]
+        g = len(self.grid)
+        hi = np.maximum.outer(np.arange(g), np.arange(g))  # the larger threshold of each pair (grid ascending)
+        cov = a[hi] - np.outer(f, a) - np.outer(a, f) + np.outer(f, f) * cum_w2[-1]
+        return f, cov
+
+    def gaussian_replicates(self, n_draws: int, rng: np.random.Generator) -> Replicates:
+        (f0, c0), (f1, c1) = self._arm_covariance(False), self._arm_covariance(True)
+        d0 = np.array([monotone_cdf(r) for r in f0 + gaussian_draws(c0, n_draws, rng)])
+        d1 = np.array([monotone_cdf(r) for r in f1 + gaussian_draws(c1, n_draws, rng)])
+        draws, center = grid_metrics(d0, d1, self.fpr, self.u), grid_metrics(f0, f1, self.fpr, self.u)
+        p = self.point
+        out = {"auc": p.auc + draws["auc"] - center["auc"][0],
+               "advantage": p.advantage + draws["advantage"] - center["advantage"][0],
+               "tpr_at_fpr": {a: p.tpr[a] + draws["tpr_at_fpr"][a] - center["tpr_at_fpr"][a][0] for a in self.fpr},
+               "f0": d0, "f1": d1, "roc": p.grid_curves["roc"] + draws["roc"] - center["roc"][0]}
+        out["mean_diff"] = p.mean_diff + self._mean_se() * rng.standard_normal(n_draws)
+        return out
+
+    def _mean_se(self) -> float:
+        """Influence-function SE of the difference of the two arms' Hajek means."""
+        srt = self.sorted
+        var = 0.0
+        for arm in (False, True):
+            mask = srt.member.astype(bool) == arm
+            w = self.weight[srt.order][mask]
+            w = w / w.sum()
+            y = srt.values[mask]
+            var += float(np.sum(w * w * (y - w @ y) ** 2))
+        return float(np.sqrt(var))

@@ -44,14 +44,7 @@ def one_run(
         raise AuditError(f"scores: id {plain(scores_df['id'][dup].iloc[0])!r} appears more than once{hint}")
     member = membership(scores_df["member"], "scores")
     require_both_arms(member, "scores")
-    if isinstance(p, pd.Series):
-        probs = unit_probabilities(scores_df["id"].astype(str), p)
-        label = "per-unit"
-    else:
-        probs = np.full(len(scores_df), float(p))
-        label = float(p)
-        if not 0 < label < 1:
-            raise AuditError(f"inclusion probability: need 0 < p < 1, got {label}")
+    probs, label = _probabilities(scores_df, p)
     share_note = _member_share_note(member, probs)
     weight = np.where(member == 1, 1.0 / probs, 1.0 / (1.0 - probs))
     values = {col: scores_df[col].to_numpy(dtype=float) for col in cols}
@@ -85,6 +78,16 @@ def one_run(
         provenance=provenance({"scores": scores_df}),
         notes=[share_note] if share_note else [],
     )
+
+
+def _probabilities(scores_df: pd.DataFrame, p: float | pd.Series) -> tuple[np.ndarray, float | str]:
+    """Each unit's inclusion probability and how the config records it (the number, or "per-unit")."""
+    if isinstance(p, pd.Series):
+        return unit_probabilities(scores_df["id"].astype(str), p), "per-unit"
+    label = float(p)
+    if not 0 < label < 1:
+        raise AuditError(f"inclusion probability: need 0 < p < 1, got {label}")
+    return np.full(len(scores_df), label), label
 
 
 def _member_share_note(member: np.ndarray, probs: np.ndarray) -> str | None:

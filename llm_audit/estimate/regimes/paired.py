@@ -114,6 +114,37 @@ def bootstrap_blocks(
 # ---- the regime ------------------------------------------------------------------------------------------------
 
 
+def _strata_blocks(strata: pd.Series, ids: pd.Index, inside: np.ndarray, columns: Any, *, fpr: Sequence[float],
+                   n_bootstrap: int, level: float, rng: np.random.Generator) -> tuple[dict[str, dict], list[str]]:
+    """One oracle block per stratum label over its inserted texts (``inside``: their rows), and a note for
+    each label with fewer than 2 inserted texts; AuditError for an id without a label."""
+    labels = pd.Series(strata).set_axis(pd.Series(strata).index.astype(str)).reindex(ids)
+    if labels.isna().any():
+        raise AuditError(f"strata: no value for id {labels.index[labels.isna()][0]!r}")
+    per_stratum, notes = {}, []
+    for level_value in sorted(pd.unique(labels.iloc[inside]), key=str):
+        rows = inside[labels.iloc[inside].to_numpy() == level_value]
+        if rows.size < 2:
+            notes.append(f"stratum {level_value!s}: {rows.size} inserted text, no block")
+            continue
+        per_stratum[str(level_value)], _ = bootstrap_blocks(*columns(rows), fpr=fpr, n_bootstrap=n_bootstrap,
+                                                            level=level, rng=rng)
+    return per_stratum, notes
+
+
+def _per_unit(with_: pd.DataFrame, without: pd.DataFrame, flag: np.ndarray, cols: Sequence[str]) -> pd.DataFrame:
+    """Per text: inserted flag, both potential scores and tau_i = S_i(1) - S_i(0) per score (for texts neither
+    model saw, the pair's difference without insertion)."""
+    per_unit = pd.DataFrame({"id": with_.index.to_numpy(), "inserted": flag})
+    for c in cols:
+        s1 = with_[c].to_numpy(dtype=float)
+        s0 = without[c].to_numpy(dtype=float)
+        per_unit[f"s1_{c}"] = s1
+        per_unit[f"s0_{c}"] = s0
+        per_unit[c] = s1 - s0
+    return per_unit
+
+
 def _indexed(table: pd.DataFrame, name: str) -> pd.DataFrame:
     if "id" not in table.columns:
         raise AuditError(f"{name}: no 'id' column (columns: {', '.join(map(str, table.columns))})")
@@ -219,28 +250,9 @@ def paired(
     if outside.size >= 2:
         control, _ = bootstrap_blocks(*columns(outside), fpr=fpr, n_bootstrap=n_bootstrap, level=level, rng=rng)
 
-    per_stratum = None
-    notes = []
-    if strata is not None:
-        labels = pd.Series(strata).set_axis(pd.Series(strata).index.astype(str)).reindex(with_.index)
-        if labels.isna().any():
-            raise AuditError(f"strata: no value for id {labels.index[labels.isna()][0]!r}")
-        per_stratum = {}
-        for level_value in sorted(pd.unique(labels.iloc[inside]), key=str):
-            rows = inside[labels.iloc[inside].to_numpy() == level_value]
-            if rows.size < 2:
-                notes.append(f"stratum {level_value!s}: {rows.size} inserted text, no block")
-                continue
-            per_stratum[str(level_value)], _ = bootstrap_blocks(*columns(rows), fpr=fpr, n_bootstrap=n_bootstrap,
-                                                                level=level, rng=rng)
-
-    per_unit = pd.DataFrame({"id": with_.index.to_numpy(), "inserted": flag})
-    for c in cols:
-        s1 = with_[c].to_numpy(dtype=float)
-        s0 = without[c].to_numpy(dtype=float)
-        per_unit[f"s1_{c}"] = s1
-        per_unit[f"s0_{c}"] = s0
-        per_unit[c] = s1 - s0  # tau_i; for texts neither model saw, the pair's difference without insertion
+    per_stratum, notes = (None, []) if strata is None else _strata_blocks(
+        strata, with_.index, inside, columns, fpr=fpr, n_bootstrap=n_bootstrap, level=level, rng=rng)
+    per_unit = _per_unit(with_, without, flag, cols)
     counts = {"texts": int(len(flag)), "inserted": int(flag.sum()), "control": int(outside.size),
               "bootstrap_replicates": n_reps}
     est = Estimates.build(

@@ -1,0 +1,88 @@
+"""Outcome models of the DR CDFs against closed-form conditional laws, and the choice among them made inside
+the cross-fitting (never on the evaluation fold)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from llm_audit.estimate.distribution_regression import DistributionRegression
+from llm_audit.estimate.outcome import fit_outcome, threshold_grid
+from llm_audit.estimate.outcome_models import LocationScale, brier
+from llm_audit.estimate.propensity import fold_splits
+
+
+def _data(n, seed, shape):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-2, 2, size=n)
+    if shape == "linear":
+        s, sd = 2 * u + rng.normal(size=n), np.ones(n)
+        loc = 2 * u
+    else:  # a bend and a spread that grows with u
+        loc, sd = np.sin(2 * u) + 0.5 * u, 0.4 * np.exp(0.4 * u)
+        s = loc + sd * rng.normal(size=n)
+    return pd.DataFrame({"u": u}), s, loc, sd
+
+
+def _true_survival(loc, sd, grid):
+    return norm.sf((grid[None, :] - loc[:, None]) / sd[:, None])
+
+
+def test_distribution_regression_recovers_a_heteroscedastic_nonlinear_law():
+    x, s, _, _ = _data(6_000, 0, "bent")
+    grid = threshold_grid(s, 60)
+    model = DistributionRegression(seed=0).fit(x.to_numpy(), s, grid)
+    xt, _, loc_t, sd_t = _data(2_000, 1, "bent")
+    xt = xt.to_numpy()
+    mu = model.survival(xt, grid)
+    assert mu.shape == (2_000, len(grid)) and mu.dtype == np.float32
+    assert np.all(np.diff(mu, axis=1) <= 1e-6)  # a survival function in c, by the monotonic constraint
+    assert np.mean(np.abs(mu - _true_survival(loc_t, sd_t, grid))) < 0.04
+    # the linear location-scale model cannot follow the bend: the flexible model is closer
+    ls = LocationScale("linear").fit(x.to_numpy(), s, grid)
+    assert np.mean(np.abs(ls.survival(xt, grid) - _true_survival(loc_t, sd_t, grid))) > 0.06
+
+
+def test_linear_location_scale_recovers_a_gaussian_shift():
+    x, s, _, _ = _data(4_000, 2, "linear")
+    grid = threshold_grid(s, 50)
+    xt, _, loc_t, sd_t = _data(1_000, 3, "linear")
+    mu = LocationScale("linear").fit(x.to_numpy(), s, grid).survival(xt.to_numpy(), grid)
+    assert np.mean(np.abs(mu - _true_survival(loc_t, sd_t, grid))) < 0.02
+
+
+def test_brier_is_the_mean_squared_error_over_units_and_thresholds():
+    rng = np.random.default_rng(4)
+    s, grid = rng.normal(size=30), np.array([-1.0, 0.0, 0.5])
+    mu = rng.uniform(size=(30, 3))
+    loop = np.mean([(float(s[i] >= grid[g]) - mu[i, g]) ** 2 for i in range(30) for g in range(3)])
+    assert brier(mu, s, grid) == pytest.approx(loop)
+
+
+def test_choice_and_predictions_of_a_fold_never_use_its_own_outcomes():
+    x, s, _, _ = _data(1_500, 5, "bent")
+    t = (np.random.default_rng(6).uniform(size=1_500) < 0.5).astype(int)
+    splits = fold_splits(t, None, 3, seed=0)
+    grid = threshold_grid(s, 40)
+    a = fit_outcome(x, t, s, splits, grid, model="auto", seed=1)
+    test0 = splits[0][1]
+    s2 = s.copy()
+    s2[test0] = np.random.default_rng(7).normal(size=len(test0)) * 5  # fold 0's scores replaced by noise
+    b = fit_outcome(x, t, s2, splits, grid, model="auto", seed=1)
+    assert a.selection["per_fold"][0] == b.selection["per_fold"][0]
+    for arm in (0, 1):
+        np.testing.assert_array_equal(a.mu[arm][test0], b.mu[arm][test0])
+    np.testing.assert_array_equal(a.loc[:, test0], b.loc[:, test0])
+    # ... while the other folds did see the change (their models trained on fold 0)
+    assert not np.array_equal(a.mu[1][splits[1][1]], b.mu[1][splits[1][1]])
+
+
+def test_auto_prefers_a_flexible_model_when_the_linear_one_is_wrong_and_reports_every_score():
+    x, s, _, _ = _data(3_000, 8, "bent")
+    t = (np.random.default_rng(9).uniform(size=3_000) < 0.5).astype(int)
+    fit = fit_outcome(x, t, s, fold_splits(t, None, 3, seed=0), threshold_grid(s, 40), model="auto", seed=0)
+    sel = fit.selection
+    assert set(sel["brier"]) == {"linear", "hgb", "distribution"}
+    assert "linear" not in sel["per_fold"]
+    assert sel["brier"]["linear"] > min(sel["brier"]["hgb"], sel["brier"]["distribution"])
+    assert sel["chosen"] in ("hgb", "distribution") and sel["mean_model"] == "hgb"

@@ -1,0 +1,211 @@
+"""Refuters with pass rules (issue 13): each against a simulated case where it must pass and one where it must
+fail, the weighted AUC standard error and the balance statistics against plain computations, the verdict rules.
+
+The must-fail cases of the refit refuters replace the refits by arrays built here (a propensity that an added
+noise column, or a half of the data, moves far): the rule is then checked on a known change, independently of
+how hard a real refit is to destabilize.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp
+
+from llm_audit.estimate import ZeroRunEstimator, estimate
+from llm_audit.estimate.balance import assess_balance, weighted_ks
+from llm_audit.estimate.metrics import weighted_auc, weighted_auc_se
+from llm_audit.estimate.refuters import Context, failure_reasons
+from llm_audit.estimate.refuters.common_cause import RandomCommonCause
+from llm_audit.estimate.refuters.subsets import SubsetStability
+from llm_audit.estimate.verdict import OverlapThresholds, lowered_verdict, overlap_verdict
+from llm_audit.simulate import simulate
+
+
+def _rows(d: dict, refuter: str) -> list[dict]:
+    return [r for r in d["diagnostics"]["refuters"] if r["refuter"] == refuter]
+
+
+# --- the statistics ------------------------------------------------------------------------------------------------
+
+def test_weighted_auc_se_matches_a_plain_double_loop_and_the_bootstrap():
+    rng = np.random.default_rng(0)
+    n = 300
+    t = rng.integers(0, 2, n)
+    s = np.round(rng.normal(size=n) + 0.6 * t, 1)  # rounded: ties count 1/2
+    w = rng.uniform(0.5, 2.0, n)
+    w1, w0 = w[t == 1] / w[t == 1].sum(), w[t == 0] / w[t == 0].sum()
+    s1, s0 = s[t == 1], s[t == 0]
+    h = lambda a, b: float(a > b) + 0.5 * float(a == b)  # noqa: E731
+    place1 = np.array([sum(w0[j] * h(a, s0[j]) for j in range(len(s0))) for a in s1])
+    place0 = np.array([sum(w1[i] * h(s1[i], b) for i in range(len(s1))) for b in s0])
+    auc = float(np.sum(w1 * place1))
+    loop = np.sqrt(np.sum(w1**2 * (place1 - auc) ** 2) + np.sum(w0**2 * (place0 - auc) ** 2))
+    assert weighted_auc_se(s, t, w) == pytest.approx(loop, rel=1e-12)
+    boot = []
+    for _ in range(1500):  # stratified bootstrap with the weights held fixed: the variance the formula estimates
+        i = np.r_[rng.choice(np.flatnonzero(t == 1), (t == 1).sum()), rng.choice(np.flatnonzero(t == 0), (t == 0).sum())]
+        boot.append(weighted_auc(s[i], t[i], w[i]))
+    assert weighted_auc_se(s, t, w) == pytest.approx(np.std(boot), rel=0.1)
+    # clustered: terms summed within groups. Singleton groups change nothing; a sample where every unit appears
+    # twice, the two copies forming one group, carries no more information than the original: each copy holds
+    # half its unit's term and the group sums them back, so the SE is the original's (unclustered it would shrink)
+    assert weighted_auc_se(s, t, w, np.arange(n)) == pytest.approx(weighted_auc_se(s, t, w))
+    dup = weighted_auc_se(np.r_[s, s], np.r_[t, t], np.r_[w, w], np.r_[np.arange(n), np.arange(n)])
+    assert dup == pytest.approx(weighted_auc_se(s, t, w))
+
+
+def test_weighted_ks_and_smd_se_with_unit_weights_match_scipy_and_the_closed_form():
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(0.3, 1.0, 150), rng.normal(0.0, 1.5, 250)]
+    t = np.r_[np.ones(150, int), np.zeros(250, int)]
+    assert weighted_ks(x, t, np.ones(400)) == pytest.approx(ks_2samp(x[t == 1], x[t == 0]).statistic)
+    bal = assess_balance(["x"], x[:, None], t, np.ones(400), np.arange(400))
+    sd = np.sqrt((x[t == 1].var(ddof=1) + x[t == 0].var(ddof=1)) / 2)
+    se = np.sqrt(x[t == 1].var() / 150 + x[t == 0].var() / 250) / sd  # SE of a difference of two means
+    assert bal.columns["x"]["se_after"] == pytest.approx(se)
+    assert bal.columns["x"]["after"] == pytest.approx((x[t == 1].mean() - x[t == 0].mean()) / sd)
+
+
+# --- balance in the verdict ----------------------------------------------------------------------------------------
+
+def test_balance_is_quiet_on_random_splits():
+    flagged = 0
+    for seed in range(10):
+        s, c = simulate(500, 0.0, 0.5, seed=seed)
+        d = estimate(s, c, n_bootstrap=0, seed=seed, folds=3, n_jobs=1).to_dict()["diagnostics"]
+        flagged += bool(d["balance"]["weak"] or d["balance"]["severe"])
+    assert flagged <= 1
+
+
+def test_a_selection_the_logistic_propensity_cannot_see_is_caught_by_the_distributional_check():
+    """Members at both ends of x (T depends on x squared): a propensity linear in x is flat, the means agree,
+    but the spreads do not: the weighted KS names x and the verdict is at most weak overlap."""
+    rng = np.random.default_rng(2)
+    n = 1200
+    x = rng.normal(size=n)
+    t = (rng.uniform(size=n) < 1 / (1 + np.exp(-2.0 * (x**2 - 1)))).astype(int)
+    ids = [f"u{i}" for i in range(n)]
+    scores = pd.DataFrame({"id": ids, "member": t, "score": x**2 + rng.normal(size=n)})
+    d = estimate(scores, pd.DataFrame({"id": ids, "x": x}), n_bootstrap=0, seed=0, n_jobs=1).to_dict()["diagnostics"]
+    assert abs(d["smd"]["x"]["after"]) < 0.1 and d["smd"]["x"]["ks_after"] > 0.2
+    assert "KS" in d["balance"]["weak"]["x"]
+    assert d["verdict"] == "weak_overlap"
+    assert any(r.startswith("covariates out of balance after weighting: x (") for r in d["verdict_reasons"])
+
+
+# --- the negative-control refuter ----------------------------------------------------------------------------------
+
+def _hidden_confounder(n: int, seed: int, nc_from: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """T depends on a covariate x and on u, which the covariates do not carry. The negative control is a noisy
+    function of x (it must pass: the weights balance x) or of u (it must fail)."""
+    rng = np.random.default_rng(seed)
+    x, u = rng.normal(size=n), rng.normal(size=n)
+    t = (rng.uniform(size=n) < 1 / (1 + np.exp(-(x + u)))).astype(int)
+    nc = 1 / (1 + np.exp(-({"x": x, "u": u}[nc_from] + 0.5 * rng.normal(size=n))))
+    ids = [f"u{i}" for i in range(n)]
+    scores = pd.DataFrame({"id": ids, "member": t, "score": x + u + rng.normal(size=n)})
+    return scores, pd.DataFrame({"id": ids, "x": x, "negative_control": nc})
+
+
+def test_negative_control_passes_when_the_covariates_explain_the_text_and_fails_when_they_do_not():
+    for nc_from, passed in (("x", True), ("u", False)):
+        est = estimate(*_hidden_confounder(1500, 3, nc_from), n_bootstrap=0, seed=0, n_jobs=1)
+        d = est.to_dict()
+        [row] = _rows(d, "negative_control")
+        assert row["passed"] is passed, (nc_from, row)
+        assert d["diagnostics"]["blind_text_auc"] > 0.6  # either way the text separates the arms before weighting
+        if not passed:
+            assert abs(row["value"] - 0.5) > 0.05
+            assert est.verdict == "weak_overlap"
+            reason = next(r for r in d["diagnostics"]["verdict_reasons"] if r.startswith("refuter negative_control"))
+            # the score tracks u, as the negative control does: the hidden confounding pushes it up
+            assert "confounding visible in the text that the covariates do not capture" in reason
+            assert "score up" in reason
+
+
+def test_negative_control_not_run_without_the_column_says_so():
+    s, c = simulate(300, 0.5, 0.5, seed=0)
+    d = estimate(s, c, n_bootstrap=0, seed=0, n_jobs=1).to_dict()
+    [row] = _rows(d, "negative_control")
+    assert row["passed"] is None and row["detail"].startswith("not run")
+    assert d["diagnostics"]["blind_text_auc"] is None and d["diagnostics"]["verdict"] == "identified"
+
+
+# --- random common cause and subset stability ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fitted():
+    s, c = simulate(800, 1.0, 0.5, seed=4)
+    return ZeroRunEstimator(bootstrap=0, jobs=1, seed=0).fit(s, c)
+
+
+def test_refit_refuters_pass_on_a_well_specified_confounded_corpus(fitted):
+    d = fitted.estimates_.to_dict()
+    for name in ("random_common_cause", "subset_stability", "placebo_membership"):
+        [row] = _rows(d, name)
+        assert row["passed"] is True, row
+    assert fitted.estimates_.verdict == "identified"
+
+
+class _Stub:
+    """Refits with a known outcome: ``common_cause`` and each half's propensity swap the arms' odds."""
+
+    def __init__(self, est: ZeroRunEstimator):
+        e = est.nuisance_.e_raw
+        self.baseline = e
+        self.common_cause = 1 - e  # a noise column that turned the propensity upside down
+        n = len(e)
+        self.halves = [(np.arange(k % 2, n, 2), (1 - e)[k % 2::2]) for k in range(5)]
+
+
+def _context(est: ZeroRunEstimator) -> Context:
+    naive = {name: 0.5 for name in est.data_.scores}
+    return Context(est.data_, est.nuisance_, est.estimand_, est.nuisance_.corrected, est.options, est.seeds_,
+                   _Stub(est), naive)
+
+
+@pytest.mark.parametrize("refuter", [RandomCommonCause(), SubsetStability()])
+def test_refit_refuters_fail_when_the_refit_moves_the_weights(fitted, refuter):
+    ctx = _context(fitted)
+    [row] = refuter.run(ctx)
+    # weights from the swapped odds undo the correction and more: the AUC moves by several standard errors
+    assert row.passed is False and abs(row.value) > 3 * ctx.se["score"]
+    [reason] = failure_reasons([row])
+    assert reason.startswith(f"refuter {refuter.name} failed for score:")
+
+
+def test_sensitivity_reports_the_gamma_of_the_strongest_observed_covariate():
+    for a, low, high in ((0.0, 1.0, 1.3), (2.0, 3.0, 1e9)):
+        s, c = simulate(800, a, 0.5, seed=5)
+        d = estimate(s, c, n_bootstrap=0, seed=0, n_jobs=1).to_dict()
+        [row] = _rows(d, "sensitivity")
+        assert row["passed"] is None and row["rule"] == "reported, not pass/fail"
+        values = row["values"]
+        if a > 0:  # x1 drives the simulated propensity most (coefficient a, against a/2 for x3)
+            assert values["strongest_covariate"] == "x1"
+        assert low <= values["gamma_observed"] <= high, (a, values)
+        assert d["diagnostics"]["per_score"]["score"]["sensitivity"]["gamma_to_chance"] == values["gamma_to_chance"]
+
+
+# --- the verdict rules ---------------------------------------------------------------------------------------------
+
+def test_lowered_verdict_rules():
+    assert lowered_verdict("identified", [], {}, {}, []) == ("identified", [])
+    v, why = lowered_verdict("identified", [], {}, {"x": "|SMD| 0.15 > 0.1"}, [])
+    assert v == "weak_overlap" and why == ["covariates out of balance after weighting: x (|SMD| 0.15 > 0.1)"]
+    v, why = lowered_verdict("identified", [], {}, {}, ["refuter negative_control failed: ..."])
+    assert v == "weak_overlap" and why == ["refuter negative_control failed: ..."]
+    v, why = lowered_verdict("weak_overlap", ["ESS low"], {"x": "|SMD| 0.4 > 0.25"}, {}, ["refuter r failed"])
+    assert v == "not_identified" and why[0] == "ESS low" and "severely" in why[1] and why[2] == "refuter r failed"
+    assert lowered_verdict("not_identified", ["r"], {}, {}, [])[0] == "not_identified"  # never raised
+
+
+def test_clipping_more_than_a_fifth_of_the_units_is_not_identified():
+    ess, n = {"member": 400.0, "nonmember": 400.0}, {"member": 500, "nonmember": 500}
+    assert overlap_verdict(0.8, ess, n, 0.05)[0] == "identified"
+    assert overlap_verdict(0.8, ess, n, 0.15)[0] == "weak_overlap"
+    verdict, reasons = overlap_verdict(0.8, ess, n, 0.25)
+    assert verdict == "not_identified" and "25.0% of units" in reasons[0]
+    assert OverlapThresholds().not_clipped_share == 0.20
