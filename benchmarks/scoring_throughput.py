@@ -16,11 +16,21 @@ token, and on a GPU whose peak is known (or given with --peak-tflops) the fracti
     python benchmarks/scoring_throughput.py --quick    # fewer texts: a smoke run
     python benchmarks/scoring_throughput.py --device cuda --dtype bfloat16 --models smollm2,llama-1b \
         --tokens 262144 --batch-tokens 65536          # the GPU measurement
+    python benchmarks/scoring_throughput.py --batching # the batching rule: padding and tokens/s, old vs new
+
+``--batching`` compares, on the demo corpus (the shipped Pile subset) and the State of the Union chunks of
+configs/smollm2_sotu.yaml, the batching rule of llm_audit.scoring.batching (rows of a batch each fill at least
+MIN_FILL of its width; windows sorted by length within blocks) with the rule before it (a batch grows in text
+order until rows x width reaches the token budget): the padding share of every batch plan of the whole corpus
+(no forward pass needed); the real tokens per second of the transformer body over each plan, timed on every
+k-th batch (the plan's own mix of widths; interleaved rounds, median); and, on a subset of the texts, the
+largest difference between score_corpus's scores under the two rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import itertools
 import json
@@ -29,7 +39,9 @@ import os
 import platform
 import time
 import zlib
+from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -37,7 +49,7 @@ import torch
 
 from llm_audit.demo import DATA_FILE as SHIPPED_SUBSET
 from llm_audit.scoring import score_corpus, wrap_model
-from llm_audit.scoring.batching import pack, plan_windows
+from llm_audit.scoring.batching import BLOCK_BATCHES, length_blocks, pack, plan_windows
 from llm_audit.scoring.model import resolve_device, resolve_dtype
 from llm_audit.training import train_bpe_tokenizer
 
@@ -175,6 +187,146 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
+# --- the batching rule --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def rule(name: str):
+    """Score under the batching rule ``name``: "new" (the engine's) or "old" (before the width bound: budget-only
+    greedy packing of the windows in text order)."""
+    if name == "new":
+        yield
+        return
+    with mock.patch("llm_audit.scoring.engine.pack", partial(pack, min_fill=0.0)), \
+            mock.patch("llm_audit.scoring.engine.length_blocks", lambda lengths, block: list(range(len(lengths)))):
+        yield
+
+
+def plan_batches(lengths: list[int], room: int, budget: int, name: str) -> list[list]:
+    """The engine's batches of texts of these token ``lengths`` (stride room / 2) under rule ``name``."""
+    windows = [w for i in sorted(range(len(lengths)), key=lambda i: -min(lengths[i], room))
+               for w in plan_windows(i, lengths[i], room, max(1, room // 2))]
+    if name == "old":
+        return pack(windows, budget, min_fill=0.0)
+    order = length_blocks([w.end - w.begin for w in windows], BLOCK_BATCHES * budget)
+    return pack([windows[k] for k in order], budget)
+
+
+def padding_share(batches: list[list]) -> float:
+    real = sum(w.end - w.begin for b in batches for w in b)
+    return 1.0 - real / sum(len(b) * max(w.end - w.begin for w in b) for b in batches)
+
+
+def batching_corpora(docs: list[str]) -> dict[str, list[str]]:
+    """The demo corpus (the shipped Pile subset's audit pool) and the State of the Union chunks of
+    configs/smollm2_sotu.yaml (250 members drawn with seed 0, and the 83 chunks after the cutoff)."""
+    from llm_audit.corpora import sotu
+    from llm_audit.demo import FULL, load_demo_corpus
+
+    pool, _ = load_demo_corpus(FULL)
+    return {"demo": list(pool["text"]), "sotu": list(sotu.build(max_members=250)["text"])}
+
+
+def subset(texts: list[str], lengths: list[int], k: int) -> list[str]:
+    """``k`` texts spread evenly over the length order: the same mix of lengths as the whole corpus."""
+    order = np.argsort(lengths, kind="stable")
+    return [texts[i] for i in order[np.linspace(0, len(texts) - 1, min(k, len(texts))).astype(int)]]
+
+
+def sampled(batches: list[list], tokens: int) -> list[list]:
+    """Every k-th batch of a plan, k chosen so that about ``tokens`` real tokens are kept: a sample with the
+    plan's own mix of widths and fills."""
+    real = sum(w.end - w.begin for b in batches for w in b)
+    return batches[:: max(1, round(real / tokens))]
+
+
+def time_plan(model, batches: list[list], vocab: int, device) -> tuple[float, int]:
+    """Seconds of the transformer body (no LM head: llm-audit applies it only at scored positions) over
+    these batches, right-padded, random token ids; and their real tokens."""
+    body, gen = model.base_model, torch.Generator().manual_seed(0)
+    real = 0
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in batches:
+            lens = [w.end - w.begin for w in b]
+            ids = torch.randint(vocab, (len(b), max(lens)), generator=gen).to(device)
+            mask = (torch.arange(max(lens))[None, :] < torch.tensor(lens)[:, None]).long().to(device)
+            body(input_ids=ids, attention_mask=mask, use_cache=False)
+            real += sum(lens)
+    return time.perf_counter() - start, real
+
+
+def batching_main(args, device, dtype) -> None:
+    models = args.models.split(",")
+    budgets = [int(b) for b in args.budgets.split(",")]
+    docs = pile_texts(300)
+    bpe = train_bpe_tokenizer(docs[:300], vocab_size=8192)
+    corpora = batching_corpora(docs)
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    for name in models:
+        model, tokenizer = build_model(name, bpe, device, dtype)
+        lm = wrap_model(model, tokenizer, name=name)
+        context = model.config.max_position_embeddings if hasattr(model.config, "max_position_embeddings") else model.config.n_positions
+        contexts = sorted({min(context, c) for c in (args.short_context, context) if c})
+        print(f"\n## {name}: padding share of every batch plan (whole corpus; old -> new rule, batches in brackets)\n")
+        print("| corpus | texts | tokens | context | " + " | ".join(f"budget {b}" for b in budgets) + " |")
+        print("|---|---|---|---|" + "---|" * len(budgets))
+        lengths = {c: [len(i) for i in tokenizer(texts, add_special_tokens=True, split_special_tokens=True)["input_ids"]]
+                   for c, texts in corpora.items()}
+        for corpus, lens in lengths.items():
+            for room in contexts:
+                cells = []
+                for b in budgets:
+                    old, new = plan_batches(lens, room, b, "old"), plan_batches(lens, room, b, "new")
+                    cells.append(f"{padding_share(old):.1%} ({len(old)}) -> {padding_share(new):.1%} ({len(new)})")
+                print(f"| {corpus} | {len(lens)} | {sum(lens):,} | {room} | " + " | ".join(cells) + " |")
+        if not args.sample_tokens:
+            continue
+        timed_contexts = [min(contexts)] if args.short_context else contexts
+        print(f"\n## {name}: real tokens/s of the transformer body over each whole-corpus plan (a sample of every "
+              f"k-th batch, about {args.sample_tokens:,} real tokens), median of {args.repeat} interleaved rounds\n")
+        print(f"| corpus | context | rule, budget | padding | batches timed (their padding) | tok/s | vs old rule at "
+              f"budget {budgets[-1]} | load average |")
+        print("|---|---|---|---|---|---|---|---|")
+        vocab = model.get_input_embeddings().weight.shape[0]
+        for corpus, lens in lengths.items():
+            for room in timed_contexts:
+                runs = [("old", budgets[-1])] + [("new", b) for b in budgets]
+                plans = {r: plan_batches(lens, room, r[1], r[0]) for r in runs}
+                samples = {r: sampled(plans[r], args.sample_tokens) for r in runs}
+                rates: dict = {r: [] for r in runs}
+                load = []
+                for _ in range(args.repeat):
+                    for r in runs:
+                        seconds, real = time_plan(model, samples[r], vocab, device)
+                        rates[r].append(real / seconds)
+                        load.append(os.getloadavg()[0])
+                base = float(np.median(rates[runs[0]]))
+                for r in runs:
+                    rate = float(np.median(rates[r]))
+                    print(f"| {corpus} | {room} | {r[0]}, {r[1]} | {padding_share(plans[r]):.1%} | {len(samples[r])} "
+                          f"({padding_share(samples[r]):.1%}) | "
+                          f"{rate:,.0f} | {rate / base:.2f} | {min(load):.1f}-{max(load):.1f} |", flush=True)
+        if not args.texts:
+            continue
+        print(f"\n## {name}: score_corpus under each rule, {args.texts} texts per corpus: largest score difference\n")
+        print("| corpus | context | texts | tokens | max abs score difference, new vs old rule |")
+        print("|---|---|---|---|---|")
+        for corpus, texts in corpora.items():
+            chosen = subset(texts, lengths[corpus], args.texts)
+            table = pd.DataFrame({"id": [str(i) for i in range(len(chosen))], "text": chosen})
+            tokens = sum(len(i) for i in tokenizer(chosen, add_special_tokens=True, split_special_tokens=True)["input_ids"])
+            for room in contexts:
+                scores = {}
+                for r in ("old", "new"):
+                    with rule(r):
+                        scores[r] = score_corpus(table, lm, context=room, max_batch_tokens=budgets[-1], progress=False)
+                cols = [c for c in scores["old"].columns if c not in ("id", "n_tokens", "truncated")]
+                diff = float(np.nanmax(np.abs(scores["new"][cols].to_numpy() - scores["old"][cols].to_numpy())))
+                print(f"| {corpus} | {room} | {len(chosen)} | {tokens:,} | {diff:.1e} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few texts, one length: a smoke run")
@@ -183,7 +335,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="best of this many interleaved rounds (a, b, c)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--batch-tokens", type=int, default=4096)
-    parser.add_argument("--models", default=",".join(GPT2_SHAPES),
+    parser.add_argument("--models", default=None,
                         help=f"comma-separated: {', '.join(GPT2_SHAPES)}, smollm2, llama-1b")
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu) or a torch device")
     parser.add_argument("--dtype", default="auto", help="auto: fp32 on CPU, bf16 on GPU")
@@ -191,7 +343,22 @@ def main() -> None:
     parser.add_argument("--skip-mimir", action="store_true", help="leave out (c) (slow for big models at batch 1)")
     parser.add_argument("--row-chunk", type=int, help="logits tile rows (default: 256 on CPU, 4096 on GPU)")
     parser.add_argument("--vocab-chunk", type=int, help="logits tile vocabulary slice (default: 1024 on CPU, 16384 on GPU)")
+    parser.add_argument("--batching", action="store_true", help="the batching rule: padding and tokens/s, old vs new")
+    parser.add_argument("--budgets", default="2048,8192", help="--batching: token budgets (the last: the old rule's)")
+    parser.add_argument("--texts", type=int, default=48,
+                        help="--batching: texts per corpus scored under both rules for the score difference (0: none)")
+    parser.add_argument("--sample-tokens", type=int, default=4096,
+                        help="--batching: real tokens of the batches timed per plan (0: padding shares only)")
+    parser.add_argument("--short-context", type=int, default=256,
+                        help="--batching: a context shorter than the texts' longest, so that long texts slide; the plans "
+                        "are timed at this context only (0: none, the model's context timed)")
     args = parser.parse_args()
+    args.models = args.models or ("gpt2-small (124M),smollm2" if args.batching else ",".join(GPT2_SHAPES))
+    if args.batching:
+        torch.set_num_threads(args.threads or torch.get_num_threads())
+        device = resolve_device(args.device)
+        batching_main(args, device, resolve_dtype(args.dtype, device))
+        return
     lengths = [128] if args.quick else [int(x) for x in args.lengths.split(",")]
     budget = 512 if args.quick else args.tokens
     repeat = 1 if args.quick else args.repeat

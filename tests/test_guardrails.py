@@ -167,18 +167,24 @@ def test_a_printed_interval_still_covers_the_truth_under_weak_overlap(overlap_gr
             assert np.mean([lo <= truth <= hi for lo, hi in printed]) >= 0.75, a
 
 
-def test_same_config_and_seed_give_byte_identical_estimates_json(tmp_path, capsys):
-    """Through the CLI, with bootstrap jobs 1 and 2 (test_estimate.py checks the Python API)."""
+@pytest.mark.parametrize("propensity, outcome", [("logistic", "linear"), ("hgb", "hgb")])
+def test_same_config_and_seed_give_byte_identical_estimates_json(tmp_path, capsys, propensity, outcome):
+    """Through the CLI, with jobs 1 and every core (test_estimate.py checks the Python API): the parallel
+    layout (cross-fitting folds, outcome fits, score columns, bootstrap chunks, slices; gradient boosting's
+    OpenMP threads) changes no byte."""
     from llm_audit.cli import main
 
     scores, covariates = simulate(400, 1.0, 0.5, seed=9)
+    scores["score2"] = scores["score"] + np.random.default_rng(0).normal(size=len(scores))  # two score columns
     scores.to_csv(tmp_path / "s.csv", index=False)
     covariates.to_parquet(tmp_path / "c.parquet")
     outputs = []
-    for jobs in ("1", "2", "1"):
+    for jobs in ("1", "-1"):
         out = tmp_path / f"e{len(outputs)}.json"
         assert main(["estimate", "--scores", str(tmp_path / "s.csv"), "--covariates", str(tmp_path / "c.parquet"),
-                     "--out", str(out), "--bootstrap", "100", "--folds", "3", "--seed", "7", "--jobs", jobs]) == 0
+                     "--out", str(out), "--bootstrap", "100", "--folds", "3", "--seed", "7", "--jobs", jobs,
+                     "--propensity", propensity, "--outcome", outcome]) == 0
         outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] == outputs[2]
-    assert json.loads(outputs[0])["config"]["seed"] == 7
+    assert outputs[0] == outputs[1]
+    config = json.loads(outputs[0])["config"]
+    assert (config["seed"], config["propensity"], config["outcome"]) == (7, propensity, outcome)

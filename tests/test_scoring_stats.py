@@ -14,7 +14,7 @@ from llm_audit.scoring.attacks import AttackInput
 from llm_audit.scoring.attacks.mink import mink, n_smallest
 from llm_audit.scoring.attacks.minkpp import minkpp
 from llm_audit.scoring.attacks.zlib_ratio import zlib_ratio
-from llm_audit.scoring.batching import check_window_params, collate, pack, plan_windows
+from llm_audit.scoring.batching import MIN_FILL, Window, check_window_params, collate, length_blocks, pack, plan_windows
 from llm_audit.scoring.stats import TokenStats, head_stats, logits_stats
 
 
@@ -91,8 +91,8 @@ def test_stride_must_leave_context():
 def test_collate_masks_padding_and_restarts_positions(side):
     tokens = [list(range(10, 20)), [5, 6, 7]]
     windows = plan_windows(0, 10, 6, 3) + plan_windows(1, 3, 6, 3)
-    batches = pack(windows, max_batch_tokens=12)
-    assert [len(b) for b in batches] == [2, 2]
+    batches = pack(windows, max_batch_tokens=12)  # lengths 6, 6, 4, 3: 4 and 3 fill less than 0.85 of 6 and 4
+    assert [len(b) for b in batches] == [2, 1, 1]
     batch = collate(windows, tokens, pad_id=0, padding_side=side)
     assert int(batch.attention_mask.sum()) == sum(w.end - w.begin for w in windows)
     assert int(batch.predict.sum()) == 9 + 2
@@ -102,6 +102,35 @@ def test_collate_masks_padding_and_restarts_positions(side):
         assert batch.position_ids[r][real].tolist() == list(range(w.end - w.begin))
         targets = batch.input_ids[r, 1:][batch.predict[r]].tolist()
         assert targets == tokens[w.text][w.first : w.end]
+
+
+def _fits(rows: list[int], budget: int) -> bool:
+    """The packing rule, stated directly: rows x widest within the budget, every row >= MIN_FILL of the widest."""
+    return len(rows) * max(rows) <= budget and min(rows) >= MIN_FILL * max(rows)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pack_grows_each_batch_while_the_budget_and_the_width_bound_hold(seed):
+    rng = np.random.default_rng(seed)
+    lengths = np.sort(rng.integers(1, 300, size=200))[::-1].tolist()
+    lengths[50:50] = [400, 400, 123]  # out of order, as a long text's last window is
+    windows = [Window(i, 0, n, 1) for i, n in enumerate(lengths)]
+    batches = pack(windows, 2048)
+    assert [w for b in batches for w in b] == windows  # every window once, in the given order
+    for b, after in zip(batches, batches[1:] + [None]):
+        rows = [w.end - w.begin for w in b]
+        assert len(rows) == 1 or _fits(rows, 2048)
+        if after is not None:  # greedy: the next window would have broken the rule
+            assert not _fits(rows + [after[0].end - after[0].begin], 2048)
+    assert pack([Window(0, 0, 5000, 1)], 2048) == [[Window(0, 0, 5000, 1)]]  # longer than the budget: alone
+
+
+def test_length_blocks_sort_windows_by_length_within_consecutive_blocks():
+    lengths = [512, 512, 300, 512, 200, 100, 512, 90, 80, 64, 70]
+    order = length_blocks(lengths, 1500)
+    # blocks close once they hold >= 1500 tokens: [0, 1, 2, 3] (1836), [4..10]
+    assert order == [0, 1, 3, 2, 6, 4, 5, 7, 8, 10, 9]
+    assert length_blocks([], 100) == []
 
 
 def test_reductions_on_known_values():

@@ -6,20 +6,21 @@ fixed). The propensity is kept fixed (not refit per replicate), so the nuisances
 is a re-weighting by N of quantities computed once. The scores are sorted once; a replicate's weighted ROC
 curve is then cumulative sums over the tie groups, O(n), and many replicates are stacked into one array
 operation. Each chunk of replicates draws from its own child seed, so the result does not depend on
-the number of jobs.
+the number of jobs. An audit draws its counts once (``ResamplingCounts``) and replicates every score and
+method on them.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 
 from llm_audit.estimate.estimands import Estimand
 from llm_audit.estimate.methods.base import Fit, Replicates
 from llm_audit.estimate.weights import hajek
+from llm_audit.parallel import parallel_map
 
 _CELLS_PER_CHUNK = 4_000_000  # replicates x units per array: ~32 MB per float64 array
 
@@ -36,33 +37,64 @@ def stratified_counts(member: np.ndarray, n_rep: int, rng: np.random.Generator) 
     return counts
 
 
-def _chunk(seed_seq, n_rep: int, member: np.ndarray, fits: dict[str, Fit],
-           rows: dict[str, np.ndarray]) -> dict[str, Replicates]:
-    counts = stratified_counts(member, n_rep, np.random.default_rng(seed_seq))
-    cache: dict = {}  # shared by the fits of this chunk on all units (the counts in each score's sorted order)
-    return {name: fit.replicates(counts, cache) if name not in rows else fit.replicates(counts[:, rows[name]])
-            for name, fit in fits.items()}
+class ResamplingCounts:
+    """The stratified resampling counts of one audit: ``n_boot`` count vectors over its units, in chunks of
+    replicates, each chunk drawn from its own child of ``seed`` (so no result depends on the number of jobs).
+
+    Every score and method of an audit is replicated on these same counts (and a joint statement across them
+    is possible). Drawn once and kept, as the smallest integer type that holds them, when they take at most
+    ``store_bytes`` (100 MB for 1000 replicates of 100,000 units: drawing them took as long as replicating one
+    score's naive and IPW metrics); larger ones are redrawn, identically, wherever a chunk is needed."""
+
+    def __init__(self, member: np.ndarray, n_boot: int, seed: int, *, store_bytes: int = 256 * 2**20, jobs: int = 1):
+        self.member = np.asarray(member).astype(int)
+        n = len(self.member)
+        per_chunk = int(max(1, min(100, _CELLS_PER_CHUNK // max(n, 1))))
+        self.sizes = [min(per_chunk, n_boot - i) for i in range(0, n_boot, per_chunk)]
+        self.seeds = np.random.SeedSequence(seed).spawn(len(self.sizes))
+        self._stored: list[np.ndarray] | None = None
+        if n * n_boot <= store_bytes:
+            self._stored = parallel_map(self._compact, range(len(self.sizes)), jobs=jobs)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def chunk(self, k: int) -> np.ndarray:
+        """Counts of chunk ``k``, shape (replicates, units): integers, float64 when redrawn."""
+        if self._stored is not None:
+            return self._stored[k]
+        return stratified_counts(self.member, self.sizes[k], np.random.default_rng(self.seeds[k]))
+
+    def _compact(self, k: int) -> np.ndarray:
+        counts = stratified_counts(self.member, self.sizes[k], np.random.default_rng(self.seeds[k]))
+        return counts.astype(np.min_scalar_type(int(counts.max(initial=0))))
+
+
+def replicate(fits: dict[str, Fit], counts: ResamplingCounts, *, jobs: int = 1,
+              rows: dict[str, np.ndarray] | None = None) -> dict[str, Replicates]:
+    """Replicates of every metric of each fitted method on the audit's resampling ``counts``:
+    ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``. A method fit on
+    a subset of the units (a trimmed or overlap population) names its ``rows``: it sees those columns of the
+    counts, so every method of an audit rests on the same resampled corpus. Chunks run on ``jobs`` workers
+    (``llm_audit.parallel``)."""
+    rows = rows or {}
+
+    def one(k: int) -> dict[str, Replicates]:
+        c = counts.chunk(k)
+        cache: dict = {}  # shared by the fits of this chunk on all units (the counts in each score's sorted order)
+        return {name: fit.replicates(c, cache) if name not in rows else fit.replicates(c[:, rows[name]])
+                for name, fit in fits.items()}
+
+    parts = parallel_map(one, range(len(counts)), jobs=jobs)
+    return {name: _concat([p[name] for p in parts]) for name in fits}
 
 
 def bootstrap_replicates(
     fits: dict[str, Fit], member: np.ndarray, *, n_boot: int, seed: int, n_jobs: int = 1,
     rows: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Replicates]:
-    """Replicates of every metric of each fitted method, all on the same resampling counts of the units:
-    ``{name: {"auc": (B,), "tpr_at_fpr": {a: (B,)}, "advantage": (B,), "mean_diff": (B,)}}``. A method fit on
-    a subset of the units (a trimmed or overlap population) names its ``rows``: it sees those columns of the
-    counts, so every method of an audit rests on the same resampled corpus."""
-    t = np.asarray(member).astype(int)
-    per_chunk = int(max(1, min(100, _CELLS_PER_CHUNK // max(len(t), 1))))
-    sizes = [min(per_chunk, n_boot - i) for i in range(0, n_boot, per_chunk)]
-    seqs = np.random.SeedSequence(seed).spawn(len(sizes))
-    # One BLAS thread per worker: the workers already fill the cores, and multi-threaded BLAS inside
-    # each of them oversubscribes the machine (measured 20x slower on 2 busy cores).
-    with threadpool_limits(1):
-        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_chunk)(sq, b, t, fits, rows or {}) for sq, b in zip(seqs, sizes)
-        )
-    return {name: _concat([p[name] for p in parts]) for name in fits}
+    """``replicate`` on counts drawn here (for a single call; an audit draws its ``ResamplingCounts`` once)."""
+    return replicate(fits, ResamplingCounts(member, n_boot, seed, store_bytes=0), jobs=n_jobs, rows=rows)
 
 
 def _concat(parts: list[Replicates]) -> Replicates:
@@ -103,10 +135,10 @@ def refit_propensity_replicates(
     fits per replicate); captures the propensity's own estimation error, which the fixed-e_hat bootstrap
     leaves out."""
     seqs = np.random.SeedSequence(seed).spawn(n_boot)
-    reps = Parallel(n_jobs=n_jobs)(
-        delayed(_refit_one)(sq, covariates, member, score, groups, folds, model, eta, trim, estimand, fpr_targets)
-        for sq in seqs
-    )
+    # processes: a replicate is many small scikit-learn fits, whose Python overhead holds the GIL
+    one = partial(_refit_one, covariates=covariates, member=member, score=score, groups=groups, folds=folds,
+                  model=model, eta=eta, trim=trim, estimand=estimand, fpr_targets=fpr_targets)
+    reps = parallel_map(one, seqs, jobs=n_jobs, processes=True)
     return {
         "auc": np.array([r[0] for r in reps]),
         "tpr_at_fpr": {a: np.array([r[1][a] for r in reps]) for a in fpr_targets},

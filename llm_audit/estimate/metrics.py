@@ -93,10 +93,12 @@ def curve_auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
 
 def tpr_at_fpr_index(fpr: np.ndarray, target: float) -> np.ndarray | int:
     """The TPR@FPR rule, in one place: the index of the point giving the largest TPR among points with
-    FPR <= target. TPR is non-decreasing along a curve, so it is the last admissible point. ``fpr`` is one
-    curve (returns an int) or rows of curves (returns one index per row)."""
-    k = np.sum(np.asarray(fpr) <= target + FPR_TOL, axis=-1) - 1
-    return int(k) if np.ndim(k) == 0 else k
+    FPR <= target. TPR is non-decreasing along a curve, so it is the last admissible point; so is FPR, so a
+    binary search finds it. ``fpr`` is one curve (returns an int) or rows of curves (returns one index per row)."""
+    fpr = np.asarray(fpr)
+    if fpr.ndim == 1:
+        return int(np.searchsorted(fpr, target + FPR_TOL, side="right")) - 1
+    return np.array([np.searchsorted(row, target + FPR_TOL, side="right") for row in fpr]) - 1
 
 
 def advantage(fpr: np.ndarray, tpr: np.ndarray) -> float:

@@ -43,7 +43,8 @@ class EstimateConfig(Section):
     bootstrap: int = option("bootstrap replicates for the 95% intervals (0: no intervals)", default=1000)
     fpr: list[float] = option("FPR targets of TPR@FPR", default_factory=lambda: [0.001, 0.01, 0.05])
     seed: int = option("seed of folds and bootstrap", default=0)
-    jobs: int = option("parallel jobs (-1: every core the process may use)", default=-1)
+    jobs: int = option("cores for the parallel stages (folds, score columns, bootstrap; -1: every core the "
+                       "process may use); any value gives the same estimates.json", default=-1)
     grid_size: int = option("thresholds of the doubly robust CDF grid", default=100)
     gamma_max: float = option("largest odds ratio the sensitivity analysis searches", default=20.0)
     cutoff: str | None = option("the model's data cutoff (a date: `2024-11-01`, `2024`); texts dated before it are "

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_audit.estimate.bootstrap import bootstrap_replicates, percentile_interval
+from llm_audit.estimate.bootstrap import ResamplingCounts, percentile_interval, replicate
 from llm_audit.estimate.cutoff.design import detect_design
 from llm_audit.estimate.estimands import ESTIMANDS
 from llm_audit.estimate.methods import METHODS, Problem
 from llm_audit.estimate.results import Value
+from llm_audit.parallel import parallel_map
 
 SLICE_BOOTSTRAP = 200  # replicates per slice: an interval to read, not a figure to quote to 3 decimals
 MIN_SLICE_ARM = 2  # fewer texts of an arm in a slice: no AUC
@@ -114,20 +115,23 @@ def _last(edge: float) -> str:
 
 
 def slice_aucs(scores: dict[str, np.ndarray], member: np.ndarray, covariates: pd.DataFrame, seed: int,
-               fpr: tuple[float, ...] = (0.05,)) -> list[dict[str, Any]]:
-    """One row per slice: its counts per arm and each score's naive AUC (a ``Value`` dict, null with one arm)."""
-    rows = []
-    for k, (kind, label, mask) in enumerate(slice_masks(covariates, member)):
+               fpr: tuple[float, ...] = (0.05,), jobs: int = 1) -> list[dict[str, Any]]:
+    """One row per slice: its counts per arm and each score's naive AUC (a ``Value`` dict, null with one arm).
+    Every score of a slice is resampled with the same counts; the slices run on ``jobs`` workers."""
+
+    def one(k_slice: tuple[int, tuple[str, str, np.ndarray]]) -> dict[str, Any]:
+        k, (kind, label, mask) = k_slice
         t = member[mask]
         n1, n0 = int(t.sum()), int(len(t) - t.sum())
         row: dict[str, Any] = {"slice": kind, "value": label, "members": n1, "nonmembers": n0, "auc": {}}
-        for name, s in scores.items():
-            if min(n1, n0) < MIN_SLICE_ARM:
-                row["auc"][name] = Value(None).to_dict()
-                continue
-            fit = METHODS["naive"].fit(Problem(s[mask], t, fpr, ESTIMANDS["ate"]))
-            reps = bootstrap_replicates({"naive": fit}, t, n_boot=SLICE_BOOTSTRAP, seed=seed + k, n_jobs=1)
-            ci = percentile_interval(reps["naive"]["auc"])
+        if min(n1, n0) < MIN_SLICE_ARM:
+            row["auc"] = {name: Value(None).to_dict() for name in scores}
+            return row
+        fits = {name: METHODS["naive"].fit(Problem(s[mask], t, fpr, ESTIMANDS["ate"])) for name, s in scores.items()}
+        reps = replicate(fits, ResamplingCounts(t, SLICE_BOOTSTRAP, seed + k))
+        for name, fit in fits.items():
+            ci = percentile_interval(reps[name]["auc"])
             row["auc"][name] = Value(float(fit.point.auc), ci, ci_method="bootstrap percentile").to_dict()
-        rows.append(row)
-    return rows
+        return row
+
+    return parallel_map(one, list(enumerate(slice_masks(covariates, member))), jobs=jobs)

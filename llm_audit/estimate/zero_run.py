@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from llm_audit.estimate import diagnostics as dg
-from llm_audit.estimate.bootstrap import bootstrap_replicates, refit_propensity_replicates
+from llm_audit.estimate.bootstrap import refit_propensity_replicates, replicate
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.corrected import BALANCING_METHODS, ScoreTerms, corrected_fits
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
@@ -35,10 +35,12 @@ from llm_audit.estimate.populations import overlap_population_table, plan_estima
 from llm_audit.estimate.provenance import provenance
 from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
 from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
+from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.slices import slice_aucs
 from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
 from llm_audit.errors import AuditError
+from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
 BOUNDS_BOOTSTRAP = 400  # replicates of the identified set's interval
 
@@ -66,6 +68,10 @@ class ZeroRunEstimator:
 
     def fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, *, scores: list[str] | None = None) -> "ZeroRunEstimator":
         """Estimate every score of ``scores_df`` (id, member, score columns) against the covariates (id, ...)."""
+        with worker_limits(total_threads(self.options.validate().jobs)):  # no stage uses more cores than jobs
+            return self._fit(scores_df, covariates_df, scores)
+
+    def _fit(self, scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[str] | None) -> "ZeroRunEstimator":
         opts = self.options.validate()
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
@@ -79,10 +85,17 @@ class ZeroRunEstimator:
         self.plans_ = plan_estimands(data, self.nuisance_, opts.target, list(opts.estimands), self.thresholds,
                                      balance=any(m in BALANCING_METHODS for m in self.methods), penalty=opts.ebal_penalty)
         notes += [r for p in self.plans_ if p.balance is not None for r in p.balance.reasons]
-        results, curves, per_score = {}, {}, {}
+        self._shared = SharedStages(data, opts, self.seeds_("bootstrap"))
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
-        for name in data.scores:
-            results[name], curves[name], per_score[name] = self._estimate_score(name, notes)
+        score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
+        done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
+                            jobs=opts.jobs, max_workers=self._shared.max_score_workers)
+        self._shared = None  # the resampling counts are not needed past here
+        results, curves, per_score = {}, {}, {}
+        for name, (res, curve, diag) in zip(data.scores, done):
+            results[name], curves[name], per_score[name] = res, curve, diag
+            notes += score_notes[name]
+        self.auc_replicates_ = {name: self.auc_replicates_[name] for name in data.scores}  # in the scores' order
         self.refuters_ = self._refute(results, per_score)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
@@ -126,7 +139,7 @@ class ZeroRunEstimator:
         per_score: dict[str, Any] = {"constant": name in data.constant_scores, "placebo_auc": None, "sensitivity": None}
         terms = ScoreTerms(s, t, lambda: fit_outcome(data.covariates, t, s, nu.splits, grid,
                                                      model=self.outcome_model or opts.outcome, seed=self.seeds_("outcome"),
-                                                     n_jobs=opts.jobs))
+                                                     n_jobs=self._shared.jobs_per_score))
         corrected = [m for m in self.methods if METHODS[m].needs_propensity]
         # a method whose weights leave a covariate severely out of balance is withheld (docs/refuters.md)
         withheld = [m for m in corrected if nu is not None and nu.identified and self._severe(m)]
@@ -166,13 +179,13 @@ class ZeroRunEstimator:
             reps = {key: fit.gaussian_replicates(opts.bootstrap, np.random.default_rng(self.seeds_("influence", name, key)))
                     for key, fit in fits.items()}
             return reps, "influence function (Gaussian draws on the threshold grid), percentile"
-        reps = bootstrap_replicates(fits, data.member, n_boot=opts.bootstrap, seed=self.seeds_("bootstrap"),
-                                    n_jobs=opts.jobs, rows=rows)
+        reps = replicate(fits, self._shared.resampling, jobs=self._shared.jobs_per_score, rows=rows)
         if opts.refit_propensity and "ipw" in fits:  # the IPW of the full (or trimmed) population only
             reps["ipw"] = refit_propensity_replicates(
                 data.covariates, data.member, s, data.groups, folds=opts.folds,
                 model=self.propensity_model or opts.propensity, eta=opts.eta, trim=opts.trim, estimand=self.estimand_,
-                fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name), n_jobs=opts.jobs,
+                fpr_targets=tuple(opts.fpr), n_boot=opts.bootstrap, seed=self.seeds_("refit", name),
+                n_jobs=self._shared.jobs_per_score,
             )
         return reps, "bootstrap percentile"
 
@@ -241,7 +254,7 @@ class ZeroRunEstimator:
             "estimands": {p.estimand.name: p.to_dict() for p in self.plans_},
             "overlap_weights_population": overlap_population_table(self.data_, nu.e_raw) if nu is not None else None,
             "per_score": per_score,
-            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices")),
+            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs),
             "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,

@@ -57,23 +57,53 @@ def check_window_params(context: int, stride: int | None) -> int:
     return stride
 
 
-def pack(windows: Sequence[Window], max_batch_tokens: int) -> list[list[Window]]:
-    """Greedy packing in the given order: a batch grows while (rows x longest row) fits the budget.
+MIN_FILL = 0.85  # a batch's rows each fill at least this share of its width (benchmarks/README.md, padding)
+BLOCK_BATCHES = 64  # windows are sorted by length within blocks of this many batches' worth of tokens
 
-    A window longer than the budget still gets a batch of its own."""
+
+def pack(windows: Sequence[Window], max_batch_tokens: int, min_fill: float = MIN_FILL) -> list[list[Window]]:
+    """Greedy packing in the given order: a batch grows while (rows x widest row) fits the budget and every
+    row fills at least ``min_fill`` of the batch's width; a window that would break either starts a new batch.
+
+    Why the width bound: with the budget alone, a batch of length-sorted texts grows until the budget is
+    spent, and its shortest rows carry the padding (11-22% of the tokens on mixed-length real text); a batch
+    cut where the rows get shorter is smaller but pads little. A window longer than the budget still gets a
+    batch of its own."""
     batches: list[list[Window]] = []
     current: list[Window] = []
-    longest = 0
+    longest = shortest = 0
     for w in windows:
         length = w.end - w.begin
-        if current and (len(current) + 1) * max(longest, length) > max_batch_tokens:
-            batches.append(current)
-            current, longest = [], 0
+        if current:
+            width = max(longest, length)
+            if (len(current) + 1) * width > max_batch_tokens or min(shortest, length) < min_fill * width:
+                batches.append(current)
+                current = []
+        if not current:
+            longest = shortest = length
         current.append(w)
-        longest = max(longest, length)
+        longest, shortest = max(longest, length), min(shortest, length)
     if current:
         batches.append(current)
     return batches
+
+
+def length_blocks(lengths: Sequence[int], block_tokens: int) -> list[int]:
+    """An order of the windows (given by their ``lengths``, in text order): consecutive blocks of about
+    ``block_tokens`` tokens, each sorted by length, longest first (stable).
+
+    Texts come longest first, but a long text's sliding windows end with a shorter one, which would cut a
+    batch of full windows short (or pad it). Sorted within a block, the full windows of the block's long texts
+    share batches and each last window joins windows of its own length; a text still completes within its
+    block, so only a block's texts hold their token statistics at a time."""
+    order: list[int] = []
+    start, tokens = 0, 0
+    for k, length in enumerate(lengths):
+        tokens += length
+        if tokens >= block_tokens or k == len(lengths) - 1:
+            order.extend(sorted(range(start, k + 1), key=lambda j: -lengths[j]))
+            start, tokens = k + 1, 0
+    return order
 
 
 def collate(windows: list[Window], token_ids: Sequence[Sequence[int]], pad_id: int, padding_side: str = "right") -> Batch:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from llm_audit.scoring.attacks import ATTACKS, PASSES, AttackInput
-from llm_audit.scoring.batching import Window, collate, pack, plan_windows
+from llm_audit.scoring.batching import BLOCK_BATCHES, Window, collate, length_blocks, pack, plan_windows
 from llm_audit.scoring.cache import KEY_COLUMN, ScoreCache
 from llm_audit.scoring.forward import as_token_stats, batch_stats, resolve_head
 from llm_audit.scoring.passes import PassRun, encode
@@ -132,10 +132,11 @@ class Job:
                 sequences.append([*run.prefix, *encoded[i][w.begin : w.end]])
                 owners.append(i)
                 self.remaining[i] += 1
+        budget = self.execution.max_batch_tokens
+        windows = [windows[k] for k in length_blocks([w.end - w.begin for w in windows], BLOCK_BATCHES * budget)]
         self.sequences[name], self.owners[name] = sequences, owners
         rank = list(PASSES).index(name)
-        return [(self.position[owners[b[0].text]], rank, name, b)
-                for b in pack(windows, self.execution.max_batch_tokens)]
+        return [(min(self.position[owners[w.text]] for w in b), rank, name, b) for b in pack(windows, budget)]
 
     def run(self, desc: str, show: bool) -> list[pd.DataFrame]:
         """Each group's rows for the texts computed here, indexed by text hash."""

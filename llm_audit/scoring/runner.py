@@ -14,6 +14,7 @@ import pandas as pd
 
 from llm_audit.corpus import text_hash
 from llm_audit.errors import AuditError
+from llm_audit.parallel import torch_threads, usable_cores
 from llm_audit.schema import Checker
 from llm_audit.scoring.attacks import ATTACKS, available, choose, columns
 from llm_audit.scoring.cache import ScoreCache
@@ -34,6 +35,12 @@ def _as_loaded(model: Any, tokenizer: Any = None) -> LoadedModel:
     if tokenizer is None:
         raise AuditError("model: an in-memory model needs its tokenizer (tokenizer=)")
     return wrap_model(model, tokenizer)
+
+
+def cores_per_process() -> int:
+    """The cores this process's torch threads may use: the usable cores, shared among the processes
+    ``accelerate launch`` started on this machine (``LOCAL_WORLD_SIZE``)."""
+    return max(1, usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 def distributed_state() -> Any:
@@ -144,9 +151,10 @@ def score_corpus(
     section names), adds the attacks that read it: ``reference`` the ``ref`` score, ``recall_prefix`` (known
     non-member texts, joined by a blank line) the ReCaLL score, ``dcpdd_reference`` (texts of a local reference
     corpus, or their ``count_tokens``) the DC-PDD score. Texts longer than the context are scored with sliding
-    windows (``stride``, default half the context) unless ``max_tokens`` truncates them first. Scores are cached
-    per text in ``cache_dir`` (or, when ``options`` is given, in its cache folder) and only missing texts are
-    computed. ``df.attrs`` records the model fingerprint and the scoring parameters.
+    windows (``stride``, default half the context) unless ``max_tokens`` truncates them first. A batch holds at
+    most ``batch_tokens`` tokens, padding included; torch runs on the cores this process may use. Scores are cached per text in ``cache_dir`` (or, when ``options`` is
+    given, in its cache folder) and only missing texts are computed. ``df.attrs`` records the model fingerprint
+    and the scoring parameters.
     """
     o = _options(options, overrides)
     if cache_dir is None and options is not None:
@@ -165,8 +173,9 @@ def score_corpus(
     groups = cache_groups(chosen, supplied, passes, side, k_grid, o.max_tokens)
     hashes = corpus["text"].map(text_hash)
     execution = Execution(o.batch_tokens, padding_side, row_chunk, vocab_chunk, progress, on_batch)
-    values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, o.max_tokens, execution,
-                                   cache_dir=cache_dir)
+    with torch_threads(cores_per_process()):
+        values, computed = score_texts(dict(zip(hashes, corpus["text"])), groups, passes, side, o.max_tokens,
+                                       execution, cache_dir=cache_dir)
     out = _table(corpus, values.loc[hashes], chosen, k_grid)
     out.attrs.update(_provenance(chosen, k_grid, o.max_tokens, passes, side, given))
     out.attrs.update(n_computed=int(computed), n_texts=int(len(out)))
