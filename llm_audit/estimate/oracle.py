@@ -42,11 +42,10 @@ from llm_audit.estimate.regimes.paired import paired
 from llm_audit.estimate.regimes.randomized import DEFAULT_FPR
 from llm_audit.estimate.results import Estimates, fpr_key
 
-METHODS = ("naive", "ipw", "dr", "ipw_overlap", "dr_overlap")
+# The methods graded: naive, ipw, dr and ebal estimate the whole pool (target `ate`); the overlap ones estimate a
+# narrower population and are graded against the whole-pool truth for information only.
+METHODS = ("naive", "ipw", "dr", "ebal", "ipw_overlap", "dr_overlap")
 METRICS = ("auc", "tpr_at_fpr", "advantage", "mean_diff")
-# Methods whose estimand is the whole pool (target `ate`); the overlap ones estimate a narrower population
-# and are graded against the whole-pool truth for information only.
-FULL_POPULATION = ("naive", "ipw", "dr")
 
 
 @dataclass(frozen=True)
@@ -232,7 +231,10 @@ def _one_draw(r, e, truth, covariates, scores, fpr, seed, options):
     if min(n1, len(member) - n1) < 2:  # the estimator refuses a single arm; so would any audit
         return {**info, "blind_auc": np.nan, "verdict": "one_arm"}, None
     est = estimate(observed, covariates, scores=list(scores), fpr=fpr, seed=int(rng.integers(2**31)), **options)
-    grades = grade(est, truth, scores, fpr).assign(draw=r, verdict=est.verdict)
+    # each method is graded under the verdict printed for it (a method withheld or lowered has its own)
+    own = {m: v["verdict"] for m, v in (est.to_dict()["diagnostics"].get("method_verdicts") or {}).items()}
+    grades = grade(est, truth, scores, fpr).assign(draw=r)
+    grades["verdict"] = [own.get(m, est.verdict) for m in grades["method"]]
     blind = est.to_dict().get("diagnostics", {}).get("blind_auc")
     return {**info, "blind_auc": np.nan if blind is None else blind, "verdict": est.verdict}, grades
 
