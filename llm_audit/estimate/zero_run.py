@@ -20,7 +20,8 @@ from llm_audit.estimate.bootstrap import refit_propensity_replicates, replicate
 from llm_audit.estimate.bounds import auc_bounds
 from llm_audit.estimate.corrected import BALANCING_METHODS, ScoreTerms, corrected_fits
 from llm_audit.estimate.cutoff.audit import CUTOFF_BOOTSTRAP, cutoff_analysis
-from llm_audit.estimate.design import MIN_PER_ARM, AuditData, prepare
+from llm_audit.estimate.balance import Balance, assess_balance
+from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns, prepare
 from llm_audit.estimate.distributions import score_distributions
 from llm_audit.estimate.estimands import get_estimand
 from llm_audit.estimate.grid_curves import fpr_grid
@@ -85,6 +86,7 @@ class ZeroRunEstimator:
         self.plans_ = plan_estimands(data, self.nuisance_, opts.target, list(opts.estimands), self.thresholds,
                                      balance=any(m in BALANCING_METHODS for m in self.methods), penalty=opts.ebal_penalty)
         notes += [r for p in self.plans_ if p.balance is not None for r in p.balance.reasons]
+        self.ebal_balance_ = self._ebal_balance()
         self._shared = SharedStages(data, opts, self.seeds_("bootstrap"))
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
         score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
@@ -189,10 +191,25 @@ class ZeroRunEstimator:
             )
         return reps, "bootstrap percentile"
 
+    def _ebal_balance(self) -> Balance | None:
+        """Balance after the target's entropy-balancing weights. They match the means by construction, so what
+        this can flag is the rest of the distribution (weighted KS): a selection on a covariate's shape."""
+        target = next(p for p in self.plans_ if p.key == "")
+        if target.balance is None or not target.balance.identified:
+            return None
+        names, xb = balance_columns(self.data_.covariates)
+        return assess_balance(names, xb, self.data_.member, target.balance.weights, target.rows)
+
+    def _balance_of(self, method: str) -> Balance | None:
+        """The balance the method's weights leave: the propensity weights' or entropy balancing's."""
+        if getattr(METHODS[method], "weights", None) == "propensity":
+            return self.nuisance_.balance if self.nuisance_ is not None else None
+        return self.ebal_balance_ if method in BALANCING_METHODS else None
+
     def _severe(self, method: str) -> dict[str, str]:
         """Columns the method's weights leave severely out of balance (its figures are then withheld)."""
-        nu = self.nuisance_
-        return nu.balance.severe if nu is not None and getattr(METHODS[method], "weights", None) == "propensity" else {}
+        balance = self._balance_of(method)
+        return balance.severe if balance is not None else {}
 
     def _refute(self, results: dict[str, dict[str, Result]], per_score: dict[str, Any]) -> list[RefuterRow]:
         """Every refuter on the corrected population with the IPW weights; the placebo and sensitivity figures
@@ -212,14 +229,14 @@ class ZeroRunEstimator:
         return rows
 
     def _verdicts(self, overlap: str, reasons: list[str]) -> tuple[str, list[str], dict[str, dict]]:
-        """Each corrected method's verdict (the overlap verdict lowered by its balance and the refuters) and
-        the audit's: that of its best method (they share the propensity weights, so today they agree)."""
+        """Each corrected method's verdict (the overlap verdict lowered by the balance its weights leave and by
+        the refuters) and the audit's: that of its best method."""
         nu = self.nuisance_
         failures = failure_reasons(self.refuters_)
         per_method = {}
         target = next(p for p in self.plans_ if p.key == "")
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
-            imbalanced = nu.balance.weak if nu is not None and getattr(METHODS[m], "weights", None) == "propensity" else {}
+            imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
