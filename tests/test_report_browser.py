@@ -152,7 +152,6 @@ COMMON = {"verdict": None, "lead": None, "headline": "AUC vs 0.5", "definitions"
           "distributions": None, "roc": None, "propensity": None, "estimates": None, "model": "model id"}
 
 
-@pytest.mark.slow  # three audits estimated (about 25 s), six pages rendered
 def test_the_demo_page(reports, tmp_path):
     check_page(reports / "demo" / "report.html", tmp_path, {
         **COMMON, "lead": "Corrected for the covariates", "refuters": "subset stability", "balance": None,
@@ -163,7 +162,6 @@ def test_the_demo_page(reports, tmp_path):
     assert "advantage" in page and "one score: p" in page
 
 
-@pytest.mark.slow  # three audits estimated (about 25 s), six pages rendered
 def test_the_not_identified_page(reports, tmp_path):
     check_page(reports / "not-identified" / "report.html", tmp_path, {
         **COMMON, "lead": "What can be said: ", "headline": "identified set, all texts", "slices": "one arm only",
@@ -178,7 +176,6 @@ def test_the_not_identified_page(reports, tmp_path):
     assert "<script" not in page.lower() and "dated corpus &lt;script&gt;" in page
 
 
-@pytest.mark.slow  # three audits estimated (about 25 s), six pages rendered
 def test_the_few_covariates_page(reports, tmp_path):
     check_page(reports / "few-covariates" / "report.html", tmp_path, {**COMMON, "balance": None})
 
