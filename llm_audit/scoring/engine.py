@@ -157,7 +157,7 @@ class Job:
                                     vocab_chunk=ex.vocab_chunk)
                 for w, arrays in zip(windows, stats):
                     text = self.owners[name][w.text]
-                    self.parts[text][name].append(arrays)
+                    self.parts[text][name].append((w.text, arrays))  # batches may finish a text's windows out of order
                     self.remaining[text] -= 1
                     if self.remaining[text] == 0:
                         self._finish(text)
@@ -171,7 +171,8 @@ class Job:
 
     def _finish(self, i: int) -> None:
         """Reduce text ``i`` with the attacks of every group it is missing from."""
-        view = AttackInput({p: as_token_stats(parts) for p, parts in self.parts[i].items()}, self.texts[i],
+        view = AttackInput({p: as_token_stats([a for _, a in sorted(parts, key=lambda x: x[0])])
+                            for p, parts in self.parts[i].items()}, self.texts[i],
                            np.asarray(self.encoded["main"][i][1:], dtype=np.int64), self.side)
         for g in self.todo[i]:
             group = self.groups[g]
