@@ -103,6 +103,17 @@ def _has_negative_control() -> bool:
     return importlib.util.find_spec("llm_audit.covariates.negative_control") is not None
 
 
+def _nc_version() -> str:
+    """A tag of the negative-control code the cached features came from: a changed feature set is recomputed."""
+    if not _has_negative_control():
+        return ""
+    import hashlib
+
+    from llm_audit.covariates import negative_control
+
+    return "-nc-" + hashlib.sha256(Path(negative_control.__file__).read_bytes()).hexdigest()[:10]
+
+
 def _nc_features(texts: list[str]):
     if not _has_negative_control():
         return None
@@ -218,7 +229,7 @@ def load_corpora(cache: Path, names: set[str]) -> dict[str, Corpus]:
     import pickle
 
     for name in sorted(names - set(_CORPORA)):
-        path = cache / f"corpus-{name}{'-nc' if _has_negative_control() else ''}.pkl"
+        path = cache / f"corpus-{name}{_nc_version()}.pkl"
         if not path.exists():
             corpus = {"pile": pile_corpus, "sotu": sotu_corpus}[name]()
             path.parent.mkdir(parents=True, exist_ok=True)

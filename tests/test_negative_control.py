@@ -4,6 +4,8 @@ corpus, the years blind attacks read, the note when labels are missing, and why 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,6 +44,22 @@ def _standardize(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
+def _style_by_hand(texts: list[str]) -> np.ndarray:
+    """The style block by plain loops: the tiny corpus has fewer than 300 distinct words, so every word's rate
+    (alphabetical order, as the vectorizer sorts its vocabulary), then the character classes and the mean word
+    length; square roots, standardized."""
+    words = [re.findall(r"\w+", t.lower()) for t in texts]
+    vocabulary = sorted({w for ws in words for w in ws})
+    assert len(vocabulary) < 300
+    rates = [[ws.count(v) / len(ws) for v in vocabulary] for ws in words]
+    symbols = set("()[]{}<>=/\\_*#$%&@|~^`'\"+-")
+    classes = [[sum(c.isdigit() for c in t) / len(t), sum("A" <= c <= "Z" for c in t) / len(t),
+                sum(c in ".,;:!?" for c in t) / len(t), sum(c in symbols for c in t) / len(t),
+                sum(c.isspace() for c in t) / len(t), t.count("\n") / len(t),
+                np.mean([len(w) for w in t.split()])] for t in texts]
+    return _standardize(np.sqrt(np.hstack([np.array(rates), np.array(classes)])))
+
+
 def test_citation_years_by_hand():
     assert citation_years("as in (Smith et al., 2019) and [2020b]") == [2019, 2020]
     assert citation_years("Brown et al. 2018 and Doe et al., (2017)") == [2018, 2017]
@@ -54,20 +72,22 @@ def test_negative_control_equals_an_independent_computation_on_a_tiny_corpus():
     column = extract_covariates(corpus, ["negative_control"], seed=3)["negative_control"].to_numpy()
     # the design by hand: both TF-IDF blocks as documented, the year columns from the table above, log length
     texts = corpus["text"].tolist()
-    blocks = [TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=a, ngram_range=r).fit_transform(texts)
-              for a, r in (("word", (1, 2)), ("char_wb", (3, 5)))]
+    blocks = [TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer="word", ngram_range=(1, 2),
+                              token_pattern=r"(?u)\b\w+\b").fit_transform(texts),
+              TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer="char_wb", ngram_range=(3, 5)).fit_transform(texts)]
     rows = [TINY[i % len(TINY)] for i in range(len(texts))]
     dense = []
     for j in (1, 2, 3):
         values = np.array([np.nan if r[j] is None else float(r[j]) for r in rows])
         dense += [np.where(np.isnan(values), np.nanmedian(values), values), np.isnan(values).astype(float)]
     dense.append(np.log1p([r[4] for r in rows]))
-    dense = np.column_stack([_standardize(np.column_stack(dense)), _standardize(np.log1p([len(t) for t in texts])[:, None])])
+    dense = np.column_stack([_style_by_hand(texts), _standardize(np.column_stack(dense)),
+                             _standardize(np.log1p([len(t) for t in texts])[:, None])])
     x = sp.hstack(blocks + [sp.csr_matrix(dense)], format="csr")
     t = corpus["member"].to_numpy()
     expected = np.empty(len(t))
     for train, test in StratifiedKFold(5, shuffle=True, random_state=3).split(np.zeros(len(t)), t):
-        expected[test] = LogisticRegression(C=1.0, max_iter=2000).fit(x[train], t[train]).predict_proba(x[test])[:, 1]
+        expected[test] = LogisticRegression(C=0.1, max_iter=2000).fit(x[train], t[train]).predict_proba(x[test])[:, 1]
     np.testing.assert_allclose(column, expected, rtol=1e-6, atol=1e-9)
 
 
@@ -109,6 +129,6 @@ def test_folds_grouped_by_document_keep_a_random_split_at_chance(chunked_pile):
     se = weighted_auc_se(grouped, t, None, groups)  # chunks of a document share its label: clustered SE
     assert 0.02 < se < 0.05
     assert abs(roc_auc_score(t, grouped) - 0.5) < 3 * se  # the negative-control refuter's rule
-    assert roc_auc_score(t, leaky) > 0.5 + 5 * se
+    assert roc_auc_score(t, leaky) > 0.5 + 3 * se  # ungrouped, the rule would cry wolf
     column = extract_covariates(chunked_pile, ["negative_control"], seed=0)
     assert column.attrs["notes"][-1].endswith("grouped by document")

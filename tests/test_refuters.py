@@ -70,6 +70,22 @@ def test_weighted_ks_and_smd_se_with_unit_weights_match_scipy_and_the_closed_for
 
 # --- balance in the verdict ----------------------------------------------------------------------------------------
 
+def test_an_smd_above_a_quarter_is_never_identified_even_within_chance():
+    """SPEC §8: |SMD| > 0.25 after weighting and the figure is not printed as identified. Beyond chance it is
+    severe (not identified); within chance (a small corpus, where the chance bound is wider) still weak."""
+    def balance_with_gap(n_per_arm: int):
+        rng = np.random.default_rng(0)
+        base = rng.standard_normal(n_per_arm)
+        x = np.r_[(base - base.mean()) / base.std() + 0.3, (base - base.mean()) / base.std()]  # SMD 0.3 exactly
+        t = np.r_[np.ones(n_per_arm), np.zeros(n_per_arm)].astype(int)
+        return assess_balance(["x"], x[:, None], t, np.ones(2 * n_per_arm), np.arange(2 * n_per_arm))
+    small, large = balance_with_gap(15), balance_with_gap(2000)
+    assert small.columns["x"]["after"] == pytest.approx(0.3, abs=0.02)
+    assert 0.3 < small.smd_critical_z * small.columns["x"]["se_after"]  # chance could explain it at this size
+    assert "x" in small.weak and "within chance" in small.weak["x"] and not small.severe
+    assert "x" in large.severe and not large.weak
+
+
 def test_balance_is_quiet_on_random_splits():
     flagged = 0
     for seed in range(10):
