@@ -40,6 +40,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from llm_audit.covariates.date import latest_year_in_text
 from llm_audit.covariates.options import NEGATIVE_CONTROL as COLUMN
+
 FOLDS = 5
 C = 0.1
 STYLE_WORDS = 300  # the most frequent words whose rates form the style block
