@@ -70,20 +70,39 @@ def test_weighted_ks_and_smd_se_with_unit_weights_match_scipy_and_the_closed_for
 
 # --- balance in the verdict ----------------------------------------------------------------------------------------
 
-def test_an_smd_above_a_quarter_is_never_identified_even_within_chance():
-    """SPEC §8: |SMD| > 0.25 after weighting and the figure is not printed as identified. Beyond chance it is
-    severe (not identified); within chance (a small corpus, where the chance bound is wider) still weak."""
-    def balance_with_gap(n_per_arm: int):
+def test_a_quarter_sd_left_of_a_real_shift_is_never_identified_and_chance_gaps_are_not_flagged():
+    """|SMD| > 0.25 after weighting: severe beyond chance; within chance (a small corpus) still weak when the arms
+    differed beyond chance before weighting (the leftover of a real shift, docs/refuters.md "Balance"). A random
+    split of 300 units, unweighted, where chance alone puts some |SMD| above 0.25 in most draws, is flagged no
+    more often than before the rule."""
+    def two_arms(n_per_arm: int, far: float, near: float):
+        """Members: half shifted by ``far``, half by ``near`` (only these kept by the weights); non-members not
+        shifted; each piece standardized noise."""
         rng = np.random.default_rng(0)
-        base = rng.standard_normal(n_per_arm)
-        x = np.r_[(base - base.mean()) / base.std() + 0.3, (base - base.mean()) / base.std()]  # SMD 0.3 exactly
+        half = n_per_arm // 2
+        z = [(v - v.mean()) / v.std() for v in (rng.standard_normal(k) for k in (half, n_per_arm - half, n_per_arm))]
+        x = np.r_[z[0] + far, z[1] + near, z[2]]
         t = np.r_[np.ones(n_per_arm), np.zeros(n_per_arm)].astype(int)
-        return assess_balance(["x"], x[:, None], t, np.ones(2 * n_per_arm), np.arange(2 * n_per_arm))
-    small, large = balance_with_gap(15), balance_with_gap(2000)
-    assert small.columns["x"]["after"] == pytest.approx(0.3, abs=0.02)
-    assert 0.3 < small.smd_critical_z * small.columns["x"]["se_after"]  # chance could explain it at this size
+        w = np.r_[np.full(half, 1e-9), np.ones(n_per_arm - half), np.ones(n_per_arm)]  # the weights drop `far`
+        return assess_balance(["x"], x[:, None], t, w, np.arange(2 * n_per_arm))
+
+    small = two_arms(16, far=2.5, near=0.6)
+    c = small.columns["x"]
+    assert abs(c["after"]) > 0.25 and abs(c["after"]) < small.smd_critical_z * c["se_after"]  # within chance
     assert "x" in small.weak and "within chance" in small.weak["x"] and not small.severe
+    large = two_arms(2000, far=2.5, near=0.6)
     assert "x" in large.severe and not large.weak
+
+    rng = np.random.default_rng(1)
+    flagged = big_gap = 0
+    for _ in range(200):
+        x, t = rng.standard_normal((300, 27)), rng.permutation(np.r_[np.ones(150), np.zeros(150)]).astype(int)
+        bal = assess_balance([f"c{j}" for j in range(27)], x, t, np.ones(300), np.arange(300))
+        flagged += bool(bal.weak or bal.severe)
+        big_gap += bal.smd_max_after > 0.25
+    # a chance gap above 0.25 in 60% of the draws; flagged in 10% (20 of 200), the rate of the two family-wise
+    # 5% checks (SMD and KS) before this rule existed
+    assert big_gap > 100 and flagged <= 25
 
 
 def test_balance_is_quiet_on_random_splits():

@@ -95,7 +95,7 @@ def style_features(texts: list[str]) -> np.ndarray:
         counts = sp.csr_matrix((len(texts), 0))
     n_words = np.maximum([len(re.findall(_WORDS, t)) for t in texts], 1)
     rates = counts.toarray() / n_words[:, None]
-    classes = np.array([_character_classes(t) for t in texts]).reshape(len(texts), -1)
+    classes = np.array([_character_classes(t) for t in texts]).reshape(len(texts), len(_CLASSES) + 1)
     return _standardize(np.sqrt(np.hstack([rates, classes])))
 
 
@@ -155,6 +155,6 @@ def negative_control_score(corpus: pd.DataFrame, seed: int = 0) -> tuple[pd.Seri
         what = "documents" if groups is not None else "texts"
         return None, [skipped.format(f"fewer than {FOLDS} member and {FOLDS} non-member {what} for {FOLDS} folds")]
     p = out_of_fold_probability(text_features(corpus["text"].tolist()), t, groups, seed=seed)
-    note = (f"negative_control: out-of-fold P(member | text) of a word and character n-gram classifier, {FOLDS} folds"
+    note = (f"negative_control: out-of-fold P(member | text) of a word, character n-gram and style classifier, {FOLDS} folds"
             + (" grouped by document" if groups is not None else ""))
     return pd.Series(p, index=corpus.index, name=COLUMN), [note]
