@@ -155,6 +155,6 @@ def negative_control_score(corpus: pd.DataFrame, seed: int = 0) -> tuple[pd.Seri
         what = "documents" if groups is not None else "texts"
         return None, [skipped.format(f"fewer than {FOLDS} member and {FOLDS} non-member {what} for {FOLDS} folds")]
     p = out_of_fold_probability(text_features(corpus["text"].tolist()), t, groups, seed=seed)
-    note = (f"negative_control: out-of-fold P(member | text) of a word, character n-gram and style classifier, {FOLDS} folds"
-            + (" grouped by document" if groups is not None else ""))
+    note = ("negative_control: out-of-fold P(member | text) of a word, character n-gram and style classifier, "
+            f"{FOLDS} folds" + (" grouped by document" if groups is not None else ""))
     return pd.Series(p, index=corpus.index, name=COLUMN), [note]

@@ -6,10 +6,10 @@ values also the weighted Kolmogorov-Smirnov distance between the arms' distribut
 distributions and equal means can hide unequal spreads.
 
 A column is out of balance when its imbalance is both material and more than chance (one exception below):
-|SMD| > 0.1 (the usual threshold, Austin 2009) or KS > 0.1 (about what a shift of a quarter standard deviation gives), and beyond the
-family-wise 5% critical value of the column's own sampling noise (Bonferroni over the columns). With tens of
-columns and a few hundred effective units per arm, chance alone puts some |SMD| above 0.1 in nearly every random
-split: the materiality threshold alone would call most balanced corpora imbalanced. Severe: |SMD| > 0.25 and
+|SMD| > 0.1 (the usual threshold, Austin 2009) or KS > 0.1 (about what a shift of a quarter standard deviation
+gives), and beyond the family-wise 5% critical value of the column's own sampling noise (Bonferroni over the
+columns). With tens of columns and a few hundred effective units per arm, chance alone puts some |SMD| above 0.1
+in nearly every random split: the materiality threshold alone would call most balanced corpora imbalanced. Severe: |SMD| > 0.25 and
 beyond chance; the method whose weights left it is not identified. One exception to "beyond chance": a column
 whose arms differed beyond chance *before* weighting and which the weights leave at |SMD| > 0.25 is weak even
 when a small corpus puts that gap within chance: the leftover of a real shift, too large to print the figure as
@@ -86,11 +86,11 @@ def assess_balance(names: list[str], x: np.ndarray, member: np.ndarray, weight: 
         ok, ok_r = np.isfinite(col), np.isfinite(col_r)
         a, b = ok & t, ok & ~t
         stats: dict[str, float | None] = dict.fromkeys(("before", "after", "se_after", "ks_after", "ks_critical"))
+        se_before = 0.0  # of the unweighted SMD, on all units (not kept in the table: only the rule reads it)
         if a.sum() >= 2 and b.sum() >= 2 and (ok_r & tr).sum() >= 2 and (ok_r & ~tr).sum() >= 2:
             sd = float(np.sqrt((col[a].var(ddof=1) + col[b].var(ddof=1)) / 2))
             m1, v1 = _arm_stats(col_r[ok_r & tr], weight[ok_r & tr])
             m0, v0 = _arm_stats(col_r[ok_r & ~tr], weight[ok_r & ~tr])
-            se_before = 0.0
             if sd > 0:
                 stats.update(before=float((col[a].mean() - col[b].mean()) / sd), after=(m1 - m0) / sd,
                              se_after=float(np.sqrt(v1 + v0) / sd))
@@ -102,7 +102,7 @@ def assess_balance(names: list[str], x: np.ndarray, member: np.ndarray, weight: 
                 stats["ks_after"] = weighted_ks(col_r[ok_r], tt, w)
                 stats["ks_critical"] = float(ks_c * np.sqrt(1 / kish_ess(w[tt]) + 1 / kish_ess(w[~tt])))
         out.columns[name] = stats
-        _judge(name, stats, out, se_before if stats["before"] is not None else 0.0)
+        _judge(name, stats, out, se_before)
     return out
 
 
@@ -116,7 +116,8 @@ def _judge(name: str, c: dict, out: Balance, se_before: float) -> None:
     elif smd > SMD_SEVERE and shifted_before:
         # the arms differed beyond chance before weighting and the weights left a quarter-SD gap: too few units to
         # tell that gap from chance, too large a leftover of a real shift to print the figure as identified
-        out.weak[name] = f"|SMD| {smd:.2f} > {SMD_SEVERE} left of a shift of {abs(c['before']):.2f} (within chance at this size)"
+        out.weak[name] = (f"|SMD| {smd:.2f} > {SMD_SEVERE} left of a shift of {abs(c['before']):.2f} "
+                          "(within chance at this size)")
     elif smd > SMD_WEAK and beyond_chance:
         out.weak[name] = f"|SMD| {smd:.2f} > {SMD_WEAK}"
     if name not in out.severe and c["ks_after"] is not None and c["ks_after"] > max(KS_WEAK, c["ks_critical"]):
