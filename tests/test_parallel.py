@@ -84,3 +84,22 @@ def test_results_come_back_in_order_whatever_the_workers():
     for jobs in (1, 2, -1):
         assert parallel_map(lambda i: i * i, items, jobs=jobs) == [i * i for i in items]
     assert np.array_equal(parallel_map(np.sqrt, [4.0, 9.0], jobs=2), [2.0, 3.0])
+
+
+@pytest.mark.parametrize("model", ["logistic", "hgb"])
+def test_propensity_folds_on_worker_processes_give_the_same_propensities(monkeypatch, model):
+    """The cross-fitting folds run on worker processes (logistic ones only from PROCESS_FOLDS_FROM units, set to 0
+    here): every fold's fit depends on its rows and seed only, so the propensities are equal to the last bit."""
+    from llm_audit.estimate import propensity
+    from llm_audit.simulate import simulate
+
+    monkeypatch.setattr(propensity, "PROCESS_FOLDS_FROM", 0)
+    scores, covariates = simulate(600, 1.0, 0.5, seed=3)
+    t = scores["member"].to_numpy()
+    x = covariates.drop(columns="id")
+    splits = propensity.fold_splits(t, None, 5, seed=0)
+    fitted: list = []
+    one = propensity.cross_fit_propensity(x, t, splits, model=model, seed=1, jobs=1)
+    two = propensity.cross_fit_propensity(x, t, splits, model=model, seed=1, jobs=2, fitted=fitted)
+    np.testing.assert_array_equal(one, two)
+    assert len(fitted) == 5 and all(hasattr(p, "predict_proba") for p in fitted)

@@ -53,13 +53,14 @@ class Nuisance:
 
 def fit_nuisance(
     data: AuditData, estimand: Estimand, *, folds: int, eta: float, trim: bool, model: Any,
-    fold_seed: int, model_seed: int, thresholds: OverlapThresholds,
+    fold_seed: int, model_seed: int, thresholds: OverlapThresholds, jobs: int = 1,
 ) -> Nuisance:
-    """Cross-fit the propensity, clip or trim it, and decide the verdict and the corrected population."""
+    """Cross-fit the propensity (its folds on ``jobs``), clip or trim it, and decide the verdict and the corrected
+    population."""
     t = data.member
     splits = fold_splits(t, data.groups, folds, fold_seed)
     fitted: list = []
-    e_raw = cross_fit_propensity(data.covariates, t, splits, model=model, seed=model_seed, fitted=fitted)
+    e_raw = cross_fit_propensity(data.covariates, t, splits, model=model, seed=model_seed, fitted=fitted, jobs=jobs)
     ov = apply_overlap(e_raw, t, eta, trim)
     blind = blind_baseline_auc(e_raw, t)
     notes = []

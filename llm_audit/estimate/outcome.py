@@ -14,17 +14,17 @@ units per arm and fold (a seeded subsample), which bounds the time of gradient b
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import RegressorMixin
-from threadpoolctl import threadpool_limits
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.distribution_regression import DistributionRegression
 from llm_audit.estimate.outcome_models import LocationRegression, LocationScale, brier
+from llm_audit.parallel import parallel_map
 
 CDF_CANDIDATES = ("linear", "hgb", "distribution")
 MEAN_CANDIDATES = ("linear", "hgb")
@@ -93,10 +93,12 @@ def _candidates(model: str, n: int) -> tuple[tuple[str, ...], list[str]]:
     return CDF_CANDIDATES, []
 
 
-def _fit_fold(covariates: pd.DataFrame, score: np.ndarray, t: np.ndarray, train: np.ndarray, test: np.ndarray,
-              grid: np.ndarray, model: str | RegressorMixin, candidates: tuple[str, ...], seed: int) -> dict:
-    """One evaluation fold: the design fit on the training folds, the choice (made on the training folds only),
-    then the chosen models refit on the training folds of each arm and their predictions for the fold's units."""
+def _fit_fold(task: tuple[np.ndarray, np.ndarray, int], *, covariates: pd.DataFrame, score: np.ndarray, t: np.ndarray,
+              grid: np.ndarray, model: str | RegressorMixin, candidates: tuple[str, ...]) -> dict:
+    """One evaluation fold ``task`` = (training rows, held-out rows, seed): the design fit on the training folds,
+    the choice (made on the training folds only), then the chosen models refit on the training folds of each arm
+    and their predictions for the fold's units."""
+    train, test, seed = task
     design = design_transformer(covariates).fit(covariates.iloc[train])
     x = np.asarray(design.transform(covariates), dtype=float)
     out: dict = {"brier": None, "mse": None}
@@ -124,16 +126,15 @@ def fit_outcome(
     covariates: pd.DataFrame, member: np.ndarray, score: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
     grid: np.ndarray, *, model: str | RegressorMixin = "auto", seed: int = 0, n_jobs: int = 1,
 ) -> OutcomeFit:
-    """Cross-fit the outcome model of one score (chosen per fold when ``model`` is ``auto``). The folds run in
-    ``n_jobs`` threads, each model on one OpenMP thread: gradient boosting's own threads wait on each other at
-    every split, which on a shared machine made a fit 17x slower than on one thread."""
+    """Cross-fit the outcome model of one score (chosen per fold when ``model`` is ``auto``). The folds run side
+    by side on ``n_jobs`` worker processes (``llm_audit.parallel``; threads would take turns on the GIL that
+    gradient boosting's tree growing holds), each model on the worker's share of OpenMP threads."""
     x = categorical_as_str(covariates) if covariates.shape[1] else pd.DataFrame({"_c": np.zeros(len(member))})
     n, t = len(member), np.asarray(member)
     candidates, notes = _candidates(model if isinstance(model, str) else "custom", n)
-    with threadpool_limits(1):
-        folds = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_fit_fold)(x, score, t, train, test, grid, model, candidates, seed + 7919 * k)
-            for k, (train, test) in enumerate(splits))
+    fit = partial(_fit_fold, covariates=x, score=score, t=t, grid=grid, model=model, candidates=candidates)
+    folds = parallel_map(fit, [(train, test, seed + 7919 * k) for k, (train, test) in enumerate(splits)],
+                         jobs=n_jobs, processes=True)
     mu = (np.empty((n, len(grid)), dtype=np.float32), np.empty((n, len(grid)), dtype=np.float32))
     loc, fold_of = np.empty((2, n)), np.empty(n, dtype=int)
     for k, ((_, test), f) in enumerate(zip(splits, folds)):

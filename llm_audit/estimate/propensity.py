@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,11 @@ from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.options import PROPENSITY_MODELS
+from llm_audit.parallel import parallel_map
+
+# Units from which the logistic propensity's folds are worth worker processes (1,000 units on 2 cores: 3.0 s on
+# one core, 5.0 s on two processes, most of it their start)
+PROCESS_FOLDS_FROM = 20_000
 
 
 def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -69,24 +75,46 @@ def cross_fit_propensity(
     model: str | ClassifierMixin = "logistic",
     seed: int = 0,
     fitted: list[Pipeline] | None = None,
+    jobs: int = 1,
 ) -> np.ndarray:
     """Out-of-fold e_hat for every unit; the overall member share when there is no covariate (a
     per-fold share would differ by fold and perturb the weights for nothing). ``fitted``, when given, receives
-    each fold's fitted pipeline."""
+    each fold's fitted pipeline.
+
+    The folds are fit side by side on ``jobs`` (``llm_audit.parallel``) in worker processes: a fold's fit is
+    many small scikit-learn calls whose Python holds the GIL (gradient boosting's tree growing above all), so
+    threads take turns (an audit of 1,000 units with gradient boosting on 2 cores: 54 s with its folds on threads,
+    20 s on processes, 27 s on one core). A logistic fold below ``PROCESS_FOLDS_FROM`` units is fit here: it takes less than starting the
+    workers. Each fold's fit depends only on its rows and ``seed``, so the result does not depend on ``jobs``."""
     if covariates.shape[1] == 0:
         return np.full(len(member), float(np.mean(member)))
     x = categorical_as_str(covariates)
+    fit = partial(_fit_fold, pipeline=propensity_pipeline(covariates, model, seed))
+    tasks = [(x.iloc[train], member[train], x.iloc[test]) for train, test in splits]
+    small = len(member) < PROCESS_FOLDS_FROM and _is_logistic(model)
+    done = parallel_map(fit, tasks, jobs=1 if small else jobs, processes=True)
     e_hat = np.empty(len(member))
-    for train, test in splits:
-        with warnings.catch_warnings():
-            # sklearn 1.9 announces 1.10 defaults of LogisticRegressionCV (l1_ratios, fitted attributes); the
-            # arguments that silence them do not exist in the older releases pyproject admits.
-            warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
-            pipe = propensity_pipeline(covariates, model, seed).fit(x.iloc[train], member[train])
-        e_hat[test] = pipe.predict_proba(x.iloc[test])[:, 1]
+    for (_, test), (pred, pipe) in zip(splits, done):
+        e_hat[test] = pred
         if fitted is not None:
             fitted.append(pipe)
     return e_hat
+
+
+def _is_logistic(model: str | ClassifierMixin) -> bool:
+    return model == "logistic" or isinstance(model, (LogisticRegression, LogisticRegressionCV))
+
+
+def _fit_fold(task: tuple[pd.DataFrame, np.ndarray, pd.DataFrame], *, pipeline: Pipeline) -> tuple[np.ndarray, Pipeline]:
+    """One fold: a fresh copy of the (unfitted) ``pipeline`` fit on the training rows, and its P(member) on the
+    held-out rows."""
+    x_train, t_train, x_test = task
+    with warnings.catch_warnings():
+        # sklearn 1.9 announces 1.10 defaults of LogisticRegressionCV (l1_ratios, fitted attributes); the
+        # arguments that silence them do not exist in the older releases pyproject admits.
+        warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
+        pipe = clone(pipeline).fit(x_train, t_train)
+    return pipe.predict_proba(x_test)[:, 1], pipe
 
 
 def fixed_tuning(model: str | ClassifierMixin, fitted: list[Pipeline]) -> str | ClassifierMixin:

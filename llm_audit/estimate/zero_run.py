@@ -126,7 +126,7 @@ class ZeroRunEstimator:
         return fit_nuisance(
             data, self.estimand_, folds=opts.folds, eta=opts.eta, trim=opts.trim,
             model=self.propensity_model or opts.propensity, fold_seed=self.seeds_("folds"),
-            model_seed=self.seeds_("propensity"), thresholds=self.thresholds,
+            model_seed=self.seeds_("propensity"), thresholds=self.thresholds, jobs=opts.jobs,
         )
 
     def _estimate_score(self, name: str, notes: list[str]) -> tuple[dict, dict, dict]:
@@ -219,7 +219,7 @@ class ZeroRunEstimator:
             return []
         naive = {name: results[name]["naive"].auc.value for name in data.scores}
         ctx = Context(data, nu, self.estimand_, nu.corrected, self.options, self.seeds_,
-                      Refits(data, nu, self.options.folds, self.seeds_), naive)
+                      Refits(data, nu, self.options.folds, self.seeds_, jobs=self.options.jobs), naive)
         rows = run_refuters(ctx)
         for row in rows:
             if row.score is not None and row.refuter == "placebo_membership":

@@ -24,12 +24,12 @@ RANDOM_COLUMN = "random_common_cause"
 
 
 class Refits:
-    def __init__(self, data: AuditData, nuisance: Nuisance, folds: int, seeds: Seeds):
-        self.data, self.nuisance, self.folds, self.seeds = data, nuisance, folds, seeds
+    def __init__(self, data: AuditData, nuisance: Nuisance, folds: int, seeds: Seeds, *, jobs: int = 1):
+        self.data, self.nuisance, self.folds, self.seeds, self.jobs = data, nuisance, folds, seeds, jobs
 
     def _fit(self, covariates: pd.DataFrame, member: np.ndarray, splits: list, name: str) -> np.ndarray:
         return cross_fit_propensity(covariates.reset_index(drop=True), member, splits,
-                                    model=self.nuisance.refit_model, seed=self.seeds("refit", name))
+                                    model=self.nuisance.refit_model, seed=self.seeds("refit", name), jobs=self.jobs)
 
     @cached_property
     def baseline(self) -> np.ndarray:
