@@ -28,7 +28,8 @@ class WeightedFit:
         m = roc_metrics(problem.score, problem.member, weight, problem.fpr)
         curves = None
         if self.grid is not None:
-            pos, neg = self._cumsums(*self._weighted(np.ones((1, len(problem.score)))))
+            wc, wm = self._weighted(np.ones((1, len(problem.score))))
+            pos, neg = self._cumsums(wm, wc - wm)
             f0, f1 = self._grid_cdfs(pos, neg)
             curves = {"f0": f0[0], "f1": f1[0], "roc": roc_at(m.curve.fpr, m.curve.tpr, self.u)[0]}
         self.point = Point(m.auc, m.tpr_at_fpr, m.n_eff_above, m.advantage, m.mean_diff, (m.curve.fpr, m.curve.tpr),
@@ -48,33 +49,37 @@ class WeightedFit:
         wc = ordered * self.weight[srt.order][None, :]
         return wc, wc * srt.member[None, :]
 
-    def _cumsums(self, wc: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted member / non-member totals at or above each tie group, per row of counts: (B, n_groups)."""
+    def _cumsums(self, wm: np.ndarray, wn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted member / non-member totals at or above each tie group, per row of counts: (B, n_groups). The
+        member and non-member products ``wm``, ``wn`` (B, n) may be overwritten: at 100,000 units an array is
+        32 MB per 40 replicates, and each copy saved is a pass over memory."""
         srt = self.sorted
-        if len(srt.starts) == wc.shape[1]:  # no ties: every unit is its own group
-            return np.cumsum(wm, axis=1), np.cumsum(wc - wm, axis=1)
+        if len(srt.starts) == wm.shape[1]:  # no ties: every unit is its own group
+            return np.cumsum(wm, axis=1, out=wm), np.cumsum(wn, axis=1, out=wn)
         pos = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1), axis=1)
-        neg = np.cumsum(np.add.reduceat(wc - wm, srt.starts, axis=1), axis=1)
+        neg = np.cumsum(np.add.reduceat(wn, srt.starts, axis=1), axis=1)
         return pos, neg
 
     def _grid_cdfs(self, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F_0, F_1 at the threshold grid from the tie-group totals: (B, G) each."""
         group_values = self.sorted.values[self.sorted.starts]  # descending
         above = np.searchsorted(-group_values, -self.grid, side="right")  # tie groups with value >= c_g
-        zero = np.zeros((len(pos), 1))
-        cum_pos, cum_neg = np.hstack([zero, pos]), np.hstack([zero, neg])
-        return cum_neg[:, above] / cum_neg[:, -1:], cum_pos[:, above] / cum_pos[:, -1:]
+        none = above == 0  # no group at or above c_g: a total of 0
+        at = np.maximum(above - 1, 0)
+        f0, f1 = neg[:, at] / neg[:, -1:], pos[:, at] / pos[:, -1:]
+        f0[:, none], f1[:, none] = 0.0, 0.0
+        return f0, f1
 
     def replicates(self, counts: np.ndarray, cache: dict | None = None) -> Replicates:
         srt = self.sorted
         wc, wm = self._weighted(counts, cache)
-        pos, neg = self._cumsums(wc, wm)
-        sm, sn = pos[:, -1:], neg[:, -1:]
-        zero = np.zeros((len(counts), 1))
-        fp, tp = np.hstack([zero, neg / sn]), np.hstack([zero, pos / sm])
+        wn = np.subtract(wc, wm, out=wc)
+        mean_m, mean_n = wm @ srt.values, wn @ srt.values
+        pos, neg = self._cumsums(wm, wn)
+        sm, sn = pos[:, -1], neg[:, -1]
+        fp, tp = _from_zero(neg, sn), _from_zero(pos, sm)
         auc, tprs, adv = curve_summaries(fp, tp, self.fpr)
-        mean = (wm @ srt.values) / sm[:, 0] - ((wc - wm) @ srt.values) / sn[:, 0]
-        out = {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean}
+        out = {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean_m / sm - mean_n / sn}
         if self.grid is not None:
             out["f0"], out["f1"] = self._grid_cdfs(pos, neg)
             out["roc"] = roc_at(fp, tp, self.u)
@@ -121,3 +126,12 @@ class WeightedFit:
             y = srt.values[mask]
             var += float(np.sum(w * w * (y - w @ y) ** 2))
         return float(np.sqrt(var))
+
+
+def _from_zero(totals: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Rows of a curve's coordinate from 0: (B, k) running totals over their last ``total`` (B,), after a column of
+    zeros: (B, k + 1), written into one array (``np.hstack`` would copy it again)."""
+    out = np.empty((totals.shape[0], totals.shape[1] + 1))
+    out[:, 0] = 0.0
+    np.divide(totals, total[:, None], out=out[:, 1:])
+    return out
