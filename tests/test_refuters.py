@@ -130,6 +130,78 @@ def test_a_selection_the_logistic_propensity_cannot_see_is_caught_by_the_distrib
     assert any(r.startswith("covariates out of balance after weighting: x (") for r in d["verdict_reasons"])
 
 
+# --- the prognostic-balance refuter --------------------------------------------------------------------------------
+
+def _interaction(n: int, seed: int, selection: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two symmetric covariates; membership and the score both depend on ``selection``: the product x1 x2 (an
+    interaction a logistic propensity linear in x1, x2 cannot see: both marginals are the same in the two arms)
+    or x1 alone (which it models)."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    z = x1 * x2 if selection == "interaction" else x1
+    t = (rng.uniform(size=n) < 1 / (1 + np.exp(-1.5 * z))).astype(int)
+    ids = [f"u{i}" for i in range(n)]
+    scores = pd.DataFrame({"id": ids, "member": t, "score": z + 0.5 * rng.normal(size=n)})
+    return scores, pd.DataFrame({"id": ids, "x1": x1, "x2": x2})
+
+
+def test_prognostic_balance_catches_an_interaction_that_every_column_check_passes():
+    """Selection on x1 x2: the propensity is flat, every column balanced (|SMD| and KS small), and the placebo-free
+    score (no memorization: causal AUC 0.5) keeps its confounded IPW AUC; the outcome model's m_0(x) recovers
+    x1 x2 and its weighted AUC is far from 0.5, so the verdict is at most weak overlap, naming the refuter. A
+    selection on x1 alone, which the propensity models, passes."""
+    est = estimate(*_interaction(2000, 5, "interaction"), n_bootstrap=0, seed=0, n_jobs=1)
+    d = est.to_dict()
+    [row] = _rows(d, "prognostic_balance")
+    assert all(abs(c["after"]) < 0.1 and c["ks_after"] < 0.1 for c in d["diagnostics"]["smd"].values())
+    assert d["scores"]["score"]["ipw"]["auc"]["value"] > 0.6  # the bias the column checks do not see
+    assert row["passed"] is False and row["value"] > 0.65, row
+    assert est.verdict == "weak_overlap"
+    assert any(r.startswith("refuter prognostic_balance failed for score: corrected AUC of m_0(x)")
+               for r in d["diagnostics"]["verdict_reasons"])
+    d = estimate(*_interaction(2000, 5, "x1"), n_bootstrap=0, seed=0, n_jobs=1).to_dict()
+    [row] = _rows(d, "prognostic_balance")
+    assert row["passed"] is True and abs(row["value"] - 0.5) < 0.03, row
+
+
+def test_prognostic_balance_not_run_without_an_outcome_model_says_so():
+    s, c = simulate(300, 0.5, 0.5, seed=0)
+    d = estimate(s, c, n_bootstrap=0, seed=0, n_jobs=1, methods=["naive", "ipw"]).to_dict()
+    [row] = _rows(d, "prognostic_balance")
+    assert row["passed"] is None and row["detail"].startswith("not run")
+
+
+def test_method_agreement_fails_when_ipw_and_dr_part_and_passes_when_both_are_right():
+    """With selection on x1 x2 the propensity model is wrong and the outcome model right: IPW stays near its
+    naive figure, DR near 0.5, and their difference is many of its standard errors (the bootstrap's paired
+    replicates). With selection on x1 both are right and agree. Without replicates the check says why not."""
+    d = estimate(*_interaction(2000, 5, "interaction"), n_bootstrap=100, seed=0, n_jobs=1).to_dict()
+    [row] = _rows(d, "method_agreement")
+    ipw, dr = d["scores"]["score"]["ipw"]["auc"]["value"], d["scores"]["score"]["dr"]["auc"]["value"]
+    assert row["value"] == pytest.approx(ipw - dr) and row["value"] > 0.1
+    assert row["passed"] is False and row["value"] > 3 * row["values"]["se"] > 0
+    d = estimate(*_interaction(2000, 5, "x1"), n_bootstrap=100, seed=0, n_jobs=1).to_dict()
+    [row] = _rows(d, "method_agreement")
+    assert row["passed"] is True and abs(row["value"]) < 0.02, row
+    d = estimate(*_interaction(600, 5, "x1"), n_bootstrap=0, seed=0, n_jobs=1).to_dict()
+    [row] = _rows(d, "method_agreement")
+    assert row["passed"] is None and "bootstrap replicates" in row["detail"]
+
+
+def test_the_difference_se_adds_the_outcome_models_fold_spread_to_the_paired_replicates():
+    from llm_audit.estimate.intervals import Z95
+    from llm_audit.estimate.refuters.agreement import _difference_se
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=4000)
+    ipw, dr = 0.6 + 0.02 * common + 0.01 * rng.normal(size=4000), 0.55 + 0.02 * common
+    assert _difference_se(ipw, dr, None) == pytest.approx(np.std(ipw - dr, ddof=1))
+    # a DR interval widened to +-1.96 x 0.03: the extra variance 0.03^2 - var(dr) joins the paired one
+    ci = [0.55 - Z95 * 0.03, 0.55 + Z95 * 0.03]
+    expected = np.sqrt(np.var(ipw - dr, ddof=1) + 0.03**2 - np.var(dr, ddof=1))
+    assert _difference_se(ipw, dr, ci) == pytest.approx(expected)
+
+
 # --- the negative-control refuter ----------------------------------------------------------------------------------
 
 def _hidden_confounder(n: int, seed: int, nc_from: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -89,6 +89,7 @@ class ZeroRunEstimator:
         self.ebal_balance_ = self._ebal_balance()
         self._shared = SharedStages(data, opts, self.seeds_("bootstrap"))
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
+        self.prognostic_: dict[str, np.ndarray] = {}  # {score: cross-fitted m_0(x) (n,)}, for the refuters
         score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
         done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
                             jobs=opts.jobs, max_workers=self._shared.max_score_workers)
@@ -150,6 +151,7 @@ class ZeroRunEstimator:
         fits.update(more), labels.update(more_labels)
         if terms.fitted:
             per_score["outcome_model"] = terms.fit.selection
+            self.prognostic_[name] = terms.fit.loc[0]
         if nu is not None and not nu.identified:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
@@ -219,7 +221,8 @@ class ZeroRunEstimator:
             return []
         naive = {name: results[name]["naive"].auc.value for name in data.scores}
         ctx = Context(data, nu, self.estimand_, nu.corrected, self.options, self.seeds_,
-                      Refits(data, nu, self.options.folds, self.seeds_, jobs=self.options.jobs), naive)
+                      Refits(data, nu, self.options.folds, self.seeds_, jobs=self.options.jobs), naive,
+                      prognostic=self.prognostic_, results=results, replicates=self._joint_replicates())
         rows = run_refuters(ctx)
         for row in rows:
             if row.score is not None and row.refuter == "placebo_membership":
@@ -227,6 +230,14 @@ class ZeroRunEstimator:
             if row.score is not None and row.refuter == "sensitivity":
                 per_score[row.score]["sensitivity"] = {"of": "ipw" + nu.corrected.suffix, **row.values}
         return rows
+
+    def _joint_replicates(self) -> dict[str, dict[str, np.ndarray]]:
+        """The AUC replicates drawn on the audit's shared resampling counts, which give the joint law of two methods'
+        figures: none under influence-function draws (one stream per fit), and not the IPW refit per replicate."""
+        if _influence(self.options, len(self.data_.member)):
+            return {}
+        return {name: {k: v for k, v in reps.items() if not (self.options.refit_propensity and k == "ipw")}
+                for name, reps in self.auc_replicates_.items()}
 
     def _verdicts(self, overlap: str, reasons: list[str]) -> tuple[str, list[str], dict[str, dict]]:
         """Each corrected method's verdict (the overlap verdict lowered by the balance its weights leave and by

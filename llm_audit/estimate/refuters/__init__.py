@@ -7,16 +7,18 @@ one: a file in this package and one line in ``REFUTERS``; its rows then appear i
 
 from __future__ import annotations
 
+from llm_audit.estimate.refuters.agreement import MethodAgreement
 from llm_audit.estimate.refuters.base import Context, Refuter, RefuterRow
 from llm_audit.estimate.refuters.common_cause import RandomCommonCause
 from llm_audit.estimate.refuters.negative_control import NegativeControl
 from llm_audit.estimate.refuters.placebo import PlaceboMembership
+from llm_audit.estimate.refuters.prognostic import PrognosticBalance
 from llm_audit.estimate.refuters.refits import Refits
 from llm_audit.estimate.refuters.sensitivity import Sensitivity
 from llm_audit.estimate.refuters.subsets import SubsetStability
 
 REFUTERS: dict[str, Refuter] = {r.name: r for r in (
-    PlaceboMembership(), NegativeControl(), RandomCommonCause(), SubsetStability(), Sensitivity())}
+    PlaceboMembership(), NegativeControl(), PrognosticBalance(), MethodAgreement(), RandomCommonCause(), SubsetStability(), Sensitivity())}
 
 
 def run_refuters(ctx: Context) -> list[RefuterRow]:

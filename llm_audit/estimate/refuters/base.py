@@ -65,6 +65,9 @@ class Context:
     seeds: Seeds
     refits: Any  # refits.Refits
     naive_auc: dict[str, float]
+    prognostic: dict[str, np.ndarray] = field(default_factory=dict)  # per score, its cross-fitted m_0(x) (n,)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # per score, every method's Result by key
+    replicates: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # per score and key, AUC replicates (B,)
     weights: np.ndarray = field(init=False)  # (len(population.rows),) Hajek weights
     auc: dict[str, float] = field(init=False)  # IPW AUC on the population, per score
     se: dict[str, float] = field(init=False)  # its standard error (weights fixed; clustered by document)
