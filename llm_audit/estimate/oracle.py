@@ -37,6 +37,7 @@ from joblib import Parallel, delayed
 from scipy.optimize import brentq
 
 from llm_audit.errors import AuditError
+from llm_audit.parallel import plan, total_threads
 from llm_audit.estimate import estimate
 from llm_audit.estimate.regimes.paired import paired
 from llm_audit.estimate.regimes.randomized import DEFAULT_FPR
@@ -275,8 +276,12 @@ def oracle_audit(
     e = propensity.probabilities(cov)
     visible = cov.drop(columns=list(hidden))
 
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one_draw)(r, e, truth, visible, cols, fpr, seed, options) for r in range(draws)
+    # the draws' workers and each draw's own parallel stages share the cores (llm_audit.parallel)
+    layout = plan(n_jobs, draws)
+    asked = int(options.get("n_jobs", options.get("jobs", -1)))  # estimate() takes either name
+    per_draw = {**{k: v for k, v in options.items() if k != "n_jobs"}, "jobs": min(layout.threads, total_threads(asked))}
+    jobs = Parallel(n_jobs=layout.workers, return_as="generator")(
+        delayed(_one_draw)(r, e, truth, visible, cols, fpr, seed, per_draw) for r in range(draws)
     )
     infos, parts = [], []
     for done, (info, grades) in enumerate(jobs, start=1):
