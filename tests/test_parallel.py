@@ -103,3 +103,28 @@ def test_propensity_folds_on_worker_processes_give_the_same_propensities(monkeyp
     two = propensity.cross_fit_propensity(x, t, splits, model=model, seed=1, jobs=2, fitted=fitted)
     np.testing.assert_array_equal(one, two)
     assert len(fitted) == 5 and all(hasattr(p, "predict_proba") for p in fitted)
+
+
+def test_outcome_folds_give_the_same_predictions_on_processes_threads_and_one_core(monkeypatch):
+    """The outcome model's folds run on worker processes up to PROCESS_FOLDS_UP_TO units and on threads above
+    it: either way, and on one core, every fold's predictions are the same to the last bit."""
+    from llm_audit.estimate import outcome, propensity
+    from llm_audit.simulate import simulate
+
+    scores, covariates = simulate(500, 1.0, 0.5, seed=4)
+    t, s = scores["member"].to_numpy(), scores["score"].to_numpy()
+    x = covariates.drop(columns="id")
+    splits = propensity.fold_splits(t, None, 3, seed=0)
+    grid = outcome.threshold_grid(s, 20)
+
+    def fit(jobs):
+        return outcome.fit_outcome(x, t, s, splits, grid, model="auto", seed=2, n_jobs=jobs)
+
+    fits = [fit(1), fit(2)]
+    monkeypatch.setattr(outcome, "PROCESS_FOLDS_UP_TO", 0)  # threads from here
+    fits.append(fit(2))
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].mu[0], other.mu[0])
+        np.testing.assert_array_equal(fits[0].mu[1], other.mu[1])
+        np.testing.assert_array_equal(fits[0].loc, other.loc)
+        assert fits[0].selection == other.selection
