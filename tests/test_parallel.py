@@ -106,8 +106,9 @@ def test_propensity_folds_on_worker_processes_give_the_same_propensities(monkeyp
 
 
 def test_outcome_folds_give_the_same_predictions_on_processes_threads_and_one_core(monkeypatch):
-    """The outcome model's folds run on worker processes up to PROCESS_FOLDS_UP_TO units and on threads above
-    it: either way, and on one core, every fold's predictions are the same to the last bit."""
+    """The outcome model's folds run on workers from PROCESS_FOLDS_FROM units (set to 0 here): on processes up to
+    PROCESS_FOLDS_UP_TO units and on threads above it. Either way, and on one core, every fold's predictions
+    are the same to the last bit."""
     from llm_audit.estimate import outcome, propensity
     from llm_audit.simulate import simulate
 
@@ -116,6 +117,7 @@ def test_outcome_folds_give_the_same_predictions_on_processes_threads_and_one_co
     x = covariates.drop(columns="id")
     splits = propensity.fold_splits(t, None, 3, seed=0)
     grid = outcome.threshold_grid(s, 20)
+    monkeypatch.setattr(outcome, "PROCESS_FOLDS_FROM", 0)
 
     def fit(jobs):
         return outcome.fit_outcome(x, t, s, splits, grid, model="auto", seed=2, n_jobs=jobs)
