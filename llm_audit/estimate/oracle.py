@@ -279,7 +279,8 @@ def oracle_audit(
     # the draws' workers and each draw's own parallel stages share the cores (llm_audit.parallel)
     layout = plan(n_jobs, draws)
     asked = int(options.get("n_jobs", options.get("jobs", -1)))  # estimate() takes either name
-    per_draw = {**{k: v for k, v in options.items() if k != "n_jobs"}, "jobs": min(layout.threads, total_threads(asked))}
+    per_draw = {**{k: v for k, v in options.items() if k != "n_jobs"},
+                "jobs": min(layout.threads, total_threads(asked))}
     jobs = Parallel(n_jobs=layout.workers, return_as="generator")(
         delayed(_one_draw)(r, e, truth, visible, cols, fpr, seed, per_draw) for r in range(draws)
     )
