@@ -84,8 +84,8 @@ def cross_fit_propensity(
     The folds are fit side by side on ``jobs`` (``llm_audit.parallel``) in worker processes: a fold's fit is
     many small scikit-learn calls whose Python holds the GIL (gradient boosting's tree growing above all), so
     threads take turns (an audit of 1,000 units with gradient boosting on 2 cores: 54 s with its folds on threads,
-    20 s on processes, 27 s on one core). A logistic fold below ``PROCESS_FOLDS_FROM`` units is fit here: it takes less than starting the
-    workers. Each fold's fit depends only on its rows and ``seed``, so the result does not depend on ``jobs``."""
+    20 s on processes, 27 s on one core). A logistic fold below ``PROCESS_FOLDS_FROM`` units is fit here: it takes
+    less than starting the workers. Each fold's fit depends only on its rows and ``seed``, so the result does not depend on ``jobs``."""
     if covariates.shape[1] == 0:
         return np.full(len(member), float(np.mean(member)))
     x = categorical_as_str(covariates)
@@ -105,7 +105,8 @@ def _is_logistic(model: str | ClassifierMixin) -> bool:
     return model == "logistic" or isinstance(model, (LogisticRegression, LogisticRegressionCV))
 
 
-def _fit_fold(task: tuple[pd.DataFrame, np.ndarray, pd.DataFrame], *, pipeline: Pipeline) -> tuple[np.ndarray, Pipeline]:
+def _fit_fold(task: tuple[pd.DataFrame, np.ndarray, pd.DataFrame], *,
+              pipeline: Pipeline) -> tuple[np.ndarray, Pipeline]:
     """One fold: a fresh copy of the (unfitted) ``pipeline`` fit on the training rows, and its P(member) on the
     held-out rows."""
     x_train, t_train, x_test = task

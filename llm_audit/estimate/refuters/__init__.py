@@ -18,7 +18,8 @@ from llm_audit.estimate.refuters.sensitivity import Sensitivity
 from llm_audit.estimate.refuters.subsets import SubsetStability
 
 REFUTERS: dict[str, Refuter] = {r.name: r for r in (
-    PlaceboMembership(), NegativeControl(), PrognosticBalance(), MethodAgreement(), RandomCommonCause(), SubsetStability(), Sensitivity())}
+    PlaceboMembership(), NegativeControl(), PrognosticBalance(), MethodAgreement(), RandomCommonCause(),
+    SubsetStability(), Sensitivity())}
 
 
 def run_refuters(ctx: Context) -> list[RefuterRow]:

@@ -24,7 +24,8 @@ NOT_FIT = "not run: no outcome model was fit for this score (the doubly robust m
 
 class PrognosticBalance:
     name = "prognostic_balance"
-    question = "does each score's prediction from the covariates (m_0(x), cross-fitted) come out at 0.5 after weighting?"
+    question = ("does each score's prediction from the covariates (m_0(x), cross-fitted) come out at 0.5 after "
+                "weighting?")
 
     def run(self, ctx: Context) -> list[RefuterRow]:
         rows, out = ctx.population.rows, []
@@ -32,7 +33,8 @@ class PrognosticBalance:
         for name in ctx.data.scores:
             m0 = ctx.prognostic.get(name)
             if m0 is None:
-                out.append(RefuterRow(self.name, self.question, name, "corrected AUC of m_0(x)", None, "", None, NOT_FIT))
+                out.append(RefuterRow(self.name, self.question, name, "corrected AUC of m_0(x)", None, "", None,
+                                      NOT_FIT))
                 continue
             if np.ptp(m0[rows]) == 0:  # the covariates predict nothing of the score: nothing to balance
                 out.append(RefuterRow(self.name, self.question, name, "corrected AUC of m_0(x)", 0.5,
