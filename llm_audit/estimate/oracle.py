@@ -37,11 +37,11 @@ from joblib import Parallel, delayed
 from scipy.optimize import brentq
 
 from llm_audit.errors import AuditError
-from llm_audit.parallel import plan, total_threads
 from llm_audit.estimate import estimate
 from llm_audit.estimate.regimes.paired import paired
 from llm_audit.estimate.regimes.randomized import DEFAULT_FPR
 from llm_audit.estimate.results import Estimates, fpr_key
+from llm_audit.parallel import plan, total_threads
 
 # The methods graded: naive, ipw, dr and ebal estimate the whole pool (target `ate`); the overlap ones estimate a
 # narrower population and are graded against the whole-pool truth for information only.

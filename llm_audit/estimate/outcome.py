@@ -24,8 +24,7 @@ from sklearn.base import RegressorMixin
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.distribution_regression import DistributionRegression
 from llm_audit.estimate.outcome_models import LocationRegression, LocationScale, brier
-from llm_audit.estimate.propensity import PROCESS_FOLDS_FROM
-from llm_audit.parallel import parallel_map
+from llm_audit.parallel import PROCESS_FOLDS_FROM, parallel_map
 
 CDF_CANDIDATES = ("linear", "hgb", "distribution")
 MEAN_CANDIDATES = ("linear", "hgb")

@@ -22,11 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from llm_audit.estimate.design import categorical_as_str, design_transformer
 from llm_audit.estimate.options import PROPENSITY_MODELS
-from llm_audit.parallel import parallel_map
-
-# Units from which the logistic propensity's folds are worth worker processes (1,000 units on 2 cores: 3.0 s on
-# one core, 5.0 s on two processes, most of it their start)
-PROCESS_FOLDS_FROM = 20_000
+from llm_audit.parallel import PROCESS_FOLDS_FROM, parallel_map
 
 
 def fold_splits(member: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
