@@ -54,6 +54,37 @@ def test_vectorized_bootstrap_equals_replicate_by_replicate_recomputation():
         assert reps["mean_diff"][b] == pytest.approx(mean)
 
 
+def test_replicates_in_cache_sized_blocks_equal_the_whole_chunk_bit_for_bit(monkeypatch):
+    import llm_audit.estimate.methods.weighted as wmod
+
+    rng = np.random.default_rng(3)
+    n = 500
+    s, t = np.round(rng.normal(size=n), 1), rng.integers(0, 2, n)  # ties: the tie-group path
+    w = ate_weights(rng.uniform(0.2, 0.8, n), t)
+    counts = stratified_counts(t, 33, rng)
+    whole = weighted(s, t, w, (0.05, 0.1)).replicates(counts)
+    monkeypatch.setattr(wmod, "_BLOCK_CELLS", 8 * n)  # blocks of 8 rows: 8, 8, 8, 9 (no lone row)
+    assert [b.stop - b.start for b in wmod.row_blocks(33, n)] == [8, 8, 8, 9]
+    blocked = weighted(s, t, w, (0.05, 0.1)).replicates(counts)
+    for key in ("auc", "advantage", "mean_diff"):
+        assert np.array_equal(whole[key], blocked[key])
+    for a in (0.05, 0.1):
+        assert np.array_equal(whole["tpr_at_fpr"][a], blocked["tpr_at_fpr"][a])
+    for b in (0, 17, 32):
+        assert blocked["auc"][b] == pytest.approx(roc_auc_score(t, s, sample_weight=counts[b] * w), abs=1e-10)
+
+
+def test_row_blocks_cover_every_row_in_multiples_of_four_and_never_a_lone_row():
+    from llm_audit.estimate.methods.weighted import row_blocks
+
+    for rows, units in [(40, 100_000), (26, 150_001), (100, 1_000), (5, 1_000_000), (1, 10), (9, 400_000)]:
+        blocks = row_blocks(rows, units)
+        assert blocks[0].start == 0 and blocks[-1].stop == rows
+        assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+        sizes = [b.stop - b.start for b in blocks]
+        assert all(k % 4 == 0 for k in sizes[:-1]) and (sizes[-1] > 1 or rows == 1)
+
+
 def test_bootstrap_does_not_depend_on_the_number_of_jobs():
     rng = np.random.default_rng(1)
     s, t = rng.normal(size=300), rng.integers(0, 2, 300)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from llm_audit.estimate.estimands import Estimand
-from llm_audit.estimate.methods.base import Fit, Replicates
+from llm_audit.estimate.methods.base import Fit, Replicates, concat_replicates
 from llm_audit.estimate.weights import hajek
 from llm_audit.parallel import parallel_map
 
@@ -86,7 +86,7 @@ def replicate(fits: dict[str, Fit], counts: ResamplingCounts, *, jobs: int = 1,
                 for name, fit in fits.items()}
 
     parts = parallel_map(one, range(len(counts)), jobs=jobs)
-    return {name: _concat([p[name] for p in parts]) for name in fits}
+    return {name: concat_replicates([p[name] for p in parts]) for name in fits}
 
 
 def bootstrap_replicates(
@@ -95,13 +95,6 @@ def bootstrap_replicates(
 ) -> dict[str, Replicates]:
     """``replicate`` on counts drawn here (for a single call; an audit draws its ``ResamplingCounts`` once)."""
     return replicate(fits, ResamplingCounts(member, n_boot, seed, store_bytes=0), jobs=n_jobs, rows=rows)
-
-
-def _concat(parts: list[Replicates]) -> Replicates:
-    """Chunks of replicates joined along the replicate axis (metrics (B,), curves (B, G), TPRs per target)."""
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "tpr_at_fpr"}
-    out["tpr_at_fpr"] = {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]}
-    return out
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:

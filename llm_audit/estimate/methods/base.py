@@ -83,6 +83,13 @@ class Point:
 Replicates = dict[str, Any]
 
 
+def concat_replicates(parts: list[Replicates]) -> Replicates:
+    """Blocks of replicates joined along the replicate axis (metrics (B,), curves (B, G), TPRs per target)."""
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "tpr_at_fpr"}
+    out["tpr_at_fpr"] = {a: np.concatenate([p["tpr_at_fpr"][a] for p in parts]) for a in parts[0]["tpr_at_fpr"]}
+    return out
+
+
 class Fit(Protocol):
     point: Point
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from llm_audit.estimate import diagnostics as dg
 from llm_audit.estimate.refuters.base import Context, RefuterRow
+from llm_audit.parallel import parallel_map
 
 FLOOR = 0.03
 
@@ -22,9 +23,12 @@ class PlaceboMembership:
         rows = ctx.population.rows
         t = ctx.data.member[rows]
         tol = dg.placebo_tolerance(t, ctx.weights, floor=FLOOR)
+        e_raw = ctx.nuisance.e_raw[rows]
+        names = list(ctx.data.scores)
+        aucs = parallel_map(lambda name: dg.placebo_auc(ctx.data.scores[name][rows], t, e_raw, ctx.weights,
+                                                        ctx.seeds("placebo", name)), names, jobs=ctx.options.jobs)
         out = []
-        for name, s in ctx.data.scores.items():
-            auc = dg.placebo_auc(s[rows], t, ctx.nuisance.e_raw[rows], ctx.weights, ctx.seeds("placebo", name))
+        for name, auc in zip(names, aucs):  # scores side by side on threads (each with its own seed)
             passed = abs(auc - 0.5) <= tol
             detail = "" if passed else "the weights leave the propensity strata unequally weighted (clipping or a mis-calibrated propensity)"
             out.append(RefuterRow(self.name, self.question, name, "corrected AUC of the permuted score", auc,
