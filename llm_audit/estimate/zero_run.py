@@ -34,7 +34,7 @@ from llm_audit.estimate.options import INFLUENCE_ABOVE, EstimateConfig
 from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.populations import overlap_population_table, plan_estimands
 from llm_audit.estimate.provenance import provenance
-from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
+from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters, weighting_reasons
 from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
@@ -249,7 +249,9 @@ class ZeroRunEstimator:
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
-            v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures)
+            # a weighting-only method on the propensity weights (IPW) also answers for the prognostic score's balance
+            own = weighting_reasons(self.refuters_) if _weights_only_by_propensity(m) else []
+            v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
             per_method[m] = {"verdict": v, "reasons": why}
@@ -319,6 +321,12 @@ def _table_notes(covariates_df: pd.DataFrame) -> list[str]:
     """Notes the covariates step left in the table's attrs (what it skipped or capped)."""
     attrs = covariates_df.attrs.get("notes") if isinstance(covariates_df.attrs, dict) else None
     return [str(n) for n in attrs] if isinstance(attrs, (list, tuple)) else []
+
+
+def _weights_only_by_propensity(method: str) -> bool:
+    """Whether the method's figure rests on the propensity weights alone (IPW), with no outcome model."""
+    m = METHODS[method]
+    return getattr(m, "weights", None) == "propensity" and not getattr(m, "outcome_model", False)
 
 
 def _influence(opts: EstimateConfig, n: int) -> bool:

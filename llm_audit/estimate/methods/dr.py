@@ -159,6 +159,7 @@ class DR:
 
     name = "dr"
     needs_propensity = True
+    outcome_model = True  # corrects, by its outcome model, what the weights leave unbalanced
     weights = "propensity"  # whose balance the verdict checks (estimate.balance); None: unweighted
 
     def supports(self, estimand: Estimand) -> bool:

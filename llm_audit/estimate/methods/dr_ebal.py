@@ -14,6 +14,7 @@ from llm_audit.estimate.methods.dr import DRFit
 class DREntropyBalancing:
     name = "dr_ebal"
     needs_propensity = True
+    outcome_model = True  # corrects, by its outcome model, what the weights leave unbalanced
 
     def supports(self, estimand: Estimand) -> bool:
         return estimand.balanceable

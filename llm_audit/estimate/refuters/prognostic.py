@@ -19,6 +19,8 @@ from llm_audit.estimate.metrics import weighted_auc
 from llm_audit.estimate.refuters.base import Context, RefuterRow
 
 FLOOR = 0.03
+# The weighting-only rule (``weighting_reasons``): the 95% band, with a floor for a shift too small to matter
+WEIGHTING_Z, WEIGHTING_FLOOR = 1.96, 0.01
 NOT_FIT = "not run: no outcome model was fit for this score (the doubly robust methods fit one)"
 
 
@@ -48,5 +50,25 @@ class PrognosticBalance:
                 f"propensity model that misses a curve or an interaction): the weighting estimates carry it, "
                 f"{'up' if auc > 0.5 else 'down'}; the doubly robust ones rest on the outcome model alone")
             out.append(RefuterRow(self.name, self.question, name, "corrected AUC of m_0(x)", auc,
-                                  f"|AUC - 0.5| <= max(3 SE, {FLOOR}) = {tol:.3f}", passed, detail))
+                                  f"|AUC - 0.5| <= max(3 SE, {FLOOR}) = {tol:.3f}", passed, detail, {"se": se}))
         return out
+
+
+def weighting_reasons(rows: list[RefuterRow]) -> list[str]:
+    """Why a weighting-only estimate (IPW: no outcome model to correct what its weights leave) is at most
+    `weak_overlap`: the scores whose prognostic AUC under the IPW weights is outside the 95% band,
+    |AUC - 0.5| > max(1.96 SE, 0.01). Empty when every score's is inside (or the check did not run).
+
+    Why a tighter rule than the refuter's 3 SE: the refuter lowers the whole audit and must not cry wolf; this
+    lowers IPW alone, whose bias is the imbalance this AUC measures (Hansen 2008), while the doubly robust
+    figures, which correct it, keep their verdict. On the semi-synthetic benchmark (benchmarks/README.md) IPW's
+    figures printed `identified` covered the truth in 30 of 42 cases where the confounder is measured and one
+    curve of it is mis-fit (`a_linear`), against 26 of 28 with this rule; no random split was flagged."""
+    flagged = [r for r in rows if r.refuter == PrognosticBalance.name and r.value is not None and "se" in r.values
+               and abs(r.value - 0.5) > max(WEIGHTING_Z * r.values["se"], WEIGHTING_FLOOR)]
+    if not flagged:
+        return []
+    which = ", ".join(f"{r.score} {r.value:.3f} (SE {r.values['se']:.3f})" for r in flagged)
+    return [f"the propensity weights leave the prognostic score m_0(x) out of balance beyond its 95% band "
+            f"(|AUC - 0.5| > max({WEIGHTING_Z} SE, {WEIGHTING_FLOOR})): {which}; a weighting-only estimate "
+            "carries that imbalance, the doubly robust one corrects it"]
