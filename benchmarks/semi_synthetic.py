@@ -26,6 +26,7 @@ share printed identified / weak overlap / not identified; then the issue's three
     python benchmarks/semi_synthetic.py --label after             # 200 datasets per setting
     python benchmarks/semi_synthetic.py --label after --table     # the table from the records only
     python benchmarks/semi_synthetic.py --datasets 10 --settings null_pile,c_no_date   # a quick look
+    python benchmarks/semi_synthetic.py --label r6 --datasets 25 --first-seed 25      # datasets 25-49
 """
 
 from __future__ import annotations
@@ -414,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", default="after", help="name of the records file (.cache/semi_synthetic/<label>.jsonl)")
     ap.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated settings (default all)")
     ap.add_argument("--datasets", type=int, default=200, help="datasets per setting (default 200)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seed of the first dataset (default 0): a later block of datasets, e.g. a held-out check")
     ap.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates per dataset (default 200)")
     ap.add_argument("--jobs", type=int, default=2, help="datasets estimated in parallel (default 2)")
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "semi_synthetic")
@@ -424,16 +427,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown setting {unknown[0]!r} (known: {', '.join(SETTINGS)})")
     path = args.cache / f"{args.label}.jsonl"
+    seeds = range(args.first_seed, args.first_seed + args.datasets)
     if not args.table:
-        run(settings, args.datasets, args.bootstrap, args.jobs, args.cache, path)
-    records = [r for r in read_records(path) if r["setting"] in settings and r["seed"] < args.datasets]
+        run(settings, seeds, args.bootstrap, args.jobs, args.cache, path)
+    records = [r for r in read_records(path) if r["setting"] in settings and r["seed"] in seeds]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
           f"records {path.name}")
     print_tables(records)
     return 0
 
 
-def run(settings: list[str], datasets: int, bootstrap: int, jobs: int, cache: Path, path: Path) -> None:
+def run(settings: list[str], seeds: range, bootstrap: int, jobs: int, cache: Path, path: Path) -> None:
     """Estimate every (setting, seed) not yet in the records file, appending each record as it finishes."""
     from joblib import Parallel, delayed
 
@@ -443,7 +447,7 @@ def run(settings: list[str], datasets: int, bootstrap: int, jobs: int, cache: Pa
         placebo = placebo_of(s, corpora[SETTINGS[s][1]])
         truths[s] = true_effect_auc(placebo, corpora[SETTINGS[s][1]].tau * placebo.std())
     done = {(r["setting"], r["seed"]) for r in read_records(path)}
-    todo = [(s, k) for k in range(datasets) for s in settings if (s, k) not in done]
+    todo = [(s, k) for k in seeds for s in settings if (s, k) not in done]
     print(f"{len(todo)} datasets to estimate ({len(done)} already in {path})", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     jobs_iter = Parallel(n_jobs=jobs, return_as="generator_unordered")(

@@ -175,45 +175,45 @@ def _missed_curve(q: float, seed: int, n: int = 1000) -> tuple[pd.DataFrame, pd.
             pd.DataFrame({"id": ids, "x": x}))
 
 
-def test_ipw_alone_is_lowered_when_the_prognostic_score_is_outside_its_95_percent_band():
+def test_weighting_only_methods_are_lowered_when_the_prognostic_score_is_outside_its_95_percent_band():
     """A mildly missed curve: the prognostic AUC under the IPW weights is 2.2 SE from 0.5, inside the refuter's
     3 SE (the audit is not lowered) but outside the 95% band. IPW, whose figure carries that imbalance (0.55
-    against a truth of 0.5), is `weak_overlap` with the reason; DR, whose outcome model corrects it, stays
-    `identified` and covers 0.5, and so does the audit."""
+    against a truth of 0.5), is `weak_overlap` with the reason, and so is entropy balancing, judged under its own
+    weights (mean balance on x cannot see x^2); DR, whose outcome model corrects it, stays `identified` and
+    covers 0.5, and so does the audit."""
     est = estimate(*_missed_curve(0.3, 2), n_bootstrap=200, seed=0, n_jobs=1)
     d = est.to_dict()
     [row] = _rows(d, "prognostic_balance")
     z = (row["value"] - 0.5) / row["values"]["se"]
     assert row["passed"] is True and 1.96 < z < 3, row
     verdicts = d["diagnostics"]["method_verdicts"]
-    assert verdicts["ipw"]["verdict"] == "weak_overlap"
-    assert any("prognostic score m_0(x) out of balance beyond its 95% band" in r for r in verdicts["ipw"]["reasons"])
-    lo, hi = est.interval("placebo", "ipw", "auc")
-    assert lo > 0.5  # what the lowered verdict prevents from being printed `identified`
+    for method in ("ipw", "ebal"):
+        assert verdicts[method]["verdict"] == "weak_overlap", method
+        assert any("prognostic score m_0(x) out of balance beyond its 95% band" in r
+                   for r in verdicts[method]["reasons"]), method
+        lo, hi = est.interval("placebo", method, "auc")
+        assert lo > 0.5, method  # what the lowered verdict keeps from being printed `identified`
     assert verdicts["dr"]["verdict"] == "identified" and est.verdict == "identified"
     lo, hi = est.interval("placebo", "dr", "auc")
     assert lo <= 0.5 <= hi
 
 
-def test_ipw_keeps_its_verdict_when_the_propensity_model_is_right():
-    d = estimate(*_missed_curve(0.0, 2), n_bootstrap=0, seed=0, n_jobs=1).to_dict()
+def test_weighting_only_methods_keep_their_verdict_when_the_propensity_model_is_right():
+    d = estimate(*_missed_curve(0.0, 0), n_bootstrap=0, seed=0, n_jobs=1).to_dict()
     [row] = _rows(d, "prognostic_balance")
-    assert abs(row["value"] - 0.5) <= 1.96 * row["values"]["se"], row
-    assert d["diagnostics"]["method_verdicts"]["ipw"]["verdict"] == "identified"
+    assert abs(row["value"] - 0.5) < 1.0 * row["values"]["se"], row  # well inside the band (z = -0.9)
+    verdicts = d["diagnostics"]["method_verdicts"]
+    assert verdicts["ipw"]["verdict"] == verdicts["ebal"]["verdict"] == "identified"
 
 
 def test_weighting_reasons_rule_the_95_percent_band_with_a_floor():
-    from llm_audit.estimate.refuters import RefuterRow, weighting_reasons
+    from llm_audit.estimate.refuters.prognostic import weighting_reasons
 
-    def row(value, se):
-        return RefuterRow("prognostic_balance", "", "s", "corrected AUC of m_0(x)", value, "", True,
-                          values={} if se is None else {"se": se})
-
-    assert weighting_reasons([row(0.545, 0.02)])  # 2.25 SE
-    assert not weighting_reasons([row(0.535, 0.02)])  # 1.75 SE
-    assert not weighting_reasons([row(0.508, 0.001)])  # 8 SE but under the 0.01 floor
-    assert not weighting_reasons([row(0.5, None), row(None, None)])  # constant prediction; not run
-    assert "s 0.460 (SE 0.015)" in weighting_reasons([row(0.535, 0.02), row(0.46, 0.015)])[0]
+    assert weighting_reasons({"s": (0.545, 0.02)})  # 2.25 SE
+    assert not weighting_reasons({"s": (0.535, 0.02)})  # 1.75 SE
+    assert not weighting_reasons({"s": (0.508, 0.001)})  # 8 SE but under the 0.01 floor
+    assert not weighting_reasons({"s": (0.6, float("nan"))})  # no SE: no statement
+    assert "b 0.460 (SE 0.015)" in weighting_reasons({"a": (0.535, 0.02), "b": (0.46, 0.015)})[0]
 
 
 def test_prognostic_balance_not_run_without_an_outcome_model_says_so():

@@ -34,12 +34,14 @@ from llm_audit.estimate.options import INFLUENCE_ABOVE, EstimateConfig
 from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.populations import overlap_population_table, plan_estimands
 from llm_audit.estimate.provenance import provenance
-from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters, weighting_reasons
+from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
+from llm_audit.estimate.refuters.prognostic import prognostic_auc, weighting_reasons
 from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.slices import slice_aucs
 from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
+from llm_audit.estimate.weights import hajek
 from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
@@ -249,8 +251,7 @@ class ZeroRunEstimator:
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
-            # a weighting-only method on the propensity weights (IPW) also answers for the prognostic score's balance
-            own = weighting_reasons(self.refuters_) if _weights_only_by_propensity(m) else []
+            own = self._prognostic_reasons(m) if not getattr(METHODS[m], "outcome_model", False) else []
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
@@ -259,6 +260,39 @@ class ZeroRunEstimator:
             return (*lowered_verdict(overlap, reasons, {}, {}, failures), {})
         best = min(per_method.values(), key=lambda x: SEVERITY[x["verdict"]])
         return best["verdict"], best["reasons"], per_method
+
+    def _prognostic_reasons(self, method: str) -> list[str]:
+        """A weighting-only method (IPW, entropy balancing) answers for the balance its own weights leave on each
+        score's prognostic score m_0(x) (``refuters.prognostic.weighting_reasons``). For the propensity weights
+        a score whose prognostic refuter already failed is left out: that failure is among the reasons."""
+        found = self._method_weights(method)
+        if found is None or not self.prognostic_:
+            return []
+        rows, w = found
+        data = self.data_
+        groups = None if data.groups is None else data.groups[rows]
+        failed = {r.score for r in self.refuters_ if r.refuter == "prognostic_balance" and r.passed is False}
+        imbalance = {}
+        for name, m0 in self.prognostic_.items():
+            if getattr(METHODS[method], "weights", None) == "propensity" and name in failed:
+                continue
+            got = prognostic_auc(m0[rows], data.member[rows], w, groups)
+            if got is not None:
+                imbalance[name] = got
+        return weighting_reasons(imbalance)
+
+    def _method_weights(self, method: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows of the target population and the weights a weighting method gives them (None: none)."""
+        nu, t = self.nuisance_, self.data_.member
+        if getattr(METHODS[method], "weights", None) == "propensity":
+            if nu is None or nu.corrected is None:
+                return None
+            rows = nu.corrected.rows
+            return rows, hajek(self.estimand_.residual_weights(nu.overlap.e[rows], t[rows]), t[rows])
+        target = next(p for p in self.plans_ if p.key == "")
+        if method in BALANCING_METHODS and target.balance is not None and target.balance.identified:
+            return target.rows, target.balance.weights
+        return None
 
     # --- assembly ----------------------------------------------------------------------------------------------
 
@@ -321,12 +355,6 @@ def _table_notes(covariates_df: pd.DataFrame) -> list[str]:
     """Notes the covariates step left in the table's attrs (what it skipped or capped)."""
     attrs = covariates_df.attrs.get("notes") if isinstance(covariates_df.attrs, dict) else None
     return [str(n) for n in attrs] if isinstance(attrs, (list, tuple)) else []
-
-
-def _weights_only_by_propensity(method: str) -> bool:
-    """Whether the method's figure rests on the propensity weights alone (IPW), with no outcome model."""
-    m = METHODS[method]
-    return getattr(m, "weights", None) == "propensity" and not getattr(m, "outcome_model", False)
 
 
 def _influence(opts: EstimateConfig, n: int) -> bool:

@@ -12,7 +12,7 @@ from llm_audit.estimate.refuters.base import Context, Refuter, RefuterRow
 from llm_audit.estimate.refuters.common_cause import RandomCommonCause
 from llm_audit.estimate.refuters.negative_control import NegativeControl
 from llm_audit.estimate.refuters.placebo import PlaceboMembership
-from llm_audit.estimate.refuters.prognostic import PrognosticBalance, weighting_reasons
+from llm_audit.estimate.refuters.prognostic import PrognosticBalance
 from llm_audit.estimate.refuters.refits import Refits
 from llm_audit.estimate.refuters.sensitivity import Sensitivity
 from llm_audit.estimate.refuters.subsets import SubsetStability
@@ -43,4 +43,4 @@ def failure_reasons(rows: list[RefuterRow]) -> list[str]:
     return reasons
 
 
-__all__ = ["REFUTERS", "Context", "Refits", "RefuterRow", "failure_reasons", "run_refuters", "weighting_reasons"]
+__all__ = ["REFUTERS", "Context", "Refits", "RefuterRow", "failure_reasons", "run_refuters"]
