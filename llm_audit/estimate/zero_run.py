@@ -41,7 +41,6 @@ from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.slices import slice_aucs
 from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
-from llm_audit.estimate.weights import hajek
 from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
@@ -101,6 +100,7 @@ class ZeroRunEstimator:
             results[name], curves[name], per_score[name] = res, curve, diag
             notes += score_notes[name]
         self.auc_replicates_ = {name: self.auc_replicates_[name] for name in data.scores}  # in the scores' order
+        self.ipw_weights_: tuple[np.ndarray, np.ndarray] | None = None  # (rows, weights), set by _refute
         self.refuters_ = self._refute(results, per_score)
         cutoff, at_cutoff = cutoff_analysis(data, d0=opts.cutoff, fpr=tuple(opts.fpr), seed=self.seeds_("cutoff"),
                                             n_bootstrap=min(opts.bootstrap, CUTOFF_BOOTSTRAP))
@@ -225,6 +225,7 @@ class ZeroRunEstimator:
         ctx = Context(data, nu, self.estimand_, nu.corrected, self.options, self.seeds_,
                       Refits(data, nu, self.options.folds, self.seeds_, jobs=self.options.jobs), naive,
                       prognostic=self.prognostic_, results=results, replicates=self._joint_replicates())
+        self.ipw_weights_ = (nu.corrected.rows, ctx.weights)  # the propensity weights the refuters judged
         rows = run_refuters(ctx)
         for row in rows:
             if row.score is not None and row.refuter == "placebo_membership":
@@ -283,12 +284,8 @@ class ZeroRunEstimator:
 
     def _method_weights(self, method: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The rows of the target population and the weights a weighting method gives them (None: none)."""
-        nu, t = self.nuisance_, self.data_.member
         if getattr(METHODS[method], "weights", None) == "propensity":
-            if nu is None or nu.corrected is None:
-                return None
-            rows = nu.corrected.rows
-            return rows, hajek(self.estimand_.residual_weights(nu.overlap.e[rows], t[rows]), t[rows])
+            return self.ipw_weights_
         target = next(p for p in self.plans_ if p.key == "")
         if method in BALANCING_METHODS and target.balance is not None and target.balance.identified:
             return target.rows, target.balance.weights

@@ -26,7 +26,7 @@ def row_blocks(n_rows: int, n_units: int) -> list[slice]:
 
     Why: a replicate's ROC curve is a dozen passes over its row (products, two cumulative sums, divisions, the
     AUC's sum); on a block that stays in the processor's cache they run about 3x faster than on the whole chunk
-    of replicates (100,000 units: 71 ms against 227 ms for 40 replicates; benchmarks/README.md, "Throughput").
+    of replicates (100,000 units: 71 ms against 227 ms for 40 replicates; benchmarks/README.md, "Estimate throughput").
     A block is a multiple of 4 rows and never a single row: OpenBLAS (numpy's wheels) takes the rows of a
     matrix-vector product four at a time and a lone row by another routine, so the means come out bit for bit
     as on the whole chunk (with another BLAS, within rounding); the curves are numpy's own passes, row by row."""
