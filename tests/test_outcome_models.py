@@ -86,3 +86,27 @@ def test_auto_prefers_a_flexible_model_when_the_linear_one_is_wrong_and_reports_
     assert "linear" not in sel["per_fold"]
     assert sel["brier"]["linear"] > min(sel["brier"]["hgb"], sel["brier"]["distribution"])
     assert sel["chosen"] in ("hgb", "distribution") and sel["mean_model"] == "hgb"
+
+
+def test_the_linear_prognostic_score_is_an_unpenalized_least_squares_cross_fit_on_non_members():
+    """Beside a flexible model's m_0 the fit carries the linear one (refuters/prognostic.py reads both), computed
+    here independently: per fold, least squares (ridge 1e-3, as ``regressor('linear')``) on the training folds'
+    non-members, in the design standardized on the training folds; none when the mean model is linear."""
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    x, s, _, _ = _data(900, 4, "bent")
+    t = (np.random.default_rng(3).uniform(size=900) < 0.5).astype(int)
+    splits = fold_splits(t, None, 3, seed=0)
+    grid = threshold_grid(s, 20)
+    fit = fit_outcome(x, t, s, splits, grid, model="hgb", seed=0)
+    expected = np.empty(900)
+    for train, test in splits:
+        scaler = StandardScaler().fit(x.iloc[train])
+        rows = train[t[train] == 0]
+        model = Ridge(alpha=1e-3).fit(scaler.transform(x.iloc[rows]), s[rows])
+        expected[test] = model.predict(scaler.transform(x.iloc[test]))
+    np.testing.assert_allclose(fit.loc_linear, expected, rtol=1e-9, atol=1e-9)
+    assert set(fit.prognostic_scores()) == {"outcome model", "linear"}
+    linear = fit_outcome(x, t, s, splits, grid, model="linear", seed=0)
+    assert linear.loc_linear is None and set(linear.prognostic_scores()) == {"outcome model"}

@@ -45,6 +45,18 @@ class OutcomeFit:
     loc: np.ndarray  # (2, n): m_0, m_1
     fold_of: np.ndarray  # (n,) evaluation fold of each unit
     selection: dict = field(default_factory=dict)  # the choice and each candidate's score (for the report)
+    # (n,) m_0 from an unpenalized linear regression, where some fold's mean model is not linear (else None)
+    loc_linear: np.ndarray | None = None
+
+    def prognostic_scores(self) -> dict[str, np.ndarray]:
+        """The prognostic scores the balance checks read (``refuters/prognostic.py``): the outcome model's m_0(x)
+        and, where that model is not linear, the linear one's. A flexible model fit on a few hundred units
+        shrinks towards the mean along a direction spread over many columns; the linear one does not (and
+        misses curves, which the flexible one sees)."""
+        out = {"outcome model": self.loc[0]}
+        if self.loc_linear is not None:
+            out["linear"] = self.loc_linear
+        return out
 
 
 def _cdf_learner(name: str | RegressorMixin, seed: int):
@@ -109,7 +121,7 @@ def _fit_fold(task: tuple[np.ndarray, np.ndarray, int], *, covariates: pd.DataFr
         cdf_name, mean_name = model, ("hgb" if model == "distribution" else model)
     out["chosen"] = cdf_name if isinstance(cdf_name, str) else "custom"
     out["mean_model"] = mean_name if isinstance(mean_name, str) else "custom"
-    out["mu"], out["loc"] = [], []
+    out["mu"], out["loc"], out["loc_linear"] = [], [], None
     rng = np.random.default_rng(seed)
     for arm in (0, 1):
         tr = train[t[train] == arm]
@@ -120,6 +132,8 @@ def _fit_fold(task: tuple[np.ndarray, np.ndarray, int], *, covariates: pd.DataFr
         same = isinstance(cdf, LocationScale) and cdf.family == mean_name
         location = cdf.location_ if same else LocationRegression(mean_name, seed).fit(x[tr], score[tr])
         out["loc"].append(location.predict(x[test]))
+        if arm == 0 and mean_name != "linear":
+            out["loc_linear"] = LocationRegression("linear", seed).fit(x[tr], score[tr]).predict(x[test])
     return out
 
 
@@ -142,13 +156,16 @@ def fit_outcome(
                          jobs=n_jobs if n >= PROCESS_FOLDS_FROM else 1, processes=n <= PROCESS_FOLDS_UP_TO)
     mu = (np.empty((n, len(grid)), dtype=np.float32), np.empty((n, len(grid)), dtype=np.float32))
     loc, fold_of = np.empty((2, n)), np.empty(n, dtype=int)
+    linear = np.empty(n) if any(f["loc_linear"] is not None for f in folds) else None
     for k, ((_, test), f) in enumerate(zip(splits, folds)):
         fold_of[test] = k
         for arm in (0, 1):
             mu[arm][test], loc[arm, test] = f["mu"][arm], f["loc"][arm]
+        if linear is not None:  # a fold whose mean model is linear already holds the linear m_0
+            linear[test] = f["loc"][0] if f["loc_linear"] is None else f["loc_linear"]
     report = {"candidates": list(candidates), **{key: [f[key] for f in folds] for key in ("chosen", "mean_model")},
               "brier": [f["brier"] for f in folds if f["brier"]], "mse": [f["mse"] for f in folds if f["mse"]]}
-    return OutcomeFit(grid, mu, loc, fold_of, _selection_report(report, notes))
+    return OutcomeFit(grid, mu, loc, fold_of, _selection_report(report, notes), linear)
 
 
 def _selection_report(report: dict, notes: list[str]) -> dict:

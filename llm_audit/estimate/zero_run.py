@@ -35,7 +35,8 @@ from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.populations import overlap_population_table, plan_estimands
 from llm_audit.estimate.provenance import provenance
 from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
-from llm_audit.estimate.refuters.prognostic import prognostic_auc, weighting_reasons
+from llm_audit.estimate.refuters.prognostic import (WEIGHTING_FLOOR, WEIGHTING_Z, outcome_gap, outcome_gap_reasons,
+                                                     weighting_reasons, worst_prognostic)
 from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
@@ -90,11 +91,13 @@ class ZeroRunEstimator:
         self.ebal_balance_ = self._ebal_balance()
         self._shared = SharedStages(data, opts, self.seeds_("bootstrap"))
         self.auc_replicates_: dict[str, dict[str, np.ndarray]] = {}  # {score: {key: (B,)}}, for the family statement
-        self.prognostic_: dict[str, np.ndarray] = {}  # {score: cross-fitted m_0(x) (n,)}, for the refuters
+        self.prognostic_: dict[str, dict[str, np.ndarray]] = {}  # {score: {name: cross-fitted m_0(x) (n,)}}
         score_notes: dict[str, list[str]] = {name: [] for name in data.scores}
         done = parallel_map(lambda name: self._estimate_score(name, score_notes[name]), list(data.scores),
                             jobs=opts.jobs, max_workers=self._shared.max_score_workers)
         self._shared = None  # the resampling counts are not needed past here
+        # filled as the score threads finish: in the scores' order, so that what is read from it is too
+        self.prognostic_ = {name: self.prognostic_[name] for name in data.scores if name in self.prognostic_}
         results, curves, per_score = {}, {}, {}
         for name, (res, curve, diag) in zip(data.scores, done):
             results[name], curves[name], per_score[name] = res, curve, diag
@@ -153,7 +156,7 @@ class ZeroRunEstimator:
         fits.update(more), labels.update(more_labels)
         if terms.fitted:
             per_score["outcome_model"] = terms.fit.selection
-            self.prognostic_[name] = terms.fit.loc[0]
+            self.prognostic_[name] = terms.fit.prognostic_scores()
         if nu is not None and not nu.identified:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
                                              seed=self.seeds_("bounds", name)).to_dict()
@@ -252,7 +255,8 @@ class ZeroRunEstimator:
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
-            own = self._prognostic_reasons(m) if not getattr(METHODS[m], "outcome_model", False) else []
+            own = (self._outcome_gap_reasons(m) if getattr(METHODS[m], "outcome_model", False)
+                   else self._prognostic_reasons(m))
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
@@ -264,8 +268,9 @@ class ZeroRunEstimator:
 
     def _prognostic_reasons(self, method: str) -> list[str]:
         """A weighting-only method (IPW, entropy balancing) answers for the balance its own weights leave on each
-        score's prognostic score m_0(x) (``refuters.prognostic.weighting_reasons``). For the propensity weights
-        a score whose prognostic refuter already failed is left out: that failure is among the reasons."""
+        score's prognostic scores m_0(x) (the outcome model's and the linear one; the one furthest outside its
+        band counts: ``refuters.prognostic.weighting_reasons``). For the propensity weights a score whose
+        prognostic refuter already failed is left out: that failure is among the reasons."""
         found = self._method_weights(method)
         if found is None or not self.prognostic_:
             return []
@@ -274,13 +279,28 @@ class ZeroRunEstimator:
         groups = None if data.groups is None else data.groups[rows]
         failed = {r.score for r in self.refuters_ if r.refuter == "prognostic_balance" and r.passed is False}
         imbalance = {}
-        for name, m0 in self.prognostic_.items():
+        for name, m0s in self.prognostic_.items():
             if getattr(METHODS[method], "weights", None) == "propensity" and name in failed:
                 continue
-            got = prognostic_auc(m0[rows], data.member[rows], w, groups)
+            got = worst_prognostic(m0s, rows, data.member[rows], w, groups, z=WEIGHTING_Z, floor=WEIGHTING_FLOOR)
             if got is not None:
-                imbalance[name] = got
+                imbalance[name] = got[1:3]
         return weighting_reasons(imbalance)
+
+    def _outcome_gap_reasons(self, method: str) -> list[str]:
+        """A doubly robust method answers for the balance its weights leave on the gap between its outcome model's
+        m_0(x) and a linear one (``refuters.prognostic.outcome_gap``)."""
+        found = self._method_weights(method)
+        if found is None or not self.prognostic_:
+            return []
+        rows, w = found
+        groups = None if self.data_.groups is None else self.data_.groups[rows]
+        gaps = {}
+        for name, m0s in self.prognostic_.items():
+            got = outcome_gap(m0s, rows, self.data_.member[rows], w, groups)
+            if got is not None:
+                gaps[name] = got
+        return outcome_gap_reasons(gaps)
 
     def _method_weights(self, method: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The rows of the target population and the weights a weighting method gives them (None: none)."""

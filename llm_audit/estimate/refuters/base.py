@@ -65,7 +65,8 @@ class Context:
     seeds: Seeds
     refits: Any  # refits.Refits
     naive_auc: dict[str, float]
-    prognostic: dict[str, np.ndarray] = field(default_factory=dict)  # per score, its cross-fitted m_0(x) (n,)
+    # per score, its cross-fitted prognostic scores {name: m_0(x) (n,)} (OutcomeFit.prognostic_scores)
+    prognostic: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # per score, every method's Result by key
     replicates: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # per score and key, AUC replicates (B,)
     weights: np.ndarray = field(init=False)  # (len(population.rows),) Hajek weights
