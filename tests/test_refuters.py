@@ -399,42 +399,16 @@ def _dense(n: int, p: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_the_linear_prognostic_score_sees_a_dense_direction_that_a_shrunk_flexible_m0_misses():
     """300 units, 30 columns, selection on their sum, outcome model gradient boosting: the boosting m_0 under the
     IPW weights sits inside the 95% band (z 1.4) while the linear m_0 is outside it (z 2.9), so IPW, biased to
-    0.65 against a truth of 0.5, is lowered with the reason. DR with that outcome model is biased as well (0.64:
-    both nuisances shrink along the same direction, interval [0.56, 0.72]); the gap between the two m_0 is out
-    of balance (z 2.7), so DR is lowered too. Before these two rules both were printed `identified`. Entropy
-    balancing, exact mean balance on the 30 columns, balances the index: 0.536 [0.46, 0.61], `identified`."""
-    est = estimate(*_dense(300, 30, 3), n_bootstrap=200, seed=0, n_jobs=1, outcome="hgb")
-    d = est.to_dict()
+    0.65 against a truth of 0.5, is lowered with the reason; with the boosting m_0 alone it was `identified`.
+    (DR with that outcome model is biased too, 0.64: both nuisances shrink along the same direction; a known
+    limit, README "Known limits".)"""
+    d = estimate(*_dense(300, 30, 3), n_bootstrap=0, seed=0, n_jobs=1, outcome="hgb").to_dict()
     [row] = _rows(d, "prognostic_balance")
     z = {k: (auc - 0.5) / se for k, (auc, se) in row["values"]["all"].items()}
     assert set(z) == {"outcome model", "linear"}
     assert abs(z["outcome model"]) < 1.96 < z["linear"], z
     assert row["values"]["prognostic_score"] == "linear"
-    gap, gap_se = row["values"]["gap"]
-    assert (gap - 0.5) / gap_se > 1.96
-    verdicts = d["diagnostics"]["method_verdicts"]
-    assert any("prognostic score m_0(x) out of balance beyond its 95% band" in r for r in verdicts["ipw"]["reasons"])
-    assert any("along which its outcome model and a linear one disagree" in r for r in verdicts["dr"]["reasons"])
-    assert verdicts["ipw"]["verdict"] == verdicts["dr"]["verdict"] == "weak_overlap"
-    for method in ("ipw", "dr"):  # the wrong greens the two rules remove
-        assert est.interval("placebo", method, "auc")[0] > 0.55, method
-    # entropy balancing, exact mean balance on every column, balances the linear index: right, and `identified`
-    assert verdicts["ebal"]["verdict"] == est.verdict == "identified"
-    lo, hi = est.interval("placebo", "ebal", "auc")
-    assert lo <= 0.5 <= hi
-
-
-def test_outcome_gap_reasons_rule_the_95_percent_band_and_need_two_models():
-    from llm_audit.estimate.refuters.prognostic import outcome_gap, outcome_gap_reasons
-
-    assert outcome_gap_reasons({"s": (0.545, 0.02)}) and not outcome_gap_reasons({"s": (0.535, 0.02)})
-    assert not outcome_gap_reasons({"s": (0.508, 0.001)})  # under the 0.01 floor
-    rng = np.random.default_rng(0)
-    m = rng.normal(size=50)
-    t, w = (np.arange(50) % 2), np.full(50, 1.0)
-    assert outcome_gap({"outcome model": m}, np.arange(50), t, w) is None
-    # the gap is the linear m_0 minus the outcome model's, weighted like any prognostic score, read when the linear
-    # m_0 itself is out of balance (here AUC 0.76); not when it is balanced (only a curve is out: DR's own case)
-    auc, _ = outcome_gap({"outcome model": m, "linear": m + t}, np.arange(50), t, w)
-    assert auc == pytest.approx(1.0)
-    assert outcome_gap({"outcome model": m - t, "linear": np.zeros(50) + np.arange(50) % 3}, np.arange(50), t, w) is None
+    verdict = d["diagnostics"]["method_verdicts"]["ipw"]
+    assert verdict["verdict"] == "weak_overlap"
+    assert any("prognostic score m_0(x) out of balance beyond its 95% band" in r for r in verdict["reasons"])
+    assert d["scores"]["placebo"]["ipw"]["auc"]["value"] > 0.6

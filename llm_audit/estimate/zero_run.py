@@ -35,8 +35,7 @@ from llm_audit.estimate.outcome import fit_outcome, threshold_grid
 from llm_audit.estimate.populations import overlap_population_table, plan_estimands
 from llm_audit.estimate.provenance import provenance
 from llm_audit.estimate.refuters import Context, Refits, RefuterRow, failure_reasons, run_refuters
-from llm_audit.estimate.refuters.prognostic import (WEIGHTING_FLOOR, WEIGHTING_Z, outcome_gap, outcome_gap_reasons,
-                                                     weighting_reasons, worst_prognostic)
+from llm_audit.estimate.refuters.prognostic import WEIGHTING_FLOOR, WEIGHTING_Z, weighting_reasons, worst_prognostic
 from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
@@ -255,8 +254,7 @@ class ZeroRunEstimator:
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
-            own = (self._outcome_gap_reasons(m) if getattr(METHODS[m], "outcome_model", False)
-                   else self._prognostic_reasons(m))
+            own = self._prognostic_reasons(m) if not getattr(METHODS[m], "outcome_model", False) else []
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
@@ -286,21 +284,6 @@ class ZeroRunEstimator:
             if got is not None:
                 imbalance[name] = got[1:3]
         return weighting_reasons(imbalance)
-
-    def _outcome_gap_reasons(self, method: str) -> list[str]:
-        """A doubly robust method answers for the balance its weights leave on the gap between its outcome model's
-        m_0(x) and a linear one (``refuters.prognostic.outcome_gap``)."""
-        found = self._method_weights(method)
-        if found is None or not self.prognostic_:
-            return []
-        rows, w = found
-        groups = None if self.data_.groups is None else self.data_.groups[rows]
-        gaps = {}
-        for name, m0s in self.prognostic_.items():
-            got = outcome_gap(m0s, rows, self.data_.member[rows], w, groups)
-            if got is not None:
-                gaps[name] = got
-        return outcome_gap_reasons(gaps)
 
     def _method_weights(self, method: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The rows of the target population and the weights a weighting method gives them (None: none)."""
