@@ -45,7 +45,8 @@ class OutcomeFit:
     loc: np.ndarray  # (2, n): m_0, m_1
     fold_of: np.ndarray  # (n,) evaluation fold of each unit
     selection: dict = field(default_factory=dict)  # the choice and each candidate's score (for the report)
-    # (n,) m_0 from a near-unpenalized linear regression (ridge 1e-3), where some fold's mean model is not linear (else None)
+    # (n,) m_0 from a near-unpenalized linear regression (ridge 1e-3), where some fold's mean model is not
+    # linear (else None)
     loc_linear: np.ndarray | None = None
 
     def prognostic_scores(self) -> dict[str, np.ndarray]:
