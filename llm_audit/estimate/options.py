@@ -29,7 +29,8 @@ class EstimateConfig(Section):
                                                     default="logistic")
     outcome: Literal["auto", "linear", "hgb", "distribution"] = option(
         "DR outcome model: `auto` chooses per score by cross-validated Brier score inside the cross-fitting among "
-        "location-scale `linear`, location-scale gradient boosting `hgb` and `distribution` regression",
+        "location-scale `linear`, location-scale gradient boosting from a linear fit `hgb` and `distribution` "
+        "regression",
         default="auto")
     ebal_penalty: float = option("ridge penalty on the entropy-balancing dual (0: exact balance; > 0: approximate "
                                  "balance for many columns and few units, the residual imbalance is reported)",

@@ -1,10 +1,10 @@
 """Candidate outcome models of the doubly robust CDFs: mu_t(x, c) = P(S >= c | X = x, T = t) on a threshold grid,
 one fit per arm and fold (docs/estimands.md, "Outcome models").
 
-- ``LocationScale`` (``linear`` or ``hgb``): S = m(X) + s(X) Z, m a regression of S on X, log s^2 a regression of
-  the squared residual on X, Z's law the empirical distribution of the standardized training residuals; then
-  mu(x, c) = P(Z >= (c - m(x)) / s(x)). Exact for any homoscedastic or scale-heteroscedastic noise law; 4 fits
-  per arm and fold, whatever the grid.
+- ``LocationScale`` (``linear``, or ``hgb``: boosting started from a linear fit, ``LinearThenBoosting``):
+  S = m(X) + s(X) Z, m a regression of S on X, log s^2 a regression of the squared residual on X, Z's law the
+  empirical distribution of the standardized training residuals; then mu(x, c) = P(Z >= (c - m(x)) / s(x)).
+  Exact for any homoscedastic or scale-heteroscedastic noise law; 4 fits per arm and fold, whatever the grid.
 - ``DistributionRegression`` (``distribution``, in ``distribution_regression.py``): one monotone classifier on
   stacked (x, c) rows.
 
@@ -17,7 +17,7 @@ from that fold's training units.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 
@@ -29,11 +29,37 @@ def regressor(family: str | RegressorMixin, seed: int) -> RegressorMixin:
     if family == "linear":
         return Ridge(alpha=1e-3)  # a touch of ridge: one-hot levels plus an intercept are collinear
     if family == "hgb":
-        # early stopping on a held-out tenth: as many trees as the relation needs (a few dozen for a smooth one,
-        # up to 200), which regularizes small samples and costs less than a fixed 200
-        return HistGradientBoostingRegressor(max_iter=200, early_stopping=True, validation_fraction=0.1,
-                                             n_iter_no_change=10, random_state=seed)
+        return LinearThenBoosting(seed=seed)
     raise ValueError(f"location regression must be linear, hgb or a regressor, got {family!r}")
+
+
+class LinearThenBoosting(RegressorMixin, BaseEstimator):
+    """Gradient boosting started from a linear fit: a near-unpenalized linear regression, then boosted trees on its
+    residuals; predicts their sum.
+
+    Why not boosting alone: fit on a few hundred units, trees shrink towards the mean along a direction spread
+    over many columns (each split sees one column), and a doubly robust estimate inherits that shrinkage wherever
+    the weights leave the direction unbalanced (benchmarks/README.md, "Model pair": the loss AUC's DR bias +0.049
+    with boosting alone, +0.001 started from the linear fit, 20 draws). The linear start keeps every linear
+    direction at its least-squares slope; the trees add the curves and interactions it misses. scikit-learn's
+    ``GradientBoostingRegressor(init=...)`` does the same, but with exact splits: far slower at 100,000 rows than
+    the histogram trees, which take no ``init``.
+    """
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "LinearThenBoosting":
+        self.linear_ = regressor("linear", self.seed).fit(x, y)
+        # early stopping on a held-out tenth: as many trees as the residual needs (none to a few dozen for a
+        # smooth relation, up to 200), which regularizes small samples and costs less than a fixed 200
+        self.trees_ = HistGradientBoostingRegressor(max_iter=200, early_stopping=True, validation_fraction=0.1,
+                                                    n_iter_no_change=10, random_state=self.seed)
+        self.trees_.fit(x, y - self.linear_.predict(x))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.linear_.predict(x) + self.trees_.predict(x)
 
 
 class LocationRegression:
