@@ -8,8 +8,9 @@ rows stay O(16 n). The classifier is scikit-learn's HistGradientBoostingClassifi
 constraint on the c column: every fitted curve c -> mu(x, c) is non-increasing, a survival function, with no
 projection needed. Each row also carries z = (c - m(x)) / s(x), the threshold standardized by a linear
 location-scale fit on the same units (decreasing constraint too): trees split on one column at a time and, on a
-few hundred units, shrink a direction spread over many columns; through z they follow it with one split. Past ``max_rows`` stacked rows the points per unit drop to 4, then units are subsampled:
-a smooth function of (x, c) needs no more, and the fit time stays bounded.
+few hundred units, shrink a direction spread over many columns; through z they follow it with one split. Past
+``max_rows`` stacked rows the points per unit drop to 4, then units are subsampled: a smooth function of (x, c)
+needs no more, and the fit time stays bounded.
 
 Predictions are made at most at ``PREDICT_POINTS`` thresholds spread evenly along the grid (its two ends
 included) and linearly interpolated in between, which keeps each curve non-increasing: n x 33 stacked rows to
@@ -50,7 +51,7 @@ class DistributionRegression:
     def _features(self, x: np.ndarray, rows: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Stacked rows (x_i, c, z): z = (c - m(x_i)) / s(x_i), the threshold standardized by the linear
         location-scale model, so the classifier can follow a direction spread over many columns with one split."""
-        z = (c - self.index_.location_.predict(x)[rows]) / self.index_._scale(x)[rows]
+        z = (c - self.index_.location_.predict(x)[rows]) / self.index_.scale(x)[rows]
         return np.column_stack([x[rows], c, z])
 
     def fit(self, x: np.ndarray, s: np.ndarray, grid: np.ndarray) -> "DistributionRegression":

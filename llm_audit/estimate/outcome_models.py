@@ -88,14 +88,15 @@ class LocationScale:
         r = s - self.location_.predict(x)
         # log r^2 regression: its intercept is biased by E log Z^2, a constant absorbed by Z's law
         self.log_var_ = regressor(self.family, self.seed).fit(x, np.log(r * r + 1e-12 * np.var(s) + 1e-300))
-        self.residuals_ = np.sort(r / self._scale(x))
+        self.residuals_ = np.sort(r / self.scale(x))
         return self
 
-    def _scale(self, x: np.ndarray) -> np.ndarray:
+    def scale(self, x: np.ndarray) -> np.ndarray:
+        """s(x) (n,), the fitted spread."""
         return np.exp(0.5 * self.log_var_.predict(x))
 
     def survival(self, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        z = (grid[None, :] - self.location_.predict(x)[:, None]) / self._scale(x)[:, None]
+        z = (grid[None, :] - self.location_.predict(x)[:, None]) / self.scale(x)[:, None]
         r = self.residuals_
         return (1.0 - np.searchsorted(r, z, side="left") / len(r)).astype(np.float32)
 
