@@ -11,11 +11,11 @@ balance measure, Stuart, Lee and Leacy 2013). The doubly robust outcome model al
 weighting estimates carry the difference and the doubly robust ones rest on the outcome model alone.
 
 Two prognostic scores are read where the outcome model is not linear (``OutcomeFit.prognostic_scores``): its own
-m_0 and a near-unpenalized linear one (ridge 1e-3). On a few hundred units a flexible model (gradient boosting,
-chosen by its held-out error) shrinks towards the mean along a direction spread over many columns, which is where
-a penalized propensity leaves its imbalance too (the model pair of benchmarks/README.md); the linear one sees that
-direction and misses curves, which the flexible one sees. A score fails when either is outside its band; the row
-reports the one furthest outside.
+m_0 and a near-unpenalized linear one (ridge 1e-3). On a few hundred units a flexible model (a user's regressor,
+or gradient boosting alone, as the built-in `hgb` was before it started from a linear fit) shrinks towards the
+mean along a direction spread over many columns, which is where a penalized propensity leaves its imbalance too
+(the model pair of benchmarks/README.md); the linear one sees that direction and misses curves, which the flexible
+one sees. A score fails when either is outside its band; the row reports the one furthest outside.
 """
 
 from __future__ import annotations
