@@ -81,6 +81,11 @@ def test_harness_grades_against_the_whole_pool_truth_and_corrects_the_naive_bias
     assert cov_table["draws"].sum() == len(res.grades)
     assert "| loss | auc | dr |" in res.table()
     assert sum(res.verdicts().values()) == 3
+    # ~150 non-members: a TPR at FPR 0.001 rests on 0.15 effective non-members above its threshold, which the
+    # estimate prints flagged unreliable (< 10); the harness keeps that flag apart, an AUC never has it.
+    assert (res.grades.loc[res.grades["metric"] == "tpr@0.001", "flag"] == "unreliable").all()
+    assert (auc["flag"] == "").all()
+    assert "flagged unreliable" in res.table(("tpr@0.001",))
 
 
 class _Printed:
@@ -103,17 +108,23 @@ class _Printed:
         entry = self._entry(score, method, metric, fpr)
         return None if entry is None else entry["ci"]
 
+    def flagged(self, score, method, metric, fpr=None):
+        entry = self._entry(score, method, metric, fpr)
+        return entry is not None and "unreliable" in entry.get("flags", [])
+
 
 def test_covered_is_the_truth_inside_the_printed_interval():
     with_, without, _ = _pair(60)
-    truth = paired(with_, without, n_bootstrap=10, fpr=(0.1,))
+    truth = paired(with_, without, n_bootstrap=10, fpr=(0.1, 0.2))
     t = truth.value("loss", "oracle", "auc")
     blk = {"auc": {"value": t + 0.01, "ci": [t - 0.02, t + 0.02]}, "advantage": {"value": 0.3, "ci": [0.9, 1.0]},
            "mean_diff": {"value": 0.5, "ci": None},
-           "tpr_at_fpr": {"0.1": {"value": None, "ci": None}}}
-    g = grade(_Printed({"loss": {"naive": blk, "ipw": None}}), truth, ["loss"], (0.1,))
-    assert list(g["metric"]) == ["auc", "advantage", "mean_diff"]  # a null value is not graded
-    assert list(g["covered"]) == [True, False, False]
+           "tpr_at_fpr": {"0.1": {"value": 0.2, "ci": [-1.0, 2.0], "flags": ["unreliable"]},
+                          "0.2": {"value": None, "ci": None}}}
+    g = grade(_Printed({"loss": {"naive": blk, "ipw": None}}), truth, ["loss"], (0.1, 0.2))
+    assert list(g["metric"]) == ["auc", "tpr@0.1", "advantage", "mean_diff"]  # a null value is not graded
+    assert list(g["covered"]) == [True, True, False, False]
+    assert list(g["flag"]) == ["", "unreliable", "", ""]
 
 
 def test_hidden_covariates_and_options_are_checked():

@@ -176,9 +176,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         """The harness at strength ``a``: computed once, then read back from the run folder."""
         prop = Propensity(PROPENSITIES[args.propensity], strength=a)
         stem = folder / f"harness_{args.propensity}_a{a:g}_draws{draws}"
-        if (stem.parent / f"{stem.name}_grades.parquet").exists():
+        cached = stem.parent / f"{stem.name}_grades.parquet"
+        grades = read_table(cached) if cached.exists() else None
+        if grades is not None and "flag" in grades.columns:  # graded before flags were recorded: grade again
             e = prop.probabilities(covariates.set_index("id").loc[pool_ids].reset_index())
-            return OracleResult(truth=truth, grades=read_table(stem.parent / f"{stem.name}_grades.parquet"),
+            return OracleResult(truth=truth, grades=grades,
                                 draws=read_table(stem.parent / f"{stem.name}_draws.parquet"),
                                 propensity=prop.formula(), config={"propensity_range": [float(e.min()), float(e.max())]})
         with ctx.timed(stem.name):

@@ -40,13 +40,14 @@ from llm_audit.errors import AuditError
 from llm_audit.estimate import estimate
 from llm_audit.estimate.regimes.paired import paired
 from llm_audit.estimate.regimes.randomized import DEFAULT_FPR
-from llm_audit.estimate.results import Estimates, fpr_key
+from llm_audit.estimate.results import UNRELIABLE, Estimates, fpr_key
 from llm_audit.parallel import plan, total_threads
 
 # The methods graded: naive, ipw, dr and ebal estimate the whole pool (target `ate`); the overlap ones estimate a
 # narrower population and are graded against the whole-pool truth for information only.
 METHODS = ("naive", "ipw", "dr", "ebal", "ipw_overlap", "dr_overlap")
 METRICS = ("auc", "tpr_at_fpr", "advantage", "mean_diff")
+GRADE_COLUMNS = ["score", "method", "metric", "value", "lo", "hi", "truth", "covered", "flag"]
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,10 @@ def observed_scores(truth: Estimates, member: np.ndarray, scores: Sequence[str])
 
 def grade(est: Any, truth: Estimates, scores: Sequence[str], fpr: Sequence[float]) -> pd.DataFrame:
     """One row per (score, method, metric) of one zero-run estimate (an ``Estimates``: ``value`` and
-    ``interval`` by score, method, metric and FPR): value, interval, the oracle truth and whether the interval
-    covers it. Methods and metrics the estimator did not print (value None) are left out."""
+    ``interval`` by score, method, metric and FPR): value, interval, the oracle truth, whether the interval
+    covers it, and ``flag`` "unreliable" where the estimate printed the figure so flagged (a TPR@FPR resting on
+    fewer than 10 effective non-members above its threshold), else "". Methods and metrics the estimator did not
+    print (value None) are left out."""
     rows = []
     for score in scores:
         for method in METHODS:
@@ -139,8 +142,9 @@ def grade(est: Any, truth: Estimates, scores: Sequence[str], fpr: Sequence[float
                     true = truth.value(score, "oracle", metric, a)
                     lo, hi = ci if ci is not None else (np.nan, np.nan)
                     rows.append({"score": score, "method": method, "metric": name, "value": value, "lo": lo,
-                                 "hi": hi, "truth": true, "covered": bool(ci is not None and lo <= true <= hi)})
-    return pd.DataFrame(rows, columns=["score", "method", "metric", "value", "lo", "hi", "truth", "covered"])
+                                 "hi": hi, "truth": true, "covered": bool(ci is not None and lo <= true <= hi),
+                                 "flag": UNRELIABLE if est.flagged(score, method, metric, a) else ""})
+    return pd.DataFrame(rows, columns=GRADE_COLUMNS)
 
 
 @dataclass
@@ -149,7 +153,7 @@ class OracleResult:
     against."""
 
     truth: Estimates
-    grades: pd.DataFrame  # draw, verdict, score, method, metric, value, lo, hi, truth, covered
+    grades: pd.DataFrame  # draw, verdict, score, method, metric, value, lo, hi, truth, covered, flag
     draws: pd.DataFrame  # draw, members, nonmembers, blind_auc, verdict
     propensity: str
     config: dict[str, Any] = field(default_factory=dict)
@@ -158,11 +162,12 @@ class OracleResult:
         return {k: int(v) for k, v in self.draws["verdict"].value_counts().sort_index().items()}
 
     def coverage(self) -> pd.DataFrame:
-        """Per score, method, metric and printed verdict: draws, share of intervals covering the truth, mean
-        error (bias), mean absolute error and mean interval width."""
+        """Per score, method, metric, printed verdict and flag (figures the estimate printed as unreliable apart):
+        draws, share of intervals covering the truth, mean error (bias), mean absolute error and mean interval
+        width."""
         g = self.grades.assign(error=self.grades["value"] - self.grades["truth"],
                                width=self.grades["hi"] - self.grades["lo"])
-        out = g.groupby(["score", "method", "metric", "verdict"], sort=False).agg(
+        out = g.groupby(["score", "method", "metric", "verdict", "flag"], sort=False).agg(
             draws=("covered", "size"), coverage=("covered", "mean"), truth=("truth", "first"),
             bias=("error", "mean"), mae=("error", lambda e: float(np.mean(np.abs(e)))), width=("width", "mean"),
         )
@@ -179,7 +184,8 @@ class OracleResult:
         lines = ["| score | metric | method | verdict | draws | truth | mean estimate - truth | MAE | mean CI width "
                  "| coverage |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in cov.itertuples():
-            lines.append(f"| {r.score} | {r.metric} | {r.method} | {r.verdict} | {r.draws} | {r.truth:.3f} "
+            verdict = f"{r.verdict}, flagged {r.flag}" if r.flag else r.verdict
+            lines.append(f"| {r.score} | {r.metric} | {r.method} | {verdict} | {r.draws} | {r.truth:.3f} "
                          f"| {r.bias:+.3f} | {r.mae:.3f} | {r.width:.3f} | {100 * r.coverage:.1f}% |")
         return "\n".join(lines)
 
@@ -291,7 +297,7 @@ def oracle_audit(
             parts.append(grades)
         if progress is not None:
             progress(done)
-    columns = ["draw", "verdict", "score", "method", "metric", "value", "lo", "hi", "truth", "covered"]
+    columns = ["draw", "verdict", *GRADE_COLUMNS]
     grades = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     config = {"draws": draws, "seed": seed, "fpr": list(fpr), "hidden": list(hidden), "scores": cols,
               "propensity": {"terms": dict(propensity.terms), "strength": propensity.strength,

@@ -223,6 +223,11 @@ class Estimates:
         entry = self._entry(score, method, metric, fpr)
         return None if entry is None else entry["ci"]
 
+    def flagged(self, score: str, method: str, metric: str, fpr: float | None = None) -> bool:
+        """Whether the figure is printed flagged ``unreliable`` (see ``UNRELIABLE``)."""
+        entry = self._entry(score, method, metric, fpr)
+        return entry is not None and UNRELIABLE in (entry.get("flags") or [])
+
     def _entry(self, score: str, method: str, metric: str, fpr: float | None) -> dict | None:
         block = self._data["scores"][score].get(method)
         if block is None:
