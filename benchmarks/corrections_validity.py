@@ -74,7 +74,8 @@ def _entries(est, keys) -> dict:
             continue
         tpr = block["tpr_at_fpr"][format(FPR, "g")]
         out[key] = {"auc": (block["auc"]["value"], block["auc"]["ci"]), "tpr": (tpr["value"], tpr["ci"]),
-                    "tpr_band": tpr.get("band"), "widened": "widened" in (block["auc"]["ci_method"] or "")}
+                    "tpr_band": tpr.get("band"), "widened": "widened" in (block["auc"]["ci_method"] or ""),
+                    "tpr_n_eff": tpr.get("n_eff"), "tpr_unreliable": "unreliable" in (tpr.get("flags") or [])}
     return out
 
 
@@ -136,6 +137,23 @@ def summarize(name: str, records: list[dict], truth: dict) -> list[str]:
     return rows
 
 
+def target_line(name: str, records: list[dict], truth: dict) -> str:
+    """The issue's target for the default method (dr), on the datasets printed `identified`: coverage of the AUC,
+    and of TPR@5%FPR split by whether the estimate flagged it unreliable (fewer than 10 effective non-members
+    above its threshold; records without the flag count as unflagged)."""
+    got = [r["results"]["dr"] for r in records if r["verdict"] == "identified" and "dr" in r["results"]
+           and r["results"]["dr"]["auc"][1] is not None]
+
+    def cover(entries: list[dict], m: str) -> str:
+        hits = [e[m][1] is not None and e[m][1][0] <= truth[m] <= e[m][1][1] for e in entries]
+        return f"{np.mean(hits):.1%} of {len(hits)}" if hits else "none"
+
+    flagged = [g for g in got if g.get("tpr_unreliable")]
+    plain = [g for g in got if not g.get("tpr_unreliable")]
+    return (f"- {name}, dr where printed `identified`: AUC coverage {cover(got, 'auc')}; TPR@5%FPR coverage "
+            f"{cover(plain, 'tpr')} printed plain, {cover(flagged, 'tpr')} flagged unreliable")
+
+
 HEADER = ("| setting | method | printed | AUC bias | AUC MAE | AUC coverage | AUC width | width / oracle IPW | "
           "TPR bias | TPR MAE | TPR coverage | TPR width | width / oracle IPW | TPR band coverage |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -148,6 +166,8 @@ def report(store: dict[str, list[dict]]) -> None:
         if name in store:
             for row in summarize(name, store[name], _truths(name)):
                 print(row, flush=True)
+    for name, recs in store.items():
+        print(target_line(name, recs, _truths(name)["ate"]))
     for name, recs in store.items():
         verdicts = {v: sum(r["verdict"] == v for r in recs) for v in ("identified", "weak_overlap", "not_identified")}
         chosen = {m: sum(r["outcome_model"] == m for r in recs) for m in ("linear", "hgb", "distribution")}
