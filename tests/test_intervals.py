@@ -16,21 +16,24 @@ class _Fit:
         self.folds = folds
 
 
-def test_narrow_dr_intervals_are_widened_to_the_fold_to_fold_spread():
+def test_narrow_dr_intervals_are_widened_to_the_fold_to_fold_spread_with_a_student_quantile():
     folds = {"auc": np.array([0.49, 0.50, 0.51, 0.505, 0.495]), "tpr_at_fpr": {0.05: np.full(5, 0.06)},
              "advantage": np.full(5, 0.02), "mean_diff": np.array([-0.1, 0.0, 0.1, 0.05, -0.05])}
     reps = {"auc": np.full(200, 0.503) + np.linspace(-1e-4, 1e-4, 200), "tpr_at_fpr": {0.05: np.full(200, 0.06)},
             "advantage": np.full(200, 0.02), "mean_diff": np.zeros(200)}
     r = build_result(_Fit(folds), reps, "dr", "ate", "all", (0.05,), "bootstrap percentile")
     se = np.std(folds["auc"], ddof=1) / np.sqrt(5)  # 0.00354
-    assert r.auc.ci == pytest.approx([0.503 - 1.959964 * se, 0.503 + 1.959964 * se], abs=1e-9)
+    t4 = 2.7764451051977987  # Student's 97.5% quantile, 4 degrees of freedom (the SE rests on 5 fold estimates)
+    assert r.auc.ci == pytest.approx([0.503 - t4 * se, 0.503 + t4 * se], abs=1e-9)
     assert "fold-to-fold" in r.auc.ci_method
     assert r.auc.ci[0] < 0.5 < r.auc.ci[1]  # the placebo's truth is back inside
     # a metric whose folds agree keeps its bootstrap interval
     assert r.tpr_at_fpr["0.05"].ci == pytest.approx([0.06, 0.06])
     assert "fold" not in r.tpr_at_fpr["0.05"].ci_method
     # the mean's influence-function SE is floored the same way
-    assert r.mean_diff.se == pytest.approx(np.std(folds["mean_diff"], ddof=1) / np.sqrt(5))
+    se_mean = np.std(folds["mean_diff"], ddof=1) / np.sqrt(5)
+    assert r.mean_diff.se == pytest.approx(se_mean)
+    assert r.mean_diff.ci == pytest.approx([-t4 * se_mean, t4 * se_mean])
 
 
 def _placebo_dr(seed):

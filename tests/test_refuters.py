@@ -241,17 +241,16 @@ def test_method_agreement_fails_when_ipw_and_dr_part_and_passes_when_both_are_ri
 
 
 def test_the_difference_se_adds_the_outcome_models_fold_spread_to_the_paired_replicates():
-    from llm_audit.estimate.intervals import Z95
     from llm_audit.estimate.refuters.agreement import _difference_se
 
     rng = np.random.default_rng(0)
     common = rng.normal(size=4000)
     ipw, dr = 0.6 + 0.02 * common + 0.01 * rng.normal(size=4000), 0.55 + 0.02 * common
     assert _difference_se(ipw, dr, None) == pytest.approx(np.std(ipw - dr, ddof=1))
-    # a DR interval widened to +-1.96 x 0.03: the extra variance 0.03^2 - var(dr) joins the paired one
-    ci = [0.55 - Z95 * 0.03, 0.55 + Z95 * 0.03]
+    # a DR interval widened to a fold-to-fold SE of 0.03: the extra variance 0.03^2 - var(dr) joins the paired one
     expected = np.sqrt(np.var(ipw - dr, ddof=1) + 0.03**2 - np.var(dr, ddof=1))
-    assert _difference_se(ipw, dr, ci) == pytest.approx(expected)
+    assert _difference_se(ipw, dr, 0.03) == pytest.approx(expected)
+    assert _difference_se(ipw, dr, 0.001) == pytest.approx(np.std(ipw - dr, ddof=1))  # replicates wider: nothing added
 
 
 # --- the negative-control refuter ----------------------------------------------------------------------------------

@@ -4,14 +4,18 @@ outcome-model floor of the doubly robust ones, and the simultaneous bands (docs/
 Pointwise intervals are percentile intervals of the replicates (bootstrap counts, or Gaussian draws of the
 influence functions at large n). A doubly robust fit also carries its K per-fold estimates: when their spread,
 sd_k / sqrt(K), says the estimate moves more with the nuisance fits than the replicates do, the interval is
-widened to +-1.96 of that standard error. TPR@FPR also gets the figure read off the sup-t band of the ROC.
+widened to +-t_{K-1} of that standard error, Student's 97.5% quantile with K - 1 degrees of freedom (2.78 at
+K = 5): the standard error is itself estimated from K numbers, and the normal quantile 1.96 left the floor too
+narrow (benchmarks/README.md, "40 datasets at a = 2"). TPR@FPR also gets the figure read off the sup-t band of
+the ROC.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from llm_audit.estimate.bands import sup_t_band
 from llm_audit.estimate.bootstrap import percentile_interval
@@ -24,25 +28,37 @@ LEVEL = 0.95
 FOLD_FLOOR = True  # widen DR intervals to the per-fold spread (False only for the benchmark's ablation)
 
 
-def _fold_se(folds: dict | None, metric: str, a: float | None = None) -> float | None:
-    """sd / sqrt(K) of the per-fold estimates of one metric, or None without them."""
+class FoldSpread(NamedTuple):
+    """The per-fold estimates' standard error sd_k / sqrt(K) and the half-width of the 95% floor it gives."""
+
+    se: float
+    half_width: float  # t_{K-1, 0.975} * se
+
+
+def _fold_spread(folds: dict | None, metric: str, a: float | None = None) -> FoldSpread | None:
+    """The spread of the K per-fold estimates of one metric, or None without them."""
     if folds is None or not FOLD_FLOOR:
         return None
     vals = folds[metric] if a is None else folds[metric][a]
     vals = np.asarray(vals, dtype=float)
-    return float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else None
+    if len(vals) < 2:
+        return None
+    se = float(np.std(vals, ddof=1) / np.sqrt(len(vals)))
+    return FoldSpread(se, float(student_t.ppf(0.5 + LEVEL / 2, len(vals) - 1)) * se)
 
 
-def _value(v: float, rep: np.ndarray | None, label: str, fold_se: float | None = None,
+def _value(v: float, rep: np.ndarray | None, label: str, spread: FoldSpread | None = None,
            bounds: tuple[float, float] | None = (0.0, 1.0), **extra: Any) -> Value:
-    """A point with its percentile interval, widened to +-1.96 ``fold_se`` where narrower, within ``bounds``."""
+    """A point with its percentile interval, widened to +-``spread.half_width`` where narrower (``se`` then
+    records the fold-to-fold standard error), within ``bounds``."""
     if rep is None:
         return Value(float(v), None, **extra)
     lo, hi = percentile_interval(rep, LEVEL)
     method = label
-    if fold_se is not None and (v - lo < Z95 * fold_se or hi - v < Z95 * fold_se):
-        lo, hi = min(lo, v - Z95 * fold_se), max(hi, v + Z95 * fold_se)
+    if spread is not None and (v - lo < spread.half_width or hi - v < spread.half_width):
+        lo, hi = min(lo, v - spread.half_width), max(hi, v + spread.half_width)
         method += ", widened to the fold-to-fold spread of the estimate"
+        extra = {"se": spread.se, **extra}
     if bounds is not None:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return Value(float(v), [float(lo), float(hi)], ci_method=method, **extra)
@@ -56,16 +72,18 @@ def build_result(fit: Fit, reps: dict | None, method: str, estimand: str | None,
     for a in fpr:
         flags = [UNRELIABLE] if p.n_eff[a] < MIN_NONMEMBERS_ABOVE else []
         at = None if band is None else list(band["roc"].at(a))
-        tpr[fpr_key(a)] = _value(p.tpr[a], r.get("tpr_at_fpr", {}).get(a), label, _fold_se(folds, "tpr_at_fpr", a),
+        tpr[fpr_key(a)] = _value(p.tpr[a], r.get("tpr_at_fpr", {}).get(a), label, _fold_spread(folds, "tpr_at_fpr", a),
                                  n_eff=float(p.n_eff[a]), flags=flags, band=at)
     if p.mean_se is not None:
-        se = max(p.mean_se, _fold_se(folds, "mean_diff") or 0.0)
-        how = "influence function" + (", floored at the fold-to-fold spread" if se > p.mean_se else "")
-        mean = Value(float(p.mean_diff), [p.mean_diff - Z95 * se, p.mean_diff + Z95 * se], se=se, ci_method=how)
+        spread = _fold_spread(folds, "mean_diff")
+        floored = spread is not None and spread.half_width > Z95 * p.mean_se
+        se, half = (spread.se, spread.half_width) if floored else (p.mean_se, Z95 * p.mean_se)
+        how = "influence function" + (", floored at the fold-to-fold spread" if floored else "")
+        mean = Value(float(p.mean_diff), [p.mean_diff - half, p.mean_diff + half], se=se, ci_method=how)
     else:
         mean = _value(p.mean_diff, r.get("mean_diff"), label, bounds=None)
-    return Result(method, estimand, population, _value(p.auc, r.get("auc"), label, _fold_se(folds, "auc")), tpr,
-                  _value(p.advantage, r.get("advantage"), label, _fold_se(folds, "advantage")), mean)
+    return Result(method, estimand, population, _value(p.auc, r.get("auc"), label, _fold_spread(folds, "auc")), tpr,
+                  _value(p.advantage, r.get("advantage"), label, _fold_spread(folds, "advantage")), mean)
 
 
 def curve_bands(fit: Fit, reps: dict | None, grid: np.ndarray, u: np.ndarray) -> dict | None:

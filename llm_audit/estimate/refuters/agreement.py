@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm_audit.estimate.intervals import Z95
 from llm_audit.estimate.refuters.base import Context, RefuterRow
 
 FLOOR = 0.01
@@ -42,7 +41,7 @@ class MethodAgreement:
                 out.append(RefuterRow(self.name, self.question, name, STATISTIC, None, "", None, why))
                 continue
             diff = ipw.auc.value - dr.auc.value
-            se = _difference_se(reps[ipw_key], reps[dr_key], dr.auc.ci)
+            se = _difference_se(reps[ipw_key], reps[dr_key], dr.auc.se)
             tol = max(3 * se, FLOOR)
             passed = abs(diff) <= tol
             detail = "" if passed else (
@@ -54,10 +53,11 @@ class MethodAgreement:
         return out
 
 
-def _difference_se(ipw: np.ndarray, dr: np.ndarray, dr_ci: list[float] | None) -> float:
-    """SE of IPW - DR: the sd of the paired replicates' difference, plus the variance by which the reported DR
-    interval exceeds its replicates' (the outcome model's fit error, from the fold-to-fold spread)."""
+def _difference_se(ipw: np.ndarray, dr: np.ndarray, dr_fold_se: float | None) -> float:
+    """SE of IPW - DR: the sd of the paired replicates' difference, plus the variance by which the DR estimate's
+    fold-to-fold standard error (set where its interval was widened to it: the outcome model's fit error)
+    exceeds its replicates'."""
     var = float(np.var(ipw - dr, ddof=1))
-    if dr_ci is not None:
-        var += max(0.0, ((dr_ci[1] - dr_ci[0]) / (2 * Z95)) ** 2 - float(np.var(dr, ddof=1)))
+    if dr_fold_se is not None:
+        var += max(0.0, dr_fold_se**2 - float(np.var(dr, ddof=1)))
     return float(np.sqrt(var))
