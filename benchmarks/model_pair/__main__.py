@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stem = folder / f"harness_{args.propensity}_a{a:g}_draws{draws}"
         cached = stem.parent / f"{stem.name}_grades.parquet"
         grades = read_table(cached) if cached.exists() else None
-        if grades is not None and "flag" in grades.columns:  # graded before flags were recorded: grade again
+        if grades is not None and "flag" in grades.columns:  # (grades cached without flags are graded again)
             e = prop.probabilities(covariates.set_index("id").loc[pool_ids].reset_index())
             return OracleResult(truth=truth, grades=grades,
                                 draws=read_table(stem.parent / f"{stem.name}_draws.parquet"),
