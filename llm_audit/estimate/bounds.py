@@ -20,8 +20,8 @@ and both ends are attained (the bounds are sharp): the width is the unidentified
 N0 that are members (or of N1 that are non-members) are not used: their region's other potential score is
 what is unknown, and a 1/e weight there is what overlap failure makes unusable.
 
-Interval: a bootstrap over units (resampled within each arm, the propensity kept fixed, as in the rest of
-the estimate step); the outer percentile interval [q_{a/2}(lower*), q_{1-a/2}(upper*)] covers the whole
+Interval: a bootstrap over units (resampled within each arm, or whole groups with ``groups``; the propensity
+kept fixed, as in the rest of the estimate step); the outer percentile interval [q_{a/2}(lower*), q_{1-a/2}(upper*)] covers the whole
 identified set with probability >= 1 - a, so it also covers theta (conservatively: the Imbens & Manski
 2004 interval for theta alone is shorter when the set is wide).
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from llm_audit.errors import AuditError
-from llm_audit.estimate.bootstrap import stratified_counts
+from llm_audit.estimate.bootstrap import Clusters, stratified_counts
 
 _CELLS_PER_CHUNK = 4_000_000  # replicates x units per array
 
@@ -100,12 +100,12 @@ def _bounds_rows(counts, score_order, starts, member, propensity, eta):
 
 
 def auc_bounds(score, member, propensity, *, eta: float = 0.02, n_bootstrap: int = 1000, seed: int = 0,
-               level: float = 0.95) -> AUCBounds:
+               level: float = 0.95, groups: np.ndarray | None = None) -> AUCBounds:
     """Identified set of the ATE causal AUC given each unit's cross-fitted propensity (see module doc).
 
     ``score``: higher = member; ``member``: 0/1; ``propensity``: e(X) in [0, 1] (not clipped: clipping is
     what hides the overlap failure). With every unit in [eta, 1 - eta] the set is the single point of the
-    Hajek IPW AUC.
+    Hajek IPW AUC. ``groups`` (n,): the interval resamples whole groups (``bootstrap.Clusters``).
     """
     s = np.asarray(score, dtype=float)
     t = np.asarray(member).astype(bool)
@@ -127,10 +127,11 @@ def auc_bounds(score, member, propensity, *, eta: float = 0.02, n_bootstrap: int
     ci = None
     if n_bootstrap:
         rng = np.random.default_rng(seed)
+        clusters = None if groups is None else Clusters(t.astype(int), groups)
         per_chunk = int(max(1, min(200, _CELLS_PER_CHUNK // len(s))))
         lows, highs = [], []
         for done in range(0, n_bootstrap, per_chunk):
-            counts = stratified_counts(t.astype(int), min(per_chunk, n_bootstrap - done), rng)
+            counts = stratified_counts(t.astype(int), min(per_chunk, n_bootstrap - done), rng, clusters)
             lo, hi, _, _ = _bounds_rows(counts, order, starts, t, e, eta)
             lows.append(lo)
             highs.append(hi)

@@ -36,8 +36,9 @@ class EstimateConfig(Section):
                                  "balance for many columns and few units, the residual imbalance is reported)",
                                  default=0.0)
     intervals: Literal["auto", "bootstrap", "influence"] = option(
-        "how intervals are computed: `bootstrap` (stratified over units), `influence` (Gaussian draws of the "
-        f"curves' influence functions on the grid: fast at large n), `auto` (influence above {INFLUENCE_ABOVE:,} units)",
+        "how intervals are computed: `bootstrap` (stratified over units; over whole groups with a `group` column), "
+        "`influence` (Gaussian draws of the curves' influence functions on the grid: fast at large n; not with "
+        f"groups), `auto` (influence above {INFLUENCE_ABOVE:,} units without groups)",
         default="auto")
     refit_propensity: bool = option("refit the cross-fitted propensity inside each bootstrap replicate (slow)",
                                     default=False)

@@ -25,6 +25,7 @@ class SharedStages:
 
     def __init__(self, data: AuditData, opts: EstimateConfig, bootstrap_seed: int):
         n = len(data.member)
-        self.resampling = ResamplingCounts(data.member, opts.bootstrap, bootstrap_seed, jobs=opts.jobs)
+        self.resampling = ResamplingCounts(data.member, opts.bootstrap, bootstrap_seed, jobs=opts.jobs,
+                                           groups=data.groups)
         self.max_score_workers = max(1, SCORES_MEMORY // (n * opts.grid_size * DR_BYTES_PER_CELL))
         self.jobs_per_score = plan(opts.jobs, len(data.scores), max_workers=self.max_score_workers).threads

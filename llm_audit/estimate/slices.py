@@ -115,9 +115,11 @@ def _last(edge: float) -> str:
 
 
 def slice_aucs(scores: dict[str, np.ndarray], member: np.ndarray, covariates: pd.DataFrame, seed: int,
-               fpr: tuple[float, ...] = (0.05,), jobs: int = 1) -> list[dict[str, Any]]:
+               fpr: tuple[float, ...] = (0.05,), jobs: int = 1, groups: np.ndarray | None = None
+               ) -> list[dict[str, Any]]:
     """One row per slice: its counts per arm and each score's naive AUC (a ``Value`` dict, null with one arm).
-    Every score of a slice is resampled with the same counts; the slices run on ``jobs`` workers."""
+    Every score of a slice is resampled with the same counts (whole ``groups`` where given); the slices run on
+    ``jobs`` workers."""
 
     def one(k_slice: tuple[int, tuple[str, str, np.ndarray]]) -> dict[str, Any]:
         k, (kind, label, mask) = k_slice
@@ -128,7 +130,8 @@ def slice_aucs(scores: dict[str, np.ndarray], member: np.ndarray, covariates: pd
             row["auc"] = {name: Value(None).to_dict() for name in scores}
             return row
         fits = {name: METHODS["naive"].fit(Problem(s[mask], t, fpr, ESTIMANDS["ate"])) for name, s in scores.items()}
-        reps = replicate(fits, ResamplingCounts(t, SLICE_BOOTSTRAP, seed + k))
+        reps = replicate(fits, ResamplingCounts(t, SLICE_BOOTSTRAP, seed + k,
+                                                     groups=None if groups is None else groups[mask]))
         for name, fit in fits.items():
             ci = percentile_interval(reps[name]["auc"])
             row["auc"][name] = Value(float(fit.point.auc), ci, ci_method="bootstrap percentile").to_dict()

@@ -77,6 +77,9 @@ class ZeroRunEstimator:
         opts = self.options.validate()
         self.estimand_ = get_estimand(opts.target)
         data = prepare(scores_df, covariates_df, scores)
+        if opts.intervals == "influence" and data.groups is not None:
+            raise AuditError("estimate.intervals: 'influence' draws treat the units as independent; with a 'group' "
+                             "column use 'bootstrap' or 'auto' (whole groups are resampled)")
         self.data_ = data
         self.seeds_ = Seeds(opts.seed)
         notes = _table_notes(covariates_df) + data.notes
@@ -109,7 +112,7 @@ class ZeroRunEstimator:
         for name, result in at_cutoff.items():
             results[name]["cutoff"] = result
         # influence-function draws are one stream per fit, not shared across scores: the family is Bonferroni's
-        unshared = (("ipw",) if opts.refit_propensity else ()) if not _influence(opts, len(data.member)) else \
+        unshared = (("ipw",) if opts.refit_propensity else ()) if not _influence(opts, data) else \
             tuple(k for per in self.auc_replicates_.values() for k in per)
         diagnostics = {**self._diagnostics(per_score), "cutoff": cutoff,
                        "inference": auc_inference(results, self.auc_replicates_, unshared=unshared)}
@@ -158,7 +161,7 @@ class ZeroRunEstimator:
             self.prognostic_[name] = terms.fit.prognostic_scores()
         if nu is not None and not nu.identified:
             per_score["bounds"] = auc_bounds(s, t, nu.e_raw, eta=opts.eta, n_bootstrap=min(opts.bootstrap, BOUNDS_BOOTSTRAP),
-                                             seed=self.seeds_("bounds", name)).to_dict()
+                                             seed=self.seeds_("bounds", name), groups=self.data_.groups).to_dict()
         reps, how = self._replicates(fits, rows, name, s)
         self.auc_replicates_[name] = {key: r["auc"] for key, r in reps.items()}
         results, curves = dict(nulls), {}
@@ -183,7 +186,7 @@ class ZeroRunEstimator:
         opts, data = self.options, self.data_
         if not opts.bootstrap:
             return {}, ""
-        if _influence(opts, len(data.member)):
+        if _influence(opts, data):
             reps = {key: fit.gaussian_replicates(opts.bootstrap, np.random.default_rng(self.seeds_("influence", name, key)))
                     for key, fit in fits.items()}
             return reps, "influence function (Gaussian draws on the threshold grid), percentile"
@@ -239,7 +242,7 @@ class ZeroRunEstimator:
     def _joint_replicates(self) -> dict[str, dict[str, np.ndarray]]:
         """The AUC replicates drawn on the audit's shared resampling counts, which give the joint law of two methods'
         figures: none under influence-function draws (one stream per fit), and not the IPW refit per replicate."""
-        if _influence(self.options, len(self.data_.member)):
+        if _influence(self.options, self.data_):
             return {}
         return {name: {k: v for k, v in reps.items() if not (self.options.refit_propensity and k == "ipw")}
                 for name, reps in self.auc_replicates_.items()}
@@ -318,12 +321,13 @@ class ZeroRunEstimator:
             "estimands": {p.estimand.name: p.to_dict() for p in self.plans_},
             "overlap_weights_population": overlap_population_table(self.data_, nu.e_raw) if nu is not None else None,
             "per_score": per_score,
-            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs),
+            "slices": slice_aucs(self.data_.scores, t, self.data_.covariates, self.seeds_("slices"), jobs=opts.jobs,
+                                 groups=self.data_.groups),
             "distributions": score_distributions(self.data_.scores, t, nu, self.estimand_),
             "n": {"member": n1, "nonmember": int(len(t) - n1), "total": int(len(t))},
             "dp": {"epsilon": opts.dp_epsilon, "delta": opts.dp_delta, "auc_bound": bound} if bound is not None else None,
             "thresholds": self.thresholds.to_dict(),
-            "uncertainty": _uncertainty(opts, len(t)),
+            "uncertainty": _uncertainty(opts, self.data_),
         }
 
     def _config(self) -> dict[str, Any]:
@@ -357,20 +361,23 @@ def _table_notes(covariates_df: pd.DataFrame) -> list[str]:
     return [str(n) for n in attrs] if isinstance(attrs, (list, tuple)) else []
 
 
-def _influence(opts: EstimateConfig, n: int) -> bool:
-    """Whether the intervals come from influence-function draws rather than the bootstrap (``intervals``)."""
-    return opts.intervals == "influence" or (opts.intervals == "auto" and n > INFLUENCE_ABOVE)
+def _influence(opts: EstimateConfig, data: AuditData) -> bool:
+    """Whether the intervals come from influence-function draws rather than the bootstrap (``intervals``): not
+    with groups, whose units are not independent (the bootstrap then resamples whole groups)."""
+    return opts.intervals == "influence" or (opts.intervals == "auto" and len(data.member) > INFLUENCE_ABOVE
+                                             and data.groups is None)
 
 
-def _uncertainty(opts: EstimateConfig, n: int) -> dict[str, Any]:
+def _uncertainty(opts: EstimateConfig, data: AuditData) -> dict[str, Any]:
     refit = ("the propensity is refit (cross-fitted) inside each replicate for the full-population IPW"
              if opts.refit_propensity else "the cross-fitted propensity is kept fixed (not refit per replicate)")
-    if _influence(opts, n):
+    if _influence(opts, data):
         naive_ipw = ("influence functions of the weighted curves on the threshold grid, Gaussian draws, percentile "
                      "intervals around the exact estimate; " + refit)
         dr = "Gaussian draws with the covariance of the per-unit DR terms on the grid (nuisances not refit)"
     else:
-        naive_ipw = "stratified bootstrap over units, percentile intervals; " + refit
+        over = "units" if data.groups is None else "groups (the 'group' column: each group's units together)"
+        naive_ipw = f"stratified bootstrap over {over}, percentile intervals; " + refit
         dr = "multiplier bootstrap of the per-unit DR terms (nuisances not refit)"
     return {
         "level": 0.95,
