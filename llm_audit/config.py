@@ -78,7 +78,7 @@ def load_config(path: str | Path, *, check: bool = True) -> AuditConfig:
     if not path.is_file():
         raise AuditError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -87,6 +87,29 @@ def load_config(path: str | Path, *, check: bool = True) -> AuditConfig:
     except UnicodeDecodeError:
         raise AuditError(f"{path}: not valid UTF-8") from None
     return config_from_dict(data if data is not None else {}, source=path.name, base_dir=path.parent, check=check)
+
+
+def _unique_key_loader() -> type:
+    """PyYAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last silently, so a
+    second `estimate:` section would replace the first without a word)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: list = []
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges; its keys may be overridden
+                continue
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:  # a list, not a set: a complex key is unhashable
+                raise yaml.constructor.ConstructorError(None, None, f"key '{key}' given twice", key_node.start_mark)
+            seen.append(key)
+        return loader.construct_mapping(node, deep)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeyLoader
 
 
 def config_from_dict(data: Any, *, source: str = "config", base_dir: str | Path | None = None,

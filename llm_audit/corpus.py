@@ -93,6 +93,8 @@ def load_corpus(
     for key, column, default in named:
         if column != default and column not in raw.columns:
             raise AuditError(f"{name}: no '{column}' column ({key}; columns: {', '.join(map(str, raw.columns))})")
+    if text_column != "text" and "text" in raw.columns:  # the named column is the text: a 'text' beside it is not
+        raw = raw.drop(columns=["text"])
     df = raw.rename(columns={text_column: "text"})
     if label_column != "member" and label_column in df.columns:
         if "member" in df.columns:

@@ -40,6 +40,9 @@ def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
     path = Path(path)
     if not overwrite and path.exists():
         raise AuditError(f"{path}: already exists (pass --overwrite to replace it)")
+    if not overwrite and path.suffix.lower() == ".csv" and meta_path(path).exists():
+        raise AuditError(f"{meta_path(path)}: already exists (it would hold {path.name}'s metadata; pass --overwrite "
+                         "to replace it)")
     parent = path.parent  # Path('.') for a bare file name
     ancestor = parent
     while not ancestor.exists() and ancestor != ancestor.parent:
@@ -108,14 +111,14 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, overwrite: bool = 
             df.to_parquet(handle, index=False)
         return path
     data = df.to_csv(index=False).encode("utf-8")
-    check_target(path, overwrite=overwrite)
+    check_target(path, overwrite=overwrite)  # the CSV and its sidecar: a user's file at either is not replaced
     sidecar = meta_path(path)
     if df.attrs:  # first: a crash between the two writes leaves a sidecar whose hash matches no CSV
         meta = {"sha256": hashlib.sha256(data).hexdigest(), "attrs": df.attrs}
         atomic_write_text(sidecar, json.dumps(meta, indent=1, default=_json_value) + "\n")
     else:
         _unlink_quietly(str(sidecar))
-    with atomic_open(path, "wb", overwrite=overwrite) as handle:
+    with atomic_open(path, "wb", overwrite=True) as handle:  # checked above; the sidecar beside it is now ours
         handle.write(data)
     return path
 
@@ -157,7 +160,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
-        df = pd.read_csv(path, keep_default_na=True)
+        df = pd.read_csv(path, keep_default_na=True, dtype={"id": str})  # ids are labels: '00012' is not 12
         df.attrs = _csv_attrs(path)
         return df
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -51,7 +51,7 @@ def test_fewer_than_20_per_arm_renders_a_report(tables, tmp_path):
     s, c = tables
     s = s.assign(member=0)
     s.loc[:4, "member"] = 1
-    estimate(s, c, n_bootstrap=10, seed=0).save(tmp_path / "e.json")
+    estimate(s, c, n_bootstrap=20, seed=0).save(tmp_path / "e.json")
     assert main(["report", "--estimates", str(tmp_path / "e.json"), "--out-dir", str(tmp_path)]) == 0
     assert "fewer than 20 members (5)" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.html").stat().st_size > 0
@@ -167,7 +167,7 @@ def test_grouped_units_keep_a_document_in_one_fold(tables):
 
 def test_refit_propensity_bootstrap_is_stated_in_the_json(tables):
     s, c = tables
-    est = estimate(s, c, n_bootstrap=3, folds=3, seed=0, refit_propensity=True, n_jobs=1)
+    est = estimate(s, c, n_bootstrap=20, folds=3, seed=0, refit_propensity=True, n_jobs=1)
     d = est.to_dict()
     assert d["config"]["refit_propensity"] is True
     assert "refit" in d["diagnostics"]["uncertainty"]["naive_ipw"]

@@ -72,15 +72,15 @@ def test_flags_override_set_which_overrides_the_config_file(tmp_path):
     scores, covariates = simulate(300, 0.5, 0.3, seed=4)
     write_table(scores, tmp_path / "s.parquet")
     write_table(covariates, tmp_path / "c.parquet")
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"estimate": {"bootstrap": 12, "folds": 4, "target": "att"}}))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"estimate": {"bootstrap": 22, "folds": 4, "target": "att"}}))
     base = ["estimate", "--scores", str(tmp_path / "s.parquet"), "--covariates", str(tmp_path / "c.parquet"),
-            "--config", str(tmp_path / "c.yaml"), "--set", "estimate.bootstrap=11", "--set", "estimate.fpr=0.01,0.1"]
+            "--config", str(tmp_path / "c.yaml"), "--set", "estimate.bootstrap=21", "--set", "estimate.fpr=0.01,0.1"]
     assert main([*base, "--out", str(tmp_path / "a.json")]) == 0
     a = json.loads((tmp_path / "a.json").read_text())["config"]
-    assert (a["bootstrap"], a["folds"], a["target"], a["fpr"]) == (11, 4, "att", [0.01, 0.1])
-    assert main([*base, "--bootstrap", "10", "--no-trim", "--out", str(tmp_path / "b.json")]) == 0
+    assert (a["bootstrap"], a["folds"], a["target"], a["fpr"]) == (21, 4, "att", [0.01, 0.1])
+    assert main([*base, "--bootstrap", "20", "--no-trim", "--out", str(tmp_path / "b.json")]) == 0
     b = json.loads((tmp_path / "b.json").read_text())["config"]
-    assert (b["bootstrap"], b["folds"], b["trim"]) == (10, 4, False)
+    assert (b["bootstrap"], b["folds"], b["trim"]) == (20, 4, False)
 
 
 @pytest.mark.parametrize("given, message", [
@@ -117,8 +117,8 @@ def test_run_takes_set_overrides_with_paths_from_the_working_folder(tmp_path, mo
                                                              "model": {"name": "gpt2"}}))
     monkeypatch.chdir(tmp_path)
     config = apply_sets(load_config("cfg/r.yaml", check=False),
-                        ["estimate.bootstrap=5", "corpus.path=data/c.jsonl"], "r.yaml")
-    assert config.estimate.bootstrap == 5 and config.corpus.path == str((tmp_path / "data" / "c.jsonl").resolve())
+                        ["estimate.bootstrap=25", "corpus.path=data/c.jsonl"], "r.yaml")
+    assert config.estimate.bootstrap == 25 and config.corpus.path == str((tmp_path / "data" / "c.jsonl").resolve())
     assert main(["run", "cfg/r.yaml", "--set", "estimate.eta=0.7"]) == 2
     assert capsys.readouterr().err.strip() == "llm-audit: error: --set estimate.eta: must be in (0, 0.5), got 0.7"
 

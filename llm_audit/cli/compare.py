@@ -20,6 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from llm_audit.estimate.results import Estimates
     from llm_audit.report.compare import compare_markdown, compare_table
+    from llm_audit.report.markdown import for_terminal
     from llm_audit.tables import check_target, table_format, write_table
 
     if args.csv:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         by_run[name] = Estimates.load(estimates_path)
     fpr = format(float(args.fpr), "g")
     table = compare_table(by_run, fpr=fpr)
-    print(compare_markdown(table, fpr=fpr))
+    print(for_terminal(compare_markdown(table, fpr=fpr)))
     if args.csv:
         write_table(table, Path(args.csv), overwrite=args.overwrite)
         print(f"csv: {args.csv}")

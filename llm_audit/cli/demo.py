@@ -20,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from llm_audit.demo import demo_summary, run_demo
+    from llm_audit.report.markdown import for_terminal
 
     result = run_demo(small=args.small, runs_dir=args.runs_dir, cache_dir=args.cache_dir, seed=args.seed,
                       truth=not args.no_truth, log=lambda m: print(f"llm-audit: {m}", file=sys.stderr))
-    print(demo_summary(result))
+    print(for_terminal(demo_summary(result)))
     return 0

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from llm_audit.pipeline import run_audit
     from llm_audit.estimate.results import Estimates
     from llm_audit.report import headline_markdown, summarize
+    from llm_audit.report.markdown import for_terminal
 
     config = load_config(args.config, check=not args.set_options)
     if args.set_options:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(Estimates.load(run_dir / "estimates.json"))
     print(summary.lead)
     print()
-    print(headline_markdown(summary))
+    print(for_terminal(headline_markdown(summary)))
     print()
     print(summary.verdict_text)
     for fmt in config.report.formats:

@@ -22,7 +22,7 @@ DATE_COLUMN_CANDIDATES = ("date", "year", "timestamp", "created_at", "published"
 
 # Plausible years mentioned in a text; the digits must stand alone (not part of 12019 or a phone number).
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)(19\d\d|20\d\d|2100)(?!\d)")
-_MISSING_STRINGS = {"", "na", "n/a", "nan", "nat", "null", "none"}
+MISSING_STRINGS = {"", "na", "n/a", "nan", "nat", "null", "none"}
 
 
 def date_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
@@ -92,7 +92,7 @@ def parse_date(value: Any) -> float | None:
     if not isinstance(value, str):
         raise ValueError(f"a {type(value).__name__} is not a date")
     text = value.strip()
-    if text.lower() in _MISSING_STRINGS:
+    if text.lower() in MISSING_STRINGS:
         return None
     try:
         return _number_to_year(float(text))

@@ -16,6 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from llm_audit.covariates.date import MISSING_STRINGS, parse_date
 from llm_audit.errors import AuditError, plain
 
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
@@ -57,19 +58,42 @@ def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[
         missing = [c for c in requested if c not in scores_df.columns]
         if missing:
             raise AuditError(f"scores table: no column '{missing[0]}' (columns: {', '.join(map(str, scores_df.columns))})")
+        reserved = [c for c in requested if c in RESERVED]
+        if reserved:
+            raise AuditError(f"scores table: column '{reserved[0]}' is reserved ({', '.join(RESERVED)}), never a score")
         bad = [c for c in requested if not pd.api.types.is_numeric_dtype(scores_df[c])]
         if bad:
             raise AuditError(f"scores table: column '{bad[0]}' is not numeric")
         return list(requested)
+    _check_mostly_numeric(scores_df)
     cols = _numeric_unreserved(scores_df)
     if not cols:
         raise AuditError("scores table: no score column (a numeric column not named " + ", ".join(RESERVED) + ")")
     return cols
 
 
+def _check_mostly_numeric(scores_df: pd.DataFrame) -> None:
+    """A score column with one stray word in it is read as text and would silently leave the audit: a text column
+    of the scores table whose values are numbers but for one or 1% of them is refused, naming the first that is
+    not (only when the score columns are found, not named)."""
+    for c in scores_df.columns:
+        col = scores_df[c]
+        if c in RESERVED or not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        bad = (pd.to_numeric(col, errors="coerce").isna() & col.notna()).to_numpy()
+        if 0 < bad.sum() <= max(1, 0.01 * col.notna().sum()):
+            i = int(np.flatnonzero(bad)[0])
+            raise AuditError(f"scores table: column '{c}' row {i}: {plain(col.iloc[i])!r} is not a number (the other "
+                             "values of the column are); fix the value, or name the score columns (--scores-cols, "
+                             "estimate.scores) to leave this column out")
+
+
 def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
     if "id" not in df.columns:
         raise AuditError(f"{name} table: no 'id' column")
+    missing = np.flatnonzero(df["id"].isna().to_numpy())
+    if missing.size:
+        raise AuditError(f"{name} table: {missing.size} row(s) without an id, e.g. row {int(missing[0])}")
     ids = df["id"].astype(str)
     dup = ids[ids.duplicated()]
     if len(dup):
@@ -151,7 +175,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     cov = covariates_df.assign(id=cid).set_index("id").loc[sid.to_numpy()].reset_index(drop=True)
     groups = None
     if GROUP_COLUMN in cov.columns:
-        groups = cov.pop(GROUP_COLUMN).astype(str).to_numpy()
+        groups = _groups(cov.pop(GROUP_COLUMN), sid, member)
     negative_control = _negative_control(cov.pop(NEGATIVE_CONTROL_COLUMN), sid) if NEGATIVE_CONTROL_COLUMN in cov else None
     notes: list[str] = []
     if "member" in cov.columns:
@@ -163,6 +187,12 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     if outcome:
         raise AuditError(f"covariates table: column '{outcome[0]}' is also a score column of the scores table (a covariate "
                          "must not be an outcome): rename or drop it")
+    if groups is not None:
+        per_arm = [len(np.unique(groups[member == arm])) for arm in (1, 0)]
+        if min(per_arm) < MIN_GROUPS:
+            notes.append(f"the intervals resample whole groups ('{GROUP_COLUMN}'), and an arm has few of them "
+                         f"({per_arm[0]} among members, {per_arm[1]} among non-members; under {MIN_GROUPS}): "
+                         "the intervals rest on that many independent draws and are rough")
     keep = _usable_covariates(cov, notes)
     if not keep:
         notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
@@ -189,6 +219,10 @@ def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
     dropped (all missing, constant, too many categories) or imputed."""
     keep = []
     for c in cov.columns:
+        years = _dates_as_years(cov[c])
+        if years is not None:
+            cov[c] = years
+            notes.append(f"covariate '{c}': text read as dates (fractional years)")
         if pd.api.types.is_datetime64_any_dtype(cov[c]):
             # dates enter as (fractional) years: a number the design can standardize
             days = (cov[c] - pd.Timestamp("1970-01-01", tz=getattr(cov[c].dt, "tz", None))).dt.total_seconds() / 86400.0
@@ -205,6 +239,44 @@ def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
                 notes.append(f"covariate '{c}': {int(col.isna().sum())} missing value(s) imputed (median or most frequent) with an indicator")
             keep.append(c)
     return keep
+
+
+_YEAR = r"(?<!\d)(?:1\d{3}|2[01]\d{2})(?!\d)"  # a standalone year, 1000-2199
+
+
+MIN_GROUPS = 20  # groups per arm under which the cluster bootstrap's intervals get a note
+
+
+def _groups(column: pd.Series, ids: pd.Series, member: np.ndarray) -> np.ndarray:
+    """The ``group`` column as text; AuditError, by id, for a missing value (its units would form a group of
+    their own by accident, or break the folds)."""
+    missing = np.flatnonzero(column.isna().to_numpy())
+    if missing.size:
+        i = int(missing[0])
+        raise AuditError(f"covariates table: column '{GROUP_COLUMN}' has {missing.size} missing value(s), e.g. id "
+                         f"'{ids.iloc[i]}' (row {i}): every text needs its group (its own id for a text alone)")
+    return column.astype(str).to_numpy()
+
+
+def _dates_as_years(col: pd.Series) -> pd.Series | None:
+    """A text column whose every value is a date ('2014-05-12', '2014-05', '12 May 2014'; numbers alone are not
+    taken as dates) as fractional years (``covariates.date.parse_date``); None for any other column. A date kept
+    as text would be one-hot encoded, or dropped as a near-identifier, and the confounder it carries missed."""
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return None
+    present = col.dropna()
+    if present.empty or not present.map(lambda v: isinstance(v, str)).all():
+        return None
+    text = present.astype(str).str.strip()
+    text = text[~text.str.lower().isin(MISSING_STRINGS)]
+    # every value must name a year (pd.Timestamp reads '8', '1st' or '10:30' as some date) and not be a number
+    if text.empty or not text.str.contains(_YEAR).all() or pd.to_numeric(text, errors="coerce").notna().any():
+        return None
+    try:
+        years = pd.Series([parse_date(v) for v in col], index=col.index, dtype="float64")
+    except ValueError:
+        return None
+    return years if years.dropna().between(1000, 2200).all() else None
 
 
 def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:

@@ -10,6 +10,7 @@ from llm_audit.schema import Checker, Section, option
 PROPENSITY_MODELS = ("logistic", "hgb")
 OUTCOME_MODELS = ("auto", "linear", "hgb", "distribution")
 INTERVALS = ("auto", "bootstrap", "influence")
+MIN_BOOTSTRAP = 20
 INFLUENCE_ABOVE = 200_000  # intervals: auto switches from the bootstrap to influence functions above this n
 
 
@@ -80,8 +81,11 @@ class EstimateConfig(Section):
         c.require(self.propensity in PROPENSITY_MODELS, "propensity",
                   f"must be one of {', '.join(PROPENSITY_MODELS)}, got {self.propensity!r}")
         c.require(self.outcome in OUTCOME_MODELS, "outcome", f"must be one of {', '.join(OUTCOME_MODELS)}, got {self.outcome!r}")
-        c.require(int(self.bootstrap) == self.bootstrap and self.bootstrap >= 0, "bootstrap",
-                  f"must be an integer >= 0, got {self.bootstrap}")
+        c.require(int(self.bootstrap) == self.bootstrap and (self.bootstrap == 0 or self.bootstrap >= MIN_BOOTSTRAP),
+                  "bootstrap", f"must be 0 (no intervals) or an integer >= {MIN_BOOTSTRAP} (a 95% percentile interval "
+                  f"needs replicates beyond both of its ends; 1000 for figures you report), got {self.bootstrap}")
+        c.require(self.cutoff is None or _is_date(self.cutoff), "cutoff",
+                  f"cannot read {self.cutoff!r} as a date (e.g. 2024-11-01 or 2024)")
         c.require(len(self.fpr) > 0, "fpr", "must name at least one FPR target")
         for i, a in enumerate(self.fpr):
             c.require(0 < a < 1, f"fpr[{i}]", f"must be in (0, 1), got {a}")
@@ -99,3 +103,13 @@ class EstimateConfig(Section):
                   f"give either {c.ref('inclusion')} or {c.ref('inclusion_p')}, not both")
         c.require(self.inclusion is None or self.regime != "zero-run", "inclusion",
                   f"only for {c.ref('regime')} one-run or multi-run")
+
+
+def _is_date(value: object) -> bool:
+    """Whether the cutoff option reads as a date (``covariates.date.parse_date``)."""
+    from llm_audit.covariates.date import parse_date  # the covariates step's reader, so both agree
+
+    try:
+        return parse_date(str(value)) is not None
+    except ValueError:
+        return False

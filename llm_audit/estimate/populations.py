@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from llm_audit.estimate.balancing import BalanceWeights, entropy_balance
-from llm_audit.estimate.design import AuditData, balance_columns
+from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns
 from llm_audit.estimate.estimands import Estimand, get_estimand
 from llm_audit.estimate.nuisance import Nuisance
 from llm_audit.estimate.verdict import OverlapThresholds, overlap_verdict
@@ -65,6 +65,13 @@ def _overlap_weights_plan(nu: Nuisance, t: np.ndarray, key: str, th: OverlapThre
     e = nu.e_raw
     ess = arm_ess(est.residual_weights(e, t), t)  # Kish's ESS is scale-free: no normalization needed
     verdict, reasons = _ess_verdict(ess, th)
+    inside = t[nu.overlap.in_overlap].astype(bool)
+    n1, n0 = int(inside.sum()), int((~inside).sum())
+    if min(n1, n0) < MIN_PER_ARM:  # the ESS of e(1 - e) weights cannot see it: it is scale-free, they are smooth in e
+        verdict, reasons = "not_identified", [
+            f"overlap population too small: {n1} members and {n0} non-members have a propensity inside "
+            f"[eta, 1 - eta] (fewer than {MIN_PER_ARM} in an arm); the overlap weights e(1 - e) of the others are "
+            "set by the propensity model's tails and would compare members with non-members unlike them", *reasons]
     rows = np.arange(len(t)) if verdict != "not_identified" else None
     return EstimandPlan(est, key, rows, "all", "", e if rows is not None else None, verdict, reasons, ess)
 

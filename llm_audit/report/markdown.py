@@ -3,6 +3,8 @@ diagnostics; also the CLI's terminal table (``headline_markdown``)."""
 
 from __future__ import annotations
 
+import html
+
 from typing import Any
 
 from llm_audit.report import layout, wording
@@ -19,6 +21,12 @@ def md_cell(text: Any) -> str:
     """A table cell or inline text: pipes and newlines would break the table, and angle brackets would let
     a corpus string become live HTML in a Markdown viewer."""
     return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def for_terminal(markdown: str) -> str:
+    """Markdown printed to a terminal: the entities that keep a corpus string inert in a Markdown viewer are read
+    back (a terminal renders no HTML), so 'p <= 0.005' is not shown as 'p &lt;= 0.005'."""
+    return html.unescape(markdown)
 
 
 def cell_text(cell: Cell) -> str:

@@ -45,8 +45,19 @@ class LoadedModel(NamedTuple):
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device for ``device`` (auto: a GPU when there is one); AuditError for a device this machine's
+    torch cannot use, before any model is loaded."""
     if device != "auto":
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise AuditError(f"device: unknown '{device}' (use auto, cpu, cuda, cuda:N or mps)") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise AuditError(f"device: '{device}' is not available here ({torch.cuda.device_count()} CUDA device(s) "
+                             "visible to this torch; use auto or cpu)")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise AuditError(f"device: '{device}' is not available here (use auto or cpu)")
+        return dev
     if torch.cuda.is_available():
         # under `accelerate launch` / torchrun each rank takes its own GPU
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_audit.errors import AuditError
 from llm_audit.estimate.cutoff.analysis import analyse_cutoff
 from llm_audit.estimate.cutoff.design import detect_design
 from llm_audit.estimate.design import AuditData
@@ -40,9 +41,14 @@ def cutoff_analysis(data: AuditData, *, d0: str | None, fpr: tuple[float, ...], 
     """``(diagnostics["cutoff"], {score: Result})``; ``(None, {})`` when there is no date covariate, or when
     membership does not follow the date and no cutoff was given (then nothing is said)."""
     if DATE_COLUMN not in data.covariates.columns:
+        if d0 is not None:
+            raise AuditError(f"cutoff: {d0!r} given, but the covariates have no usable '{DATE_COLUMN}' column (the "
+                             "covariates step's date extractor makes one)")
         return None, {}
     dates = data.covariates[DATE_COLUMN].to_numpy(dtype=float)
     if np.isfinite(dates).sum() < 2:
+        if d0 is not None:
+            raise AuditError(f"cutoff: {d0!r} given, but fewer than 2 texts have a '{DATE_COLUMN}'")
         return None, {}
     design = detect_design(dates, data.member, d0)
     if not design.is_cutoff and d0 is None:

@@ -15,6 +15,7 @@ from llm_audit.estimate.refuters.base import Context, RefuterRow
 from llm_audit.estimate.refuters.refits import HALVES
 
 Z95 = 1.959963984540054
+FLOOR = 0.005  # an RMS deviation below half a point of AUC never fails (the SE is 0 where a score separates the arms)
 
 
 class SubsetStability:
@@ -39,9 +40,9 @@ class SubsetStability:
             full = weighted_auc(s[rows], t[rows], w_full)
             dev = [weighted_auc(s[sub], t[sub], w) - full for sub, w in weighted]
             rms = float(np.sqrt(np.mean(np.square(dev)))) if dev else None
-            limit = Z95 * ctx.se[name]
-            passed = None if rms is None else bool(rms <= limit)
+            limit = max(Z95 * ctx.se[name], FLOOR) if np.isfinite(ctx.se[name]) else np.nan
+            passed = None if rms is None or not np.isfinite(limit) else bool(rms <= limit)
             detail = "" if passed is not False else "the figure hinges on a few heavily weighted units"
             out.append(RefuterRow(self.name, self.question, name, "RMS deviation of the halves", rms,
-                                  f"RMS <= 95% half-width 1.96 SE = {limit:.3f}", passed, detail))
+                                  f"RMS <= max(95% half-width 1.96 SE, {FLOOR}) = {limit:.3f}", passed, detail))
         return out
