@@ -95,6 +95,21 @@ def test_date_from_column_and_from_text():
     assert out["date_from_text"].tolist() == [0, 0, 0, 0, 0, 1]
 
 
+def test_slashed_dates_are_read_in_one_order_for_the_whole_column():
+    # 18/10/2013 can only be day-first, so 05/07/2019 in the same column is 5 July, not May 7
+    out = extract_covariates(corpus(date=["05/07/2019", "18/10/2013", "01/02/2020", "2020-03-01", "", "3/4/2021"]),
+                             ["date"])
+    days = [dt.date(2019, 7, 5), dt.date(2013, 10, 18), dt.date(2020, 2, 1), dt.date(2020, 3, 1)]
+    expected = [d.year + (d - dt.date(d.year, 1, 1)).days / (366 if d.year % 4 == 0 else 365) for d in days]
+    assert out["date"].tolist()[:4] == pytest.approx(expected)
+    assert out["date"].iloc[5] == pytest.approx(2021 + (dt.date(2021, 4, 3) - dt.date(2021, 1, 1)).days / 365)
+    with pytest.raises(AuditError, match="day-first and month-first dates in one column .'18/10/2013', '05/27/2019'"):
+        extract_covariates(corpus(date=["18/10/2013", "05/27/2019", "", "", "", ""]), ["date"])
+    both_ways = extract_covariates(corpus(date=["05/07/2019", "01/02/2020", "", "", "", ""]), ["date"])
+    assert both_ways["date"].iloc[0] == pytest.approx(2019 + (dt.date(2019, 5, 7) - dt.date(2019, 1, 1)).days / 365)
+    assert any("read either way" in n for n in both_ways.attrs["notes"])
+
+
 def test_date_without_column_is_latest_year_in_text():
     out = extract_covariates(corpus(), ["date"])
     assert out["date"].tolist()[:4] == [1999.0, 1903.0, out["date"].iloc[2], 2021.0]

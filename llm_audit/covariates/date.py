@@ -42,8 +42,9 @@ def date_covariates(corpus: pd.DataFrame, given: ExtractorInput) -> Extracted:
         out["date"] = years.astype("float64")
         return out, notes
 
+    dayfirst = _day_first(corpus[column], column, notes)
     years = pd.Series(
-        [_parse_cell(v, column, i, ident) for i, (v, ident) in enumerate(zip(corpus[column], corpus["id"]))],
+        [_parse_cell(v, column, i, ident, dayfirst) for i, (v, ident) in enumerate(zip(corpus[column], corpus["id"]))],
         index=corpus.index,
         dtype="float64",
     )
@@ -145,7 +146,29 @@ def _fractional_year(when: dt.datetime) -> float:
     return when.year + (when - start) / (end - start)
 
 
-def _parse_cell(value: Any, column: str, row: int, ident: str) -> float:
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\b")
+
+
+def _day_first(values: pd.Series, column: str, notes: list[str]) -> bool:
+    """Whether the column's dd/mm/yyyy-style dates put the day first. A first field above 12 says so, a second
+    field above 12 says the month is first; both in one column is refused (each cell alone would be read its own
+    way: 05/07/2019 as May 7 and 18/10/2013 as October 18); neither (every field <= 12) is read month-first,
+    with a note."""
+    slashed = [(v, int(m.group(1)), int(m.group(2))) for v in values if isinstance(v, str) and (m := _SLASHED.match(v))]
+    day = next((v for v, a, _ in slashed if a > 12), None)
+    month = next((v for v, _, b in slashed if b > 12), None)
+    if day is not None and month is not None:
+        raise AuditError(f"date column '{column}': day-first and month-first dates in one column ({day!r}, "
+                         f"{month!r}): write them as YYYY-MM-DD")
+    if day is None and month is None and any(a != b for _, a, b in slashed):
+        notes.append(f"date: '{column}' has dates like 05/07/2019 that read either way; read month first (write "
+                     "YYYY-MM-DD to remove the doubt)")
+    return day is not None
+
+
+def _parse_cell(value: Any, column: str, row: int, ident: str, dayfirst: bool = False) -> float:
+    if dayfirst and isinstance(value, str) and (m := _SLASHED.match(value)):
+        value = f"{m.group(2)}/{m.group(1)}/{m.group(3)}{value[m.end():]}"  # month first, as parse_date reads it
     try:
         year = parse_date(value)
     except ValueError:
