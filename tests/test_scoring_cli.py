@@ -110,6 +110,8 @@ def test_pickled_weights_need_allow_pickle(model_dir, tmp_path, capsys):
     assert "--allow-pickle" in capsys.readouterr().err and not out.exists()
     pickled = load_model(folder, allow_pickle=True)
     assert pickled.fingerprint["id"] != load_model(model_dir).fingerprint["id"]  # other weight files, other hash
+    # a local model is named by its folder, never by the path to it (estimates.json is shared)
+    assert pickled.fingerprint["name"] == "pickled (local folder)" and str(tmp_path) not in json.dumps(pickled.fingerprint)
 
 
 def test_texts_too_short_to_score_are_refused_or_left_out(model_dir, tmp_path, capsys):

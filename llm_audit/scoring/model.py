@@ -253,7 +253,10 @@ def load_model(
         weights_hash = _hash_files(weights, path)
     else:
         weights_hash = f"{name}@{_hub_commit(name, revision, gguf_file) or revision or 'unknown'}"
-    fingerprint = make_fingerprint(name, revision, weights_hash, torch_dtype, tokenizer)
+    from llm_audit.report.model_name import shareable_name  # a local path is cut to its folder name: a shared
+    # estimates.json names the model by id and weights, never by where it sat on a disk (README)
+    fingerprint = make_fingerprint(shareable_name(name) if local else name, revision, weights_hash, torch_dtype,
+                                   tokenizer)
     if gguf_file is not None:
         fingerprint["gguf_file"] = gguf_file
     return LoadedModel(model, prepare_tokenizer(tokenizer), fingerprint)
