@@ -258,23 +258,26 @@ def _validate_texts(texts: pd.Series, name: str) -> pd.Series:
     return texts
 
 
-def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
-    def parse(value: Any) -> int | None:
-        if isinstance(value, (bool, np.bool_)):
-            return int(value)
-        if isinstance(value, (int, np.integer)) and value in (0, 1):
-            return int(value)
-        if isinstance(value, (float, np.floating)) and value in (0.0, 1.0):
-            return int(value)
-        if isinstance(value, str):
-            low = value.strip().lower()
-            if low in _TRUE:
-                return 1
-            if low in _FALSE:
-                return 0
-        return None
+def label_value(value: Any) -> int | None:
+    """A membership label as 0/1: 0/1, true/false, yes/no or member/non-member (any case); None otherwise. The
+    corpus and the scores table read labels alike."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and value in (0.0, 1.0):
+        return int(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE:
+            return 1
+        if low in _FALSE:
+            return 0
+    return None
 
-    parsed = labels.map(parse)
+
+def _parse_labels(labels: pd.Series, name: str, column: str) -> pd.Series:
+    parsed = labels.map(label_value)
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])

@@ -99,6 +99,14 @@ def test_multi_run_joins_ids_read_as_numbers_with_ids_read_as_text():
     assert joined["scores"]["loss"]
 
 
+def test_the_scores_table_reads_labels_as_the_corpus_does():
+    scores, cov = _dated(60)
+    words = scores.assign(member=np.where(scores["member"] == 1, "Yes", "no"))
+    assert np.array_equal(prepare(words, cov).member, scores["member"].to_numpy())
+    with pytest.raises(AuditError, match=r"column 'member' row 2: value 'maybe' is not 0/1"):
+        prepare(words.assign(member=words["member"].where(words.index != 2, "maybe")), cov)
+
+
 def test_csv_ids_stay_text(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("id,member,loss\n00012,1,0.5\n00013,0,0.4\n")

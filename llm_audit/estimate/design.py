@@ -16,6 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from llm_audit.corpus import label_value
 from llm_audit.covariates.date import MISSING_STRINGS, parse_date
 from llm_audit.errors import AuditError, plain
 
@@ -105,13 +106,13 @@ def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
 def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
     if "member" not in scores_df.columns:
         raise AuditError("scores table: no 'member' column (the zero-run estimator needs membership labels)")
-    m = pd.to_numeric(scores_df["member"], errors="coerce")
-    bad = ~m.isin([0, 1])
+    m = scores_df["member"].map(label_value)  # as the corpus reads labels: 0/1, true/false, yes/no, member/...
+    bad = m.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        value = scores_df["member"].iloc[row]
-        value = plain(value)
-        raise AuditError(f"scores table: column 'member' row {row}: value {value!r} is not 0/1")
+        value = plain(scores_df["member"].iloc[row])
+        raise AuditError(f"scores table: column 'member' row {row}: value {value!r} is not 0/1 (nor true/false, "
+                         "yes/no, member/non-member)")
     t = m.to_numpy().astype(int)
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
     if n1 == 0 or n0 == 0:
