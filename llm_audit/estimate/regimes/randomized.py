@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from llm_audit.corpus import label_value
 from llm_audit.errors import AuditError, plain
 from llm_audit.estimate.design import score_columns
 from llm_audit.estimate.metrics import (
@@ -94,8 +95,9 @@ def causal_result(point: dict[str, Any], reps: list[dict[str, Any]], level: floa
 
 
 def membership(values: pd.Series, name: str) -> np.ndarray:
-    member = pd.to_numeric(values, errors="coerce")
-    bad = np.flatnonzero(~member.isin([0, 1]).to_numpy())
+    """The ``member`` column as 0/1, read as the corpus reads labels (``corpus.label_value``)."""
+    member = values.map(label_value)
+    bad = np.flatnonzero(member.isna().to_numpy())
     if bad.size:
         raise AuditError(f"{name}: row {bad[0]}, column 'member': expected 0 or 1, got {plain(values.iloc[bad[0]])!r}")
     return member.to_numpy(dtype=int)
