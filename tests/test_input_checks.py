@@ -58,6 +58,26 @@ def test_dates_with_gaps_are_dates():
     assert prepare(scores, cov).covariates["date"].isna().sum() == 10
 
 
+def test_a_date_or_number_column_with_a_stray_value_is_refused_not_dropped():
+    scores, cov = _dated()
+    for bad, what in (("unknown", "a date"), ("2019-02-30", "a date")):
+        with pytest.raises(AuditError, match=f"covariates table: column 'date' row 7: '{bad}' is not {what}"):
+            prepare(scores, cov.assign(date=cov["date"].where(cov.index != 7, bad)))
+    years_too = cov.assign(date=cov["date"].where(cov.index % 10 != 0, cov["date"].str[:4]))  # '2012' beside ISO dates
+    assert prepare(scores, years_too).covariates["date"].dtype == float
+    words = cov.assign(length=cov["length"].astype(object).where(cov.index != 4, "err"))
+    with pytest.raises(AuditError, match="covariates table: column 'length' row 4: 'err' is not a number"):
+        prepare(scores, words)
+
+
+def test_a_score_column_with_many_non_numbers_is_left_out_with_a_note():
+    scores, cov = _dated()
+    text = scores.assign(loss=scores["loss"].astype(object).where(scores.index % 80 != 0, "1,868.9"))  # 5 of 400
+    data = prepare(text.assign(other=scores["loss"]), cov)
+    assert list(data.scores) == ["other"]
+    assert "scores table: column 'loss' left out: 5 of 400 values are not numbers (e.g. '1,868.9')" in data.notes
+
+
 def test_a_stray_word_in_a_score_column_is_refused_not_dropped():
     scores, cov = _dated(60)
     scores["loss"] = scores["loss"].astype(object)

@@ -17,8 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from llm_audit.corpus import label_value
-from llm_audit.covariates.date import MISSING_STRINGS, parse_date
 from llm_audit.errors import AuditError, plain
+from llm_audit.estimate.column_types import dates_as_years, numbers, text_score_notes
 
 RESERVED = ("id", "member", "n_tokens", "truncated", "n_chars", "run", "model")
 GROUP_COLUMN = "group"
@@ -53,8 +53,9 @@ def _numeric_unreserved(df: pd.DataFrame) -> list[str]:
             if c not in RESERVED and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
-def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[str]:
-    """Every numeric non-reserved column is a score (the step-1 contract), unless names are given."""
+def score_columns(scores_df: pd.DataFrame, requested: list[str] | None, notes: list[str] | None = None) -> list[str]:
+    """Every numeric non-reserved column is a score (the step-1 contract), unless names are given; a text column
+    that looks like a score is refused or noted (``column_types.text_score_notes``; the notes go to ``notes``)."""
     if requested:
         missing = [c for c in requested if c not in scores_df.columns]
         if missing:
@@ -66,27 +67,13 @@ def score_columns(scores_df: pd.DataFrame, requested: list[str] | None) -> list[
         if bad:
             raise AuditError(f"scores table: column '{bad[0]}' is not numeric")
         return list(requested)
-    _check_mostly_numeric(scores_df)
+    found = text_score_notes(scores_df, RESERVED)
+    if notes is not None:
+        notes += found
     cols = _numeric_unreserved(scores_df)
     if not cols:
         raise AuditError("scores table: no score column (a numeric column not named " + ", ".join(RESERVED) + ")")
     return cols
-
-
-def _check_mostly_numeric(scores_df: pd.DataFrame) -> None:
-    """A score column with one stray word in it is read as text and would silently leave the audit: a text column
-    of the scores table whose values are numbers but for one or 1% of them is refused, naming the first that is
-    not (only when the score columns are found, not named)."""
-    for c in scores_df.columns:
-        col = scores_df[c]
-        if c in RESERVED or not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
-            continue
-        bad = (pd.to_numeric(col, errors="coerce").isna() & col.notna()).to_numpy()
-        if 0 < bad.sum() <= max(1, 0.01 * col.notna().sum()):
-            i = int(np.flatnonzero(bad)[0])
-            raise AuditError(f"scores table: column '{c}' row {i}: {plain(col.iloc[i])!r} is not a number (the other "
-                             "values of the column are); fix the value, or name the score columns (--scores-cols, "
-                             "estimate.scores) to leave this column out")
 
 
 def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
@@ -160,7 +147,8 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     cid = _check_ids(covariates_df, "covariates")
     _same_ids(sid, cid)
     member = _member_column(scores_df)
-    names = score_columns(scores_df, scores)
+    notes: list[str] = []
+    names = score_columns(scores_df, scores, notes)
     score_arrays, constant = {}, []
     for c in names:
         v = scores_df[c].to_numpy(dtype=float)
@@ -178,7 +166,6 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     if GROUP_COLUMN in cov.columns:
         groups = _groups(cov.pop(GROUP_COLUMN), sid, member)
     negative_control = _negative_control(cov.pop(NEGATIVE_CONTROL_COLUMN), sid) if NEGATIVE_CONTROL_COLUMN in cov else None
-    notes: list[str] = []
     if "member" in cov.columns:
         notes.append(_drop_label(cov, member, sid))
     # The audited model's scores are outcomes (post-treatment, docs/method.md §1), never covariates: a covariate named
@@ -220,10 +207,13 @@ def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
     dropped (all missing, constant, too many categories) or imputed."""
     keep = []
     for c in cov.columns:
-        years = _dates_as_years(cov[c])
+        years = dates_as_years(cov[c], str(c))
         if years is not None:
             cov[c] = years
             notes.append(f"covariate '{c}': text read as dates (fractional years)")
+        number = numbers(cov[c], "covariates", str(c), "fix it, or leave it empty (a missing value is imputed)")
+        if number is not None:
+            cov[c] = number
         if pd.api.types.is_datetime64_any_dtype(cov[c]):
             # dates enter as (fractional) years: a number the design can standardize
             days = (cov[c] - pd.Timestamp("1970-01-01", tz=getattr(cov[c].dt, "tz", None))).dt.total_seconds() / 86400.0
@@ -242,9 +232,6 @@ def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
     return keep
 
 
-_YEAR = r"(?<!\d)(?:1\d{3}|2[01]\d{2})(?!\d)"  # a standalone year, 1000-2199
-
-
 MIN_GROUPS = 20  # groups per arm under which the cluster bootstrap's intervals get a note
 
 
@@ -257,27 +244,6 @@ def _groups(column: pd.Series, ids: pd.Series, member: np.ndarray) -> np.ndarray
         raise AuditError(f"covariates table: column '{GROUP_COLUMN}' has {missing.size} missing value(s), e.g. id "
                          f"'{ids.iloc[i]}' (row {i}): every text needs its group (its own id for a text alone)")
     return column.astype(str).to_numpy()
-
-
-def _dates_as_years(col: pd.Series) -> pd.Series | None:
-    """A text column whose every value is a date ('2014-05-12', '2014-05', '12 May 2014'; numbers alone are not
-    taken as dates) as fractional years (``covariates.date.parse_date``); None for any other column. A date kept
-    as text would be one-hot encoded, or dropped as a near-identifier, and the confounder it carries missed."""
-    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
-        return None
-    present = col.dropna()
-    if present.empty or not present.map(lambda v: isinstance(v, str)).all():
-        return None
-    text = present.astype(str).str.strip()
-    text = text[~text.str.lower().isin(MISSING_STRINGS)]
-    # every value must name a year (pd.Timestamp reads '8', '1st' or '10:30' as some date) and not be a number
-    if text.empty or not text.str.contains(_YEAR).all() or pd.to_numeric(text, errors="coerce").notna().any():
-        return None
-    try:
-        years = pd.Series([parse_date(v) for v in col], index=col.index, dtype="float64")
-    except ValueError:
-        return None
-    return years if years.dropna().between(1000, 2200).all() else None
 
 
 def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:
