@@ -61,13 +61,15 @@ def test_dates_with_gaps_are_dates():
 def test_a_date_or_number_column_with_a_stray_value_is_refused_not_dropped():
     scores, cov = _dated()
     for bad, what in (("unknown", "a date"), ("2019-02-30", "a date")):
-        with pytest.raises(AuditError, match=f"covariates table: column 'date' row 7: '{bad}' is not {what}"):
+        with pytest.raises(AuditError, match=f"covariates table: column 'date' id 't7': '{bad}' is not {what}"):
             prepare(scores, cov.assign(date=cov["date"].where(cov.index != 7, bad)))
     years_too = cov.assign(date=cov["date"].where(cov.index % 10 != 0, cov["date"].str[:4]))  # '2012' beside ISO dates
     assert prepare(scores, years_too).covariates["date"].dtype == float
     words = cov.assign(length=cov["length"].astype(object).where(cov.index != 4, "err"))
-    with pytest.raises(AuditError, match="covariates table: column 'length' row 4: 'err' is not a number"):
+    with pytest.raises(AuditError, match="covariates table: column 'length' id 't4': 'err' is not a number"):
         prepare(scores, words)
+    with pytest.raises(AuditError, match="id 't4'"):  # named by id whatever the covariates table's row order
+        prepare(scores, words.iloc[::-1])
 
 
 def test_a_score_column_with_many_non_numbers_is_left_out_with_a_note():

@@ -35,15 +35,19 @@ def _few(bad: int, present: int) -> bool:
     return 0 < bad <= max(1, STRAY_SHARE * present)
 
 
-def _stray(col: pd.Series, index: object, table: str, column: str, what: str, hint: str) -> AuditError:
+def _stray(col: pd.Series, index: object, table: str, column: str, what: str, hint: str,
+           ids: pd.Series | None) -> AuditError:
+    """The error naming the first stray: by id when ``ids`` (aligned with ``col``) are given (a covariates table
+    is read in the scores table's order, so its row number would mislead), else by row."""
     row = int(col.index.get_loc(index))
-    return AuditError(f"{table} table: column '{column}' row {row}: {plain(col.loc[index])!r} is not {what} (the "
+    where = f"id '{ids.iloc[row]}'" if ids is not None else f"row {row}"
+    return AuditError(f"{table} table: column '{column}' {where}: {plain(col.loc[index])!r} is not {what} (the "
                       f"other values of the column are); {hint}")
 
 
-def numbers(col: pd.Series, table: str, column: str, hint: str) -> pd.Series | None:
+def numbers(col: pd.Series, table: str, column: str, hint: str, ids: pd.Series | None = None) -> pd.Series | None:
     """A text column of numbers (missing markers as NaN) as floats; None for a column of text; AuditError for
-    numbers with a few strays."""
+    numbers with a few strays (named by ``ids`` when given)."""
     if not is_text(col):
         return None
     present = _present(col)
@@ -52,13 +56,13 @@ def numbers(col: pd.Series, table: str, column: str, hint: str) -> pd.Series | N
     if present.empty or bad.all():
         return None
     if _few(int(bad.sum()), len(present)):
-        raise _stray(col, bad[bad].index[0], table, column, "a number", hint)
+        raise _stray(col, bad[bad].index[0], table, column, "a number", hint, ids)
     if bad.any():
         return None
     return pd.to_numeric(col.where(col.index.isin(present.index)), errors="coerce").astype("float64")
 
 
-def dates_as_years(col: pd.Series, column: str) -> pd.Series | None:
+def dates_as_years(col: pd.Series, column: str, ids: pd.Series | None = None) -> pd.Series | None:
     """A text column of dates ('2014-05-12', '2014-05', '12 May 2014', '2012') as fractional years
     (``covariates.date.parse_date``); None for any other column (a column of numbers alone is numbers); AuditError
     for dates with a few strays. Every date names a year: pd.Timestamp alone reads '8', '1st' or '10:30' as
@@ -79,7 +83,7 @@ def dates_as_years(col: pd.Series, column: str) -> pd.Series | None:
         return None
     if bad.any():
         raise _stray(col, bad[bad].index[0], "covariates", column, "a date",
-                     "write it as YYYY-MM-DD, or leave it empty (a missing date is imputed)")
+                     "write it as YYYY-MM-DD, or leave it empty (a missing date is imputed)", ids)
     return years.reindex(col.index).astype("float64")
 
 

@@ -181,7 +181,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
             notes.append(f"the intervals resample whole groups ('{GROUP_COLUMN}'), and an arm has few of them "
                          f"({per_arm[0]} among members, {per_arm[1]} among non-members; under {MIN_GROUPS}): "
                          "the intervals rest on that many independent draws and are rough")
-    keep = _usable_covariates(cov, notes)
+    keep = _usable_covariates(cov, notes, sid)
     if not keep:
         notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
     for c in constant:
@@ -202,16 +202,17 @@ def _same_ids(sid: pd.Series, cid: pd.Series) -> None:
         raise AuditError(f"ids: {len(only_c)} id(s) in the covariates table are missing from the scores table, e.g. '{only_c.iloc[0]}'")
 
 
-def _usable_covariates(cov: pd.DataFrame, notes: list[str]) -> list[str]:
+def _usable_covariates(cov: pd.DataFrame, notes: list[str], ids: pd.Series) -> list[str]:
     """The columns the design can use (dates converted in place to fractional years); a note for each column
-    dropped (all missing, constant, too many categories) or imputed."""
+    dropped (all missing, constant, too many categories) or imputed. ``ids`` (aligned with ``cov``) name a
+    stray value."""
     keep = []
     for c in cov.columns:
-        years = dates_as_years(cov[c], str(c))
+        years = dates_as_years(cov[c], str(c), ids)
         if years is not None:
             cov[c] = years
             notes.append(f"covariate '{c}': text read as dates (fractional years)")
-        number = numbers(cov[c], "covariates", str(c), "fix it, or leave it empty (a missing value is imputed)")
+        number = numbers(cov[c], "covariates", str(c), "fix it, or leave it empty (a missing value is imputed)", ids)
         if number is not None:
             cov[c] = number
         if pd.api.types.is_datetime64_any_dtype(cov[c]):
