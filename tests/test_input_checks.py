@@ -151,12 +151,20 @@ def test_separation_by_a_category_leaves_no_overlap_population():
 
 
 def test_a_score_that_separates_the_arms_does_not_fail_subset_stability():
+    from llm_audit.report.layout import refuters
+    from llm_audit.report.summary import summarize
+
     scores, cov = _dated(300)
     scores = scores.assign(loss=10.0 * scores["member"] + 1e-6 * np.arange(300))
     cov = cov.assign(date=np.random.default_rng(0).normal(size=300))  # unconfounded
-    d = estimate(scores, cov, n_bootstrap=50, seed=0, n_jobs=1).to_dict()
-    rows = [r for r in d["diagnostics"]["refuters"] if r["refuter"] == "subset_stability"]
+    est = estimate(scores, cov, n_bootstrap=50, seed=0, n_jobs=1)
+    rows = [r for r in est.to_dict()["diagnostics"]["refuters"] if r["refuter"] == "subset_stability"]
     assert rows and all(r["passed"] is not False for r in rows)
+    # no confounder within the searched range reaches 0.5: said as such, and the report calls it reported, not "not run"
+    [sens] = [r for r in est.to_dict()["diagnostics"]["refuters"] if r["refuter"] == "sensitivity"]
+    assert sens["value"] is None and sens["statistic"].startswith("Gamma to reach AUC 0.5: > 20")
+    [row] = [r for r in refuters(summarize(est))[1] if r[0] == "sensitivity"]
+    assert row[1] == "reported"
 
 
 def test_too_few_replicates_for_an_interval_are_refused():

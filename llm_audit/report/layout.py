@@ -123,7 +123,9 @@ def refuters(s: Summary) -> Table:
     rows = []
     for r in s.refuters:
         passed = r.get("passed")
-        result = {True: "pass", False: "FAIL"}.get(passed, "reported" if r.get("value") is not None else "not run")
+        # a reported-only check has a rule text even when its statistic is beyond its range; a check not run has none
+        result = {True: "pass", False: "FAIL"}.get(passed, "reported" if r.get("value") is not None or r.get("rule")
+                                                     else "not run")
         rows.append([str(r.get("refuter", "")).replace("_", " "), result,
                      str(r.get("score") or "all"), str(r.get("question", "")), str(r.get("statistic", "")),
                      str(r.get("rule", ""))])

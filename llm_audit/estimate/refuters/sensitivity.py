@@ -39,6 +39,8 @@ class Sensitivity:
         out = []
         for name, (to_chance, to_naive) in zip(ctx.data.scores, found):
             parts = [f"Gamma to reach the naive AUC: {_g(to_naive, gmax)}"]
+            if to_chance is None:  # no number to print as the statistic: say so first
+                parts.insert(0, f"Gamma to reach AUC 0.5: {_g(to_chance, gmax)}")
             if strongest is not None:
                 parts.append(f"leaving out the strongest observed covariate '{strongest}' moves the propensity odds "
                              f"by Gamma = {observed:.2f} ({QUANTILE:.0%} of units less)")

@@ -43,6 +43,9 @@ class SubsetStability:
             limit = max(Z95 * ctx.se[name], FLOOR) if np.isfinite(ctx.se[name]) else np.nan
             passed = None if rms is None or not np.isfinite(limit) else bool(rms <= limit)
             detail = "" if passed is not False else "the figure hinges on a few heavily weighted units"
-            out.append(RefuterRow(self.name, self.question, name, "RMS deviation of the halves", rms,
-                                  f"RMS <= max(95% half-width 1.96 SE, {FLOOR}) = {limit:.3f}", passed, detail))
+            if rms is None:
+                detail = "not run: no half holds both arms"
+            rule = "" if rms is None else f"RMS <= max(95% half-width 1.96 SE, {FLOOR}) = {limit:.3f}"
+            out.append(RefuterRow(self.name, self.question, name, "RMS deviation of the halves", rms, rule, passed,
+                                  detail))
         return out
