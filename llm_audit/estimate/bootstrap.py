@@ -3,11 +3,11 @@ DR terms (docs/method.md §5.5).
 
 Replicates are count vectors N (units resampled with replacement within each arm, so the arm sizes stay
 fixed; with a ``group`` column, whole groups, e.g. the chunks of one document, since chunks of a document are
-not independent draws: a unit bootstrap then understates the standard error, by 2.7x for the naive and IPW
-AUC of 100 documents of 8 chunks in tests/test_bootstrap.py). The propensity is kept fixed (not refit per replicate), so the nuisances never refit: a replicate
-is a re-weighting by N of quantities computed once. The scores are sorted once; a replicate's weighted ROC
-curve is then cumulative sums over the tie groups, O(n), and many replicates are stacked into one array
-operation. Each chunk of replicates draws from its own child seed, so the result does not depend on
+not independent draws: a unit bootstrap then understates the standard error, 2-2.7x on 100 documents of 8
+chunks in benchmarks/README.md, "Clustered texts"). The propensity is kept fixed (not refit per replicate), so
+the nuisances never refit: a replicate is a re-weighting by N of quantities computed once. The scores are
+sorted once; a replicate's weighted ROC curve is then cumulative sums over the tie groups, O(n), and many
+replicates are stacked into one array operation. Each chunk of replicates draws from its own child seed, so the result does not depend on
 the number of jobs. An audit draws its counts once (``ResamplingCounts``) and replicates every score and
 method on them.
 """
@@ -33,14 +33,17 @@ def stratified_counts(member: np.ndarray, n_rep: int, rng: np.random.Generator,
     (each unit counted as often as its cluster is drawn), see ``Clusters``."""
     if clusters is not None:
         return clusters.counts(n_rep, rng)
-    n = len(member)
-    counts = np.zeros((n_rep, n), dtype=np.float64)
+    counts = np.zeros((n_rep, len(member)), dtype=np.float64)
     for arm in (0, 1):
         idx = np.flatnonzero(member == arm)
-        m = len(idx)
-        draws = rng.integers(0, m, size=(n_rep, m)) + (np.arange(n_rep) * m)[:, None]
-        counts[:, idx] = np.bincount(draws.ravel(), minlength=n_rep * m).reshape(n_rep, m)
+        counts[:, idx] = _resample(len(idx), n_rep, rng)
     return counts
+
+
+def _resample(m: int, n_rep: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_rep, m) counts of m items each drawn m times with replacement: one bincount over all replicates."""
+    draws = rng.integers(0, m, size=(n_rep, m)) + (np.arange(n_rep) * m)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_rep * m).reshape(n_rep, m)
 
 
 class Clusters:
@@ -62,9 +65,7 @@ class Clusters:
         """(n_rep, n) counts: each unit's is its cluster's number of draws."""
         per_cluster = np.zeros((n_rep, self.n_clusters), dtype=np.float64)
         for idx in self.strata:
-            m = len(idx)
-            draws = rng.integers(0, m, size=(n_rep, m)) + (np.arange(n_rep) * m)[:, None]
-            per_cluster[:, idx] = np.bincount(draws.ravel(), minlength=n_rep * m).reshape(n_rep, m)
+            per_cluster[:, idx] = _resample(len(idx), n_rep, rng)
         return per_cluster[:, self.code]
 
 

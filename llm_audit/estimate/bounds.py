@@ -21,9 +21,9 @@ N0 that are members (or of N1 that are non-members) are not used: their region's
 what is unknown, and a 1/e weight there is what overlap failure makes unusable.
 
 Interval: a bootstrap over units (resampled within each arm, or whole groups with ``groups``; the propensity
-kept fixed, as in the rest of the estimate step); the outer percentile interval [q_{a/2}(lower*), q_{1-a/2}(upper*)] covers the whole
-identified set with probability >= 1 - a, so it also covers theta (conservatively: the Imbens & Manski
-2004 interval for theta alone is shorter when the set is wide).
+kept fixed, as in the rest of the estimate step); the outer percentile interval [q_{a/2}(lower*),
+q_{1-a/2}(upper*)] covers the whole identified set with probability >= 1 - a, so it also covers theta
+(conservatively: the Imbens & Manski 2004 interval for theta alone is shorter when the set is wide).
 """
 
 from __future__ import annotations

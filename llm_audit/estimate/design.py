@@ -164,7 +164,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
     cov = covariates_df.assign(id=cid).set_index("id").loc[sid.to_numpy()].reset_index(drop=True)
     groups = None
     if GROUP_COLUMN in cov.columns:
-        groups = _groups(cov.pop(GROUP_COLUMN), sid, member)
+        groups = _groups(cov.pop(GROUP_COLUMN), sid)
     negative_control = _negative_control(cov.pop(NEGATIVE_CONTROL_COLUMN), sid) if NEGATIVE_CONTROL_COLUMN in cov else None
     if "member" in cov.columns:
         notes.append(_drop_label(cov, member, sid))
@@ -236,7 +236,7 @@ def _usable_covariates(cov: pd.DataFrame, notes: list[str], ids: pd.Series) -> l
 MIN_GROUPS = 20  # groups per arm under which the cluster bootstrap's intervals get a note
 
 
-def _groups(column: pd.Series, ids: pd.Series, member: np.ndarray) -> np.ndarray:
+def _groups(column: pd.Series, ids: pd.Series) -> np.ndarray:
     """The ``group`` column as text; AuditError, by id, for a missing value (its units would form a group of
     their own by accident, or break the folds)."""
     missing = np.flatnonzero(column.isna().to_numpy())
