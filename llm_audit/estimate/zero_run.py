@@ -40,7 +40,7 @@ from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.slices import slice_aucs
-from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
+from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict, units_per_column_reasons
 from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
@@ -257,7 +257,10 @@ class ZeroRunEstimator:
         for m in [m for m in self.methods if METHODS[m].needs_propensity]:
             imbalanced = self._balance_of(m).weak if self._balance_of(m) is not None else {}
             severe = self._severe(m) if nu is not None and nu.identified else {}
-            own = self._prognostic_reasons(m) if not getattr(METHODS[m], "outcome_model", False) else []
+            weighting_only = not getattr(METHODS[m], "outcome_model", False)
+            own = self._prognostic_reasons(m) if weighting_only else []
+            if weighting_only and getattr(METHODS[m], "weights", None) == "propensity" and nu and nu.corrected:
+                own = units_per_column_reasons(self.data_.member[nu.corrected.rows], len(nu.balance.columns)) + own
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
