@@ -262,21 +262,35 @@ def test_an_ess_refusal_with_every_unit_in_overlap_offers_no_overlap_estimate(tm
     assert "barely overlap" not in text and "ESS of" in text
 
 
-def test_units_per_column_rule_counts_the_smaller_arm_against_five_a_column():
-    """Worked by hand: 150 non-members on 32 design columns is under 5 a column (160); 160 is not."""
-    from llm_audit.estimate.verdict import units_per_column_reasons
+def test_units_per_parameter_rule_counts_the_smaller_arm_against_five_a_parameter():
+    """Worked by hand: 150 non-members on 32 parameters is under 5 a parameter (160); 160 is not."""
+    from llm_audit.estimate.verdict import units_per_parameter_reasons
 
     member = np.r_[np.ones(400), np.zeros(150)]
-    (reason,) = units_per_column_reasons(member, 32)
-    assert reason.startswith("150 units in the smaller arm for 32 design columns")
-    assert units_per_column_reasons(np.r_[np.ones(400), np.zeros(160)], 32) == []
-    assert units_per_column_reasons(member, 0) == []
+    (reason,) = units_per_parameter_reasons(member, 32)
+    assert reason.startswith("150 units in the smaller arm for 32 parameters of the logistic propensity")
+    assert units_per_parameter_reasons(np.r_[np.ones(400), np.zeros(160)], 32) == []
+    assert units_per_parameter_reasons(member, 0) == []
 
 
-def test_ipw_alone_is_lowered_with_few_units_a_design_column_and_dr_is_not():
-    """Two audits of the same 240 units, selected on x0, differing only in 30 pure-noise covariates: with
-    them the smaller arm has under 5 units a design column (about 120 for 31), so IPW is at most weak_overlap
-    with the rule's reason; DR's verdict does not carry it, and without the noise columns IPW does not either."""
+def test_propensity_parameters_count_coefficients_not_one_hot_columns():
+    """By hand: x 1; y with a missing value 1 + its indicator; a 3-level category 2; a 2-level category with a
+    missing value 2 (the missing value is a level); a 0/1 flag 1 whether written as numbers or as yes/no."""
+    import pandas as pd
+
+    from llm_audit.estimate.design import propensity_parameters
+
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4], "y": [1.0, np.nan, 3, 4], "c": ["a", "b", "c", "a"],
+                       "d": ["u", None, "v", "u"], "flag": [0, 1, 1, 0]})
+    assert propensity_parameters(df) == 1 + 2 + 2 + 2 + 1
+    assert propensity_parameters(df.assign(flag=["no", "yes", "yes", "no"])) == propensity_parameters(df)
+
+
+def test_ipw_alone_is_lowered_with_few_units_a_parameter_and_dr_is_not():
+    """Audits of the same 240 units, selected on x0, differing in 30 pure-noise covariates: with them the smaller
+    arm has under 5 units a parameter (about 120 for 31), so IPW is at most weak_overlap with the rule's reason;
+    DR's verdict does not carry it; without the noise columns, or with the gradient-boosting propensity (the rule
+    is about the logistic model's penalty), IPW does not either."""
     import pandas as pd
 
     rng = np.random.default_rng(3)
@@ -286,12 +300,14 @@ def test_ipw_alone_is_lowered_with_few_units_a_design_column_and_dr_is_not():
     ids = [f"u{i}" for i in range(n)]
     scores = pd.DataFrame({"id": ids, "member": member, "loss": x[:, 0] + rng.normal(size=n)})
     wide = pd.DataFrame({"id": ids, **{f"x{j}": x[:, j] for j in range(31)}})
-    for covs, lowered in ((wide, True), (wide[["id", "x0"]], False)):
-        d = estimate(scores, covs, n_bootstrap=0, folds=3, seed=0, methods=("naive", "ipw", "dr")).to_dict()
+    for covs, model, lowered in ((wide, "logistic", True), (wide[["id", "x0"]], "logistic", False),
+                                 (wide, "hgb", False)):
+        d = estimate(scores, covs, n_bootstrap=0, folds=3, seed=0, methods=("naive", "ipw", "dr"),
+                     propensity=model).to_dict()
         per_method = d["diagnostics"]["method_verdicts"]
-        ipw_rule = [r for r in per_method["ipw"]["reasons"] if "design columns" in r]
-        assert bool(ipw_rule) is lowered
-        assert not any("design columns" in r for r in per_method["dr"]["reasons"])
+        rule = [r for r in per_method["ipw"]["reasons"] if "parameters of the logistic propensity" in r]
+        assert bool(rule) is lowered, model
+        assert not any("parameters of the logistic propensity" in r for r in per_method["dr"]["reasons"])
         if lowered:
             assert per_method["ipw"]["verdict"] != "identified"
-            assert ipw_rule[0].startswith(f"{min(member.sum(), n - member.sum())} units in the smaller arm for 31")
+            assert rule[0].startswith(f"{min(member.sum(), n - member.sum())} units in the smaller arm for 31 ")

@@ -41,7 +41,7 @@ def test_the_estimator_records_naive_and_inverse_propensity_weighted_densities()
     scores, covs = simulate(600, 1.0, 0.5, seed=3)
     est = ZeroRunEstimator(bootstrap=0).fit(scores, covs)
     dist = est.estimates_.to_dict()["diagnostics"]["distributions"]["score"]
-    s, t = scores["score"].to_numpy(), scores["member"].to_numpy()
+    s, t = est.data_.scores["score"], est.data_.member  # the units in id order, as the estimator holds them
     e = est.nuisance_.overlap.e  # the clipped propensity the corrected methods use
     edges = np.array(dist["edges"])
     assert edges[0] == pytest.approx(np.quantile(s, 0.005)) and edges[-1] == pytest.approx(np.quantile(s, 0.995))

@@ -36,7 +36,8 @@ def test_dates_given_as_text_are_read_as_dates_not_dropped_as_categories():
     data = prepare(scores, cov)
     assert data.covariates["date"].dtype == float and data.covariates["date"].between(2000, 2024).all()
     assert "covariate 'date': text read as dates (fractional years)" in data.notes
-    numeric = cov.assign(date=data.covariates["date"].to_numpy())
+    years = pd.Series(data.covariates["date"].to_numpy(), index=data.ids)  # prepare puts the units in id order
+    numeric = cov.assign(date=years.loc[cov["id"]].to_numpy())
     as_text = estimate(scores, cov, n_bootstrap=0, seed=0, n_jobs=1, methods=("naive", "ipw"), estimands=[])
     as_year = estimate(scores, numeric, n_bootstrap=0, seed=0, n_jobs=1, methods=("naive", "ipw"), estimands=[])
     assert as_text.to_dict()["diagnostics"]["blind_auc"] == as_year.to_dict()["diagnostics"]["blind_auc"] > 0.85
@@ -124,7 +125,8 @@ def test_multi_run_joins_ids_read_as_numbers_with_ids_read_as_text():
 def test_the_scores_table_reads_labels_as_the_corpus_does():
     scores, cov = _dated(60)
     words = scores.assign(member=np.where(scores["member"] == 1, "Yes", "no"))
-    assert np.array_equal(prepare(words, cov).member, scores["member"].to_numpy())
+    data = prepare(words, cov)
+    assert np.array_equal(data.member, scores.set_index("id").loc[data.ids, "member"].to_numpy())
     with pytest.raises(AuditError, match=r"column 'member' row 2: value 'maybe' is not 0/1"):
         prepare(words.assign(member=words["member"].where(words.index != 2, "maybe")), cov)
 

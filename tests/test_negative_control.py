@@ -101,7 +101,7 @@ def test_without_labels_the_score_is_skipped_with_a_note_and_never_becomes_a_cov
     scores = tiny_corpus()[["id", "member"]].assign(loss=np.arange(24.0))
     data = prepare(scores, labelled)
     assert "negative_control" not in data.covariates.columns
-    np.testing.assert_array_equal(data.negative_control, labelled["negative_control"].to_numpy())
+    np.testing.assert_array_equal(data.negative_control, labelled.set_index("id").loc[data.ids, "negative_control"].to_numpy())
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,8 @@ MAX_LEVELS = 200  # a categorical with more levels is not a covariate the one-ho
 
 @dataclass
 class AuditData:
-    """Joined, validated inputs: one row per unit, in the order of the scores table."""
+    """Joined, validated inputs: one row per unit, sorted by id (as text). The folds and the bootstrap draws are
+    seeded by position, so a canonical order makes every figure independent of the order of the input rows."""
 
     ids: np.ndarray
     member: np.ndarray  # int 0/1
@@ -186,9 +187,12 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
         notes.append("no usable covariate: the propensity is constant and the corrected metrics equal the naive ones")
     for c in constant:
         notes.append(f"score '{c}' is constant: every AUC is 0.5 by construction")
+    order = np.argsort(sid.astype(str).to_numpy(), kind="stable")  # ids are unique: one order for any row order
     return AuditData(
-        ids=sid.to_numpy(), member=member, scores=score_arrays, covariates=cov[keep],
-        groups=groups, notes=notes, constant_scores=constant, negative_control=negative_control,
+        ids=sid.to_numpy()[order], member=member[order], scores={c: v[order] for c, v in score_arrays.items()},
+        covariates=cov[keep].iloc[order].reset_index(drop=True), groups=None if groups is None else groups[order],
+        notes=notes, constant_scores=constant,
+        negative_control=None if negative_control is None else negative_control[order],
     )
 
 
@@ -276,6 +280,20 @@ def design_transformer(covariates: pd.DataFrame) -> ColumnTransformer:
             cat,
         ))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+def propensity_parameters(covariates: pd.DataFrame) -> int:
+    """The coefficients a logistic propensity on ``design_transformer``'s design carries, intercept aside: one per
+    numeric column and one more for its missing indicator; k - 1 for a category of k levels (a missing value is a
+    level), the one-hot block's columns summing to one. Recoding a 0/1 flag as yes/no leaves the count alone."""
+    count = 0
+    for c in covariates.columns:
+        col = covariates[c]
+        if _is_categorical(col):
+            count += max(col.astype(str).where(col.notna(), "<missing>").nunique() - 1, 0)
+        else:
+            count += 1 + int(col.isna().any())
+    return count
 
 
 def categorical_as_str(covariates: pd.DataFrame) -> pd.DataFrame:

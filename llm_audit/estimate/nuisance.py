@@ -10,12 +10,12 @@ import numpy as np
 
 from llm_audit.estimate import diagnostics as dg
 from llm_audit.estimate.balance import Balance, assess_balance
-from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns
+from llm_audit.estimate.design import MIN_PER_ARM, AuditData, balance_columns, propensity_parameters
 from llm_audit.estimate.estimands import Estimand
 from llm_audit.estimate.propensity import (
     Overlap, apply_overlap, blind_baseline_auc, cross_fit_propensity, fixed_tuning, fold_splits,
 )
-from llm_audit.estimate.verdict import OverlapThresholds, overlap_verdict
+from llm_audit.estimate.verdict import OverlapThresholds, overlap_verdict, units_per_parameter_reasons
 from llm_audit.estimate.weights import arm_ess, hajek
 
 
@@ -45,6 +45,7 @@ class Nuisance:
     notes: list[str] = field(default_factory=list)
     balance: Balance = field(default_factory=Balance)  # of the IPW weights on the kept units
     refit_model: Any = "logistic"  # the propensity model with its tuning fixed, for the refuters' refits
+    ipw_reasons: list[str] = field(default_factory=list)  # why IPW alone is not trusted (too few units a parameter)
 
     @property
     def identified(self) -> bool:
@@ -82,6 +83,8 @@ def fit_nuisance(
     nu = Nuisance(splits, e_raw, ov, blind, verdict, reasons, n_keep, ess, {}, None, notes,
                   refit_model=fixed_tuning(model, fitted))
     nu.corrected = _corrected_population(nu, t, trim)
+    if isinstance(model, str) and model == "logistic":  # the rule is about its penalty (verdict.py)
+        nu.ipw_reasons = units_per_parameter_reasons(t, propensity_parameters(data.covariates))
     names, xb = balance_columns(data.covariates)
     nu.balance = assess_balance(names, xb, t, w_keep, np.flatnonzero(keep))
     return nu

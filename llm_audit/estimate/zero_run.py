@@ -40,7 +40,7 @@ from llm_audit.estimate.results import ASSUMPTIONS, Estimates, Result
 from llm_audit.estimate.shared import SharedStages
 from llm_audit.estimate.seeds import Seeds
 from llm_audit.estimate.slices import slice_aucs
-from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict, units_per_column_reasons
+from llm_audit.estimate.verdict import SEVERITY, OverlapThresholds, lowered_verdict
 from llm_audit.errors import AuditError
 from llm_audit.parallel import parallel_map, total_threads, worker_limits
 
@@ -249,7 +249,8 @@ class ZeroRunEstimator:
 
     def _verdicts(self, overlap: str, reasons: list[str]) -> tuple[str, list[str], dict[str, dict]]:
         """Each corrected method's verdict (the overlap verdict lowered by the balance its weights leave and by
-        the refuters) and the audit's: that of its best method."""
+        the refuters) and the audit's: that of its best method (of methods equally good, the one with fewest reasons,
+        so that a reason about one method alone is not given as the audit's)."""
         nu = self.nuisance_
         failures = failure_reasons(self.refuters_)
         per_method = {}
@@ -259,15 +260,15 @@ class ZeroRunEstimator:
             severe = self._severe(m) if nu is not None and nu.identified else {}
             weighting_only = not getattr(METHODS[m], "outcome_model", False)
             own = self._prognostic_reasons(m) if weighting_only else []
-            if weighting_only and getattr(METHODS[m], "weights", None) == "propensity" and nu and nu.corrected:
-                own = units_per_column_reasons(self.data_.member[nu.corrected.rows], len(nu.balance.columns)) + own
+            if weighting_only and getattr(METHODS[m], "weights", None) == "propensity" and nu is not None:
+                own = nu.ipw_reasons + own
             v, why = lowered_verdict(overlap, reasons, severe, imbalanced, failures + own)
             if m in BALANCING_METHODS and (target.balance is None or not target.balance.identified):
                 v, why = "not_identified", [*(target.balance.reasons if target.balance is not None else []), *why]
             per_method[m] = {"verdict": v, "reasons": why}
         if not per_method:
             return (*lowered_verdict(overlap, reasons, {}, {}, failures), {})
-        best = min(per_method.values(), key=lambda x: SEVERITY[x["verdict"]])
+        best = min(per_method.values(), key=lambda x: (SEVERITY[x["verdict"]], len(x["reasons"])))
         return best["verdict"], best["reasons"], per_method
 
     def _prognostic_reasons(self, method: str) -> list[str]:
