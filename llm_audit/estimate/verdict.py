@@ -122,7 +122,7 @@ def units_per_parameter_reasons(member: np.ndarray, parameters: int) -> list[str
     corrects the same shrinkage, covered in 97%; at 9-13 units a parameter (the semi-synthetic corpora) IPW
     covered in 99 of 100 family-(a) and random-split figures. Units are counted even with a ``group`` column: on
     the State of the Union chunks (at most 5 a speech, their text covariates differing) IPW printed `identified`
-    covered both scores' truths in all 52 random-split, family-(a) and family-(c) datasets at 11-13 units a column.
+    covered both scores' truths in all 52 random-split, family-(a) and family-(c) datasets at 11-13 units a parameter.
     """
     t = np.asarray(member) == 1
     small = int(min(t.sum(), (~t).sum()))
