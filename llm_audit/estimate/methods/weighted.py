@@ -14,7 +14,8 @@ import numpy as np
 
 from llm_audit.estimate.grid_curves import gaussian_draws, grid_metrics, monotone_cdf, roc_at
 from llm_audit.estimate.methods.base import Point, Problem, Replicates, SortedScore, concat_replicates
-from llm_audit.estimate.metrics import curve_summaries, roc_metrics
+from llm_audit.estimate.metrics import roc_metrics, tpr_at_fpr_index
+from llm_audit.estimate.running_sums import cumsum_rows
 from llm_audit.estimate.weights import arm_ess
 
 
@@ -44,11 +45,12 @@ class WeightedFit:
         self.weight = np.ones(len(problem.score)) if weight is None else weight
         self.sorted: SortedScore = problem.sorted
         self.fpr, self.grid, self.u = problem.fpr, problem.grid, problem.fpr_grid
+        w = self.weight[self.sorted.order]  # in the sorted order: members' and non-members' weights (0 off the arm)
+        self._w_arm = (w * self.sorted.member, w * (1.0 - self.sorted.member))
         m = roc_metrics(problem.score, problem.member, weight, problem.fpr)
         curves = None
         if self.grid is not None:
-            wc, wm = self._weighted(np.ones((1, len(problem.score))))
-            pos, neg = self._cumsums(wm, wc - wm)
+            pos, neg = self._curves_from_zero(*self._weighted(np.ones((1, len(problem.score)))))
             f0, f1 = self._grid_cdfs(pos, neg)
             curves = {"f0": f0[0], "f1": f1[0], "roc": roc_at(m.curve.fpr, m.curve.tpr, self.u)[0]}
         self.point = Point(m.auc, m.tpr_at_fpr, m.n_eff_above, m.advantage, m.mean_diff, (m.curve.fpr, m.curve.tpr),
@@ -66,30 +68,29 @@ class WeightedFit:
         return ordered
 
     def _weighted(self, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted counts (B, n) times weights: all units, and members only."""
-        srt = self.sorted
-        wc = ordered * self.weight[srt.order][None, :]
-        return wc, wc * srt.member[None, :]
+        """Sorted counts (B, n) times the members' and the non-members' weights: (B, n) each, in the counts'
+        memory order (Fortran order for a gathered chunk), as numpy's own product would be: the means' rounding
+        depends on it. Written into arrays allocated first, the product of a gathered chunk runs 1.7x faster."""
+        return tuple(np.multiply(ordered, w, out=np.empty_like(ordered, dtype=np.float64)) for w in self._w_arm)
 
-    def _cumsums(self, wm: np.ndarray, wn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted member / non-member totals at or above each tie group, per row of counts: (B, n_groups). The
-        member and non-member products ``wm``, ``wn`` (B, n) may be overwritten: at 100,000 units an array is
-        32 MB per 40 replicates, and each copy saved is a pass over memory."""
+    def _curves_from_zero(self, wm: np.ndarray, wn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted member / non-member totals at or above each tie group, after a column of zeros, per row of
+        counts: (B, n_groups + 1), new arrays (the products ``wm``, ``wn`` (B, n) are left as they were)."""
         srt = self.sorted
-        if len(srt.starts) == wm.shape[1]:  # no ties: every unit is its own group
-            return np.cumsum(wm, axis=1, out=wm), np.cumsum(wn, axis=1, out=wn)
-        pos = np.cumsum(np.add.reduceat(wm, srt.starts, axis=1), axis=1)
-        neg = np.cumsum(np.add.reduceat(wn, srt.starts, axis=1), axis=1)
+        if len(srt.starts) < wm.shape[1]:  # tie groups: their totals first
+            wm, wn = np.add.reduceat(wm, srt.starts, axis=1), np.add.reduceat(wn, srt.starts, axis=1)
+        pos, neg = (np.empty((x.shape[0], x.shape[1] + 1)) for x in (wm, wn))
+        for x, curve in ((wm, pos), (wn, neg)):
+            curve[:, 0] = 0.0
+            cumsum_rows(x, curve[:, 1:])
         return pos, neg
 
     def _grid_cdfs(self, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """F_0, F_1 at the threshold grid from the tie-group totals: (B, G) each."""
+        """F_0, F_1 at the threshold grid from the tie-group totals from zero (B, n_groups + 1): (B, G) each."""
         group_values = self.sorted.values[self.sorted.starts]  # descending
         above = np.searchsorted(-group_values, -self.grid, side="right")  # tie groups with value >= c_g
-        none = above == 0  # no group at or above c_g: a total of 0
-        at = np.maximum(above - 1, 0)
-        f0, f1 = neg[:, at] / neg[:, -1:], pos[:, at] / pos[:, -1:]
-        f0[:, none], f1[:, none] = 0.0, 0.0
+        f0, f1 = neg[:, above] / neg[:, -1:], pos[:, above] / pos[:, -1:]
+        f0[:, above == 0], f1[:, above == 0] = 0.0, 0.0  # no group at or above c_g (0 / 0 where an arm is empty)
         return f0, f1
 
     def replicates(self, counts: np.ndarray, cache: dict | None = None) -> Replicates:
@@ -97,17 +98,29 @@ class WeightedFit:
         return concat_replicates([self._replicate_block(ordered[rows]) for rows in row_blocks(*ordered.shape)])
 
     def _replicate_block(self, ordered: np.ndarray) -> Replicates:
-        srt = self.sorted
-        wc, wm = self._weighted(ordered)
-        wn = np.subtract(wc, wm, out=wc)
-        mean_m, mean_n = wm @ srt.values, wn @ srt.values
-        pos, neg = self._cumsums(wm, wn)
-        sm, sn = pos[:, -1], neg[:, -1]
-        fp, tp = _from_zero(neg, sn), _from_zero(pos, sm)
-        auc, tprs, adv = curve_summaries(fp, tp, self.fpr)
-        out = {"auc": auc, "tpr_at_fpr": tprs, "advantage": adv, "mean_diff": mean_m / sm - mean_n / sn}
+        """The metrics of a block of replicates: the passes of ``curve_summaries``, written into two scratch arrays
+        instead of a new array per pass (the same operations on the same layouts, so the same bits). ``ordered``
+        and the products are in Fortran order (numpy's gather along the units gives it); the means' matrix-vector
+        products depend on that layout for their rounding, so it is kept."""
+        wm, wn = self._weighted(ordered)
+        mean_m, mean_n = wm @ self.sorted.values, wn @ self.sorted.values
+        tp, fp = self._curves_from_zero(wm, wn)
+        sm, sn = tp[:, -1].copy(), fp[:, -1].copy()
+        out = {"mean_diff": mean_m / sm - mean_n / sn}
         if self.grid is not None:
-            out["f0"], out["f1"] = self._grid_cdfs(pos, neg)
+            out["f0"], out["f1"] = self._grid_cdfs(tp, fp)
+        np.divide(tp[:, 1:], sm[:, None], out=tp[:, 1:])
+        np.divide(fp[:, 1:], sn[:, None], out=fp[:, 1:])
+        k = fp.shape[1] - 1
+        step, height = np.empty((len(fp), k)), np.empty((len(fp), k))  # C order: np.sum adds rows as before
+        np.subtract(fp[:, 1:], fp[:, :-1], out=step)
+        np.add(tp[:, 1:], tp[:, :-1], out=height)
+        out["auc"] = np.sum(np.multiply(step, height, out=step), axis=1) / 2.0  # the trapezoids of curve_summaries
+        rows = np.arange(len(fp))
+        out["tpr_at_fpr"] = {a: tp[rows, tpr_at_fpr_index(fp, a)] for a in self.fpr}
+        # max(TPR - FPR) over the points; the first, (0, 0), gives 0
+        out["advantage"] = np.maximum(np.max(np.subtract(tp[:, 1:], fp[:, 1:], out=step), axis=1), 0.0)
+        if self.grid is not None:
             out["roc"] = roc_at(fp, tp, self.u)
         return out
 
@@ -152,12 +165,3 @@ class WeightedFit:
             y = srt.values[mask]
             var += float(np.sum(w * w * (y - w @ y) ** 2))
         return float(np.sqrt(var))
-
-
-def _from_zero(totals: np.ndarray, total: np.ndarray) -> np.ndarray:
-    """Rows of a curve's coordinate from 0: (B, k) running totals over their last ``total`` (B,), after a column of
-    zeros: (B, k + 1), written into one array (``np.hstack`` would copy it again)."""
-    out = np.empty((totals.shape[0], totals.shape[1] + 1))
-    out[:, 0] = 0.0
-    np.divide(totals, total[:, None], out=out[:, 1:])
-    return out
