@@ -3,13 +3,15 @@
 A Hugging Face hub id is ``name`` or ``owner/name`` (``gpt2``, ``EleutherAI/pythia-160m``, ``Qwen/Qwen2.5-0.5B``,
 ``swj0419/WikiMIA``). A name that exists on disk is that file or folder. A name that does not exist is taken for
 a hub id unless it can only be meant as a path: it starts with ``.``, ``/`` or ``~``, it nests deeper than
-``owner/name``, or it ends in a file suffix; then it is a missing file, and the error says so at once instead
-of after a failed download.
+``owner/name``, it ends in a file suffix, or it has no owner and ends in a dot and 2-8 letters (``corpus.jsnl``, a
+mistyped suffix: hub ids without an owner, ``gpt2``, ``imdb``, have no such ending); then it is a missing file,
+and the error says so at once (naming the config key) instead of after a failed download.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from llm_audit.errors import AuditError
@@ -21,7 +23,8 @@ FILE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".gz", ".csv", ".parquet", ".pq",
 
 def looks_like_path(name: str) -> bool:
     """Whether ``name`` can only be meant as a local path (see the module docstring)."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix.lower() in FILE_SUFFIXES
+    return (name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix.lower() in FILE_SUFFIXES
+            or ("/" not in name and re.fullmatch(r".+\.[A-Za-z]{2,8}", name) is not None))
 
 
 def local_or_hub(name: str | Path, *, base: str | Path | None = None,

@@ -269,7 +269,7 @@ def _one_class(tmp):
 def _estimate_member_not_binary(tmp):
     s, c = estimate_tables()
     s.loc[5, "member"] = 3
-    return estimate_case(tmp, s, c, "scores table: column 'member' row 5: value 3 is not 0/1")
+    return estimate_case(tmp, s, c, "scores table: column 'member' row 6: value 3 is not 0/1")
 
 
 def _ids_not_in_covariates(tmp):
@@ -290,14 +290,14 @@ def _duplicate_score_ids(tmp):
 def _nan_score(tmp):
     s, c = estimate_tables()
     s.loc[11, "loss"] = np.nan
-    return estimate_case(tmp, s, c, "scores table: column 'loss' has 1 NaN/infinite value(s), e.g. id 'u11' (row 11)")
+    return estimate_case(tmp, s, c, "scores table: column 'loss' has 1 NaN/infinite value(s), e.g. id 'u11' (row 12)")
 
 
 def _infinite_score(tmp):
     s, c = estimate_tables()
     s.loc[4, "loss"] = np.inf
     s.loc[9, "loss"] = -np.inf
-    return estimate_case(tmp, s, c, "scores table: column 'loss' has 2 NaN/infinite value(s), e.g. id 'u4' (row 4)")
+    return estimate_case(tmp, s, c, "scores table: column 'loss' has 2 NaN/infinite value(s), e.g. id 'u4' (row 5)")
 
 
 def _no_score_column(tmp):
@@ -432,7 +432,7 @@ def _covariates_case(tmp: Path, scores: pd.DataFrame, covs: pd.DataFrame, fragme
 def _infinite_covariate(tmp):
     s, c = estimate_tables()
     c.loc[6, "x"] = np.inf
-    return _covariates_case(tmp, s, c, "covariates table: column 'x' has 1 infinite value(s), e.g. id 'u6' (row 6)")
+    return _covariates_case(tmp, s, c, "covariates table: column 'x' has 1 infinite value(s), e.g. id 'u6' (row 7)")
 
 
 def _member_covariate_disagrees(tmp):
@@ -452,7 +452,7 @@ def _negative_control_missing(tmp):
     nc = np.full(len(c), 0.5)
     nc[4] = np.nan
     return _covariates_case(tmp, s, c.assign(negative_control=nc), "covariates table: column 'negative_control' has 1 "
-                            "missing or non-numeric value(s), e.g. id 'u4' (row 4)")
+                            "missing or non-numeric value(s), e.g. id 'u4' (row 5)")
 
 
 def _config_eta_zero(tmp):

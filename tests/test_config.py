@@ -74,6 +74,7 @@ def test_hash_is_stable_and_sensitive(tmp_path, corpus_file):
         ({"estimate": "fast"}, "config.yaml: estimate: must be a mapping of keys, got str"),
         ({"report": {"formats": ["pdf"]}}, "config.yaml: report.formats[0]: unknown format 'pdf'"),
         ({"corpus": {"path": "missing.jsonl"}}, "config.yaml: corpus.path: no such file: missing.jsonl"),
+        ({"corpus": {"path": "corpus.jsnl"}}, "config.yaml: corpus.path: no such file: corpus.jsnl"),  # a typo
         ({"corpus": {"path": None, "members": "corpus.jsonl"}}, "config.yaml: corpus: `members` and `nonmembers` must be given together"),
         ({"model": {}}, "config.yaml: model.name: required"),
         ({"model": {"device_map": "auto", "device": "cuda:1"}}, "config.yaml: model.device: leave at auto with device_map"),

@@ -61,7 +61,7 @@ def test_infinite_covariate_is_named_by_table_column_and_id(tables):
     s, c = tables
     c = c.copy()
     c.loc[[4, 9], "x2"] = [-np.inf, np.inf]
-    _err(s, c, r"^covariates table: column 'x2' has 2 infinite value\(s\), e.g. id 'u4' \(row 4\)$")
+    _err(s, c, r"^covariates table: column 'x2' has 2 infinite value\(s\), e.g. id 'u4' \(row 5\)$")
 
 
 def test_member_left_in_the_covariates_is_dropped_with_a_note_never_used(tables):

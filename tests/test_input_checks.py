@@ -85,7 +85,7 @@ def test_a_stray_word_in_a_score_column_is_refused_not_dropped():
     scores, cov = _dated(60)
     scores["loss"] = scores["loss"].astype(object)
     scores.loc[7, "loss"] = "err"
-    with pytest.raises(AuditError, match=r"column 'loss' row 7: 'err' is not a number .*--scores-cols"):
+    with pytest.raises(AuditError, match=r"column 'loss' row 8: 'err' is not a number .*--scores-cols"):
         prepare(scores, cov)
     # a text column of numbers, or one with many words, is text: not a score, not an error
     text = scores.assign(loss=scores["loss"].where(scores.index != 7, 0.0).astype(float),
@@ -97,7 +97,7 @@ def test_the_label_is_never_a_score_and_an_id_is_never_missing():
     scores, cov = _dated(60)
     with pytest.raises(AuditError, match="column 'member' is reserved"):
         prepare(scores, cov, ["member"])
-    with pytest.raises(AuditError, match=r"scores table: 1 row\(s\) without an id, e.g. row 3"):
+    with pytest.raises(AuditError, match=r"scores table: 1 row\(s\) without an id, e.g. row 4"):
         prepare(scores.assign(id=scores["id"].where(scores.index != 3)), cov)
 
 
@@ -127,7 +127,7 @@ def test_the_scores_table_reads_labels_as_the_corpus_does():
     words = scores.assign(member=np.where(scores["member"] == 1, "Yes", "no"))
     data = prepare(words, cov)
     assert np.array_equal(data.member, scores.set_index("id").loc[data.ids, "member"].to_numpy())
-    with pytest.raises(AuditError, match=r"column 'member' row 2: value 'maybe' is not 0/1"):
+    with pytest.raises(AuditError, match=r"column 'member' row 3: value 'maybe' is not 0/1"):
         prepare(words.assign(member=words["member"].where(words.index != 2, "maybe")), cov)
 
 

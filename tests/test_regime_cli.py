@@ -88,7 +88,7 @@ def test_regime_errors_name_the_file_and_the_plain_value(tmp_path, capsys):
     assert main(["estimate", "--regime", "multi-run", "--scores", str(tmp_path / "long.parquet"),
                  "--out", str(tmp_path / "est.json")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"llm-audit: error: {tmp_path / 'long.parquet'}: row 3, column 'member': expected 0 or 1, got 3", err
+    assert err == f"llm-audit: error: {tmp_path / 'long.parquet'}: row 4, column 'member': expected 0 or 1, got 3", err
 
 
 @pytest.mark.parametrize("extra, fragment", [

@@ -187,7 +187,7 @@ def test_inclusion_probability_table_save_and_summary(tmp_path):
     assert json.loads((tmp_path / "estimates.json").read_text()) == est.to_dict()
     text = est.summary()
     assert text.splitlines()[0].startswith("score") and "no interference" in text
-    with pytest.raises(AuditError, match="row 2, column 'p'"):
+    with pytest.raises(AuditError, match="row 3, column 'p'"):
         inclusion_probabilities(table.assign(p=[0.5, 0.5, 1.5] + [0.5] * 297))
     with pytest.raises(AuditError, match="no 'p' column"):
         inclusion_probabilities(table.drop(columns="p"))

@@ -94,6 +94,22 @@ def test_tpr_columns_resting_on_less_than_one_non_member_are_hidden(tmp_path):
     assert "TPR@0.1% is not shown" in (tmp_path / "report.html").read_text()
 
 
+@pytest.mark.parametrize("weak, says", [
+    (["n_chars"], "; out of balance by the verdict's rule (beyond chance at this size): n_chars."),
+    ([], "; none beyond chance at this size, so the verdict does not count them, but the weights are too few"),
+])
+def test_balance_line_says_which_gaps_the_verdict_counts(tmp_path, weak, says):
+    """Gaps above 0.1 after weighting are listed either way; the line says which the verdict's balance rule
+    found beyond chance (a small corpus leaves large gaps within chance: the weights are then too few to show
+    balance, which is not the same as showing imbalance)."""
+    data = zero_run_estimates(smd={"n_chars": {"before": 0.62, "after": 0.2},
+                                   "date": {"before": -0.1, "after": 0.84}}).to_dict()
+    data["diagnostics"]["balance"] = {"weak": weak, "severe": [], "smd_weak": 0.1, "smd_severe": 0.25}
+    write_report(Estimates(data), tmp_path, formats=["md"])
+    md = (tmp_path / "report.md").read_text()
+    assert "- 2 covariates stay above the 0.1 balance target after weighting (worst: date, \\|SMD\\| 0.84)" + says in md
+
+
 def test_refuters_balance_and_method_verdicts_make_an_identified_banner_amber(tmp_path):
     unbalanced = {"n_chars": {"before": 0.62, "after": 0.2}, "date": {"before": -0.41, "after": -0.12},
                   "domain=wiki": {"before": 0.3, "after": 0.05}}

@@ -189,7 +189,7 @@ def test_one_run_regime_with_an_inclusion_table(audit):
     pd.DataFrame({"id": ids, "p": 1.0}).to_csv(root / "bad_inclusion.csv", index=False)
     bad = dict(one, name="bad", estimate={"regime": "one-run", "inclusion": "bad_inclusion.csv"})
     (root / "bad.yaml").write_text(yaml.safe_dump(bad))
-    with pytest.raises(AuditError, match=r"bad_inclusion.csv: row 0, column 'p': need 0 < p < 1"):
+    with pytest.raises(AuditError, match=r"bad_inclusion.csv: row 1, column 'p': need 0 < p < 1"):
         run_audit(load_config(root / "bad.yaml"), runs_dir=root / "runs", progress=False)
     assert not (root / "runs" / "bad").exists()  # refused before the run folder and the scoring
 

@@ -69,7 +69,7 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
         table = table[table["condition"].isin(conditions)].reset_index(drop=True)
     bad = ~table["membership"].isin([0, 1])
     if bad.any():
-        raise AuditError(f"{files[0]}: row {int(bad.to_numpy().argmax())}: 'membership' must be 0 or 1")
+        raise AuditError(f"{files[0]}: row {int(bad.to_numpy().argmax()) + 1}: 'membership' must be 0 or 1")
     if isinstance(tokenizer, (str, Path)):
         from transformers import AutoTokenizer
 
@@ -79,7 +79,7 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
     for row, ids in enumerate(table["input_ids"]):
         ids = [int(t) for t in ids]
         if not ids:
-            raise AuditError(f"{files[0]}: row {row}: empty 'input_ids'")
+            raise AuditError(f"{files[0]}: row {row + 1}: empty 'input_ids'")
         body = ids[1:] if ids[0] == separator else ids
         texts.append(tokenizer.decode(body))
     corpus = pd.DataFrame({

@@ -116,8 +116,8 @@ def _judge(name: str, c: dict, out: Balance, se_before: float) -> None:
     elif smd > SMD_SEVERE and shifted_before:
         # the arms differed beyond chance before weighting and the weights left a quarter-SD gap: too few units to
         # tell that gap from chance, too large a leftover of a real shift to print the figure as identified
-        out.weak[name] = (f"|SMD| {smd:.2f} > {SMD_SEVERE} left of a shift of {abs(c['before']):.2f} "
-                          "(within chance at this size)")
+        out.weak[name] = (f"|SMD| {abs(c['before']):.2f} before weighting, {smd:.2f} after: a real shift left above "
+                          f"{SMD_SEVERE}, though at this size the gap after is within chance")
     elif smd > SMD_WEAK and beyond_chance:
         out.weak[name] = f"|SMD| {smd:.2f} > {SMD_WEAK}"
     if name not in out.severe and c["ks_after"] is not None and c["ks_after"] > max(KS_WEAK, c["ks_critical"]):

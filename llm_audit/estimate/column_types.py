@@ -40,7 +40,7 @@ def _stray(col: pd.Series, index: object, table: str, column: str, what: str, hi
     """The error naming the first stray: by id when ``ids`` (aligned with ``col``) are given (a covariates table
     is read in the scores table's order, so its row number would mislead), else by row."""
     row = int(col.index.get_loc(index))
-    where = f"id '{ids.iloc[row]}'" if ids is not None else f"row {row}"
+    where = f"id '{ids.iloc[row]}'" if ids is not None else f"row {row + 1}"
     return AuditError(f"{table} table: column '{column}' {where}: {plain(col.loc[index])!r} is not {what} (the "
                       f"other values of the column are); {hint}")
 

@@ -82,7 +82,7 @@ def _check_ids(df: pd.DataFrame, name: str) -> pd.Series:
         raise AuditError(f"{name} table: no 'id' column")
     missing = np.flatnonzero(df["id"].isna().to_numpy())
     if missing.size:
-        raise AuditError(f"{name} table: {missing.size} row(s) without an id, e.g. row {int(missing[0])}")
+        raise AuditError(f"{name} table: {missing.size} row(s) without an id, e.g. row {int(missing[0]) + 1}")
     ids = df["id"].astype(str)
     dup = ids[ids.duplicated()]
     if len(dup):
@@ -99,7 +99,7 @@ def _member_column(scores_df: pd.DataFrame) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         value = plain(scores_df["member"].iloc[row])
-        raise AuditError(f"scores table: column 'member' row {row}: value {value!r} is not 0/1 (nor true/false, "
+        raise AuditError(f"scores table: column 'member' row {row + 1}: value {value!r} is not 0/1 (nor true/false, "
                          "yes/no, member/non-member)")
     t = m.to_numpy().astype(int)
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
@@ -122,7 +122,7 @@ def _check_finite_covariates(covariates_df: pd.DataFrame, ids: pd.Series) -> Non
         bad = np.isinf(col.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise AuditError(f"covariates table: column '{c}' has {int(bad.sum())} infinite value(s), e.g. id '{ids.iloc[i]}' (row {i})")
+            raise AuditError(f"covariates table: column '{c}' has {int(bad.sum())} infinite value(s), e.g. id '{ids.iloc[i]}' (row {i + 1})")
 
 
 def _drop_label(cov: pd.DataFrame, member: np.ndarray, ids: pd.Series) -> str:
@@ -156,7 +156,7 @@ def prepare(scores_df: pd.DataFrame, covariates_df: pd.DataFrame, scores: list[s
         bad = ~np.isfinite(v)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise AuditError(f"scores table: column '{c}' has {int(bad.sum())} NaN/infinite value(s), e.g. id '{sid.iloc[i]}' (row {i})")
+            raise AuditError(f"scores table: column '{c}' has {int(bad.sum())} NaN/infinite value(s), e.g. id '{sid.iloc[i]}' (row {i + 1})")
         if np.all(v == v[0]):
             constant.append(c)
         score_arrays[c] = v
@@ -247,7 +247,7 @@ def _groups(column: pd.Series, ids: pd.Series) -> np.ndarray:
     if missing.size:
         i = int(missing[0])
         raise AuditError(f"covariates table: column '{GROUP_COLUMN}' has {missing.size} missing value(s), e.g. id "
-                         f"'{ids.iloc[i]}' (row {i}): every text needs its group (its own id for a text alone)")
+                         f"'{ids.iloc[i]}' (row {i + 1}): every text needs its group (its own id for a text alone)")
     return column.astype(str).to_numpy()
 
 
@@ -258,7 +258,7 @@ def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise AuditError(f"covariates table: column '{NEGATIVE_CONTROL_COLUMN}' has {int(bad.sum())} missing or non-numeric "
-                         f"value(s), e.g. id '{ids.iloc[i]}' (row {i}): it must be a probability for every text")
+                         f"value(s), e.g. id '{ids.iloc[i]}' (row {i + 1}): it must be a probability for every text")
     return values
 
 

@@ -2,13 +2,13 @@
 weighted ROC curve (methods/weighted.py).
 
 Why not ``np.cumsum``: numpy's accumulate runs at about 3.4 ns a cell on these processors, torch's cumsum at
-0.9 ns on contiguous rows (on the Fortran-ordered rows of a gathered block of replicates, cache-bound, about
-2.3 ns a cell against numpy's 3.0), and both compute the same thing, a float64 running total from left to right (torch's CPU kernel
-accumulates a float64 input in float64, in order), so the sums are bit for bit numpy's (tests/test_running_sums.py
-checks it) and an estimate's bytes do not depend on which one ran. torch is already a dependency (the scorer);
-it is imported only for arrays large enough to gain, so a small audit does not pay its import. Rows go to torch
-one at a time: a 1-d scan is never split across threads, so a worker stays on the one core its layout gave it
-(llm_audit.parallel).
+0.9 ns on contiguous rows (2.6-2.9 ns on the Fortran-ordered rows of a gathered block of replicates, where the
+memory order bounds both), and the two compute the same thing, a float64 running total from left to right
+(torch's CPU kernel accumulates a float64 input in float64, in order): the sums are bit for bit numpy's
+(tests/test_running_sums.py checks it), so an estimate's bytes do not depend on which one ran. torch is already
+a dependency (the scorer); it is imported only for arrays large enough to gain, so a small audit does not pay
+its import. Rows go to torch one at a time: a 1-d scan is never split across threads, so a worker stays on the
+one core its layout gave it (llm_audit.parallel).
 """
 
 from __future__ import annotations

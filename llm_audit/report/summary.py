@@ -102,6 +102,7 @@ class Summary:
     lead: str = ""
     can_say: list[str] = field(default_factory=list)
     unbalanced: list[tuple[str, float]] = field(default_factory=list)  # (covariate, |SMD| after) above target
+    beyond_chance: list[str] | None = None  # the balance rule's flagged columns (None: not in the estimates)
     refuters: list[dict[str, Any]] = field(default_factory=list)
     method_verdicts: dict[str, Any] = field(default_factory=dict)
     slice_notes: list[str] = field(default_factory=list)
@@ -157,6 +158,7 @@ def summarize(estimates: Estimates) -> Summary:
         family=family,
         target=target,
         unbalanced=_unbalanced(diag) if not randomized else [],
+        beyond_chance=_flagged(diag.get("balance")),
         refuters=[r for r in diag.get("refuters") or [] if isinstance(r, dict)],
         method_verdicts=diag.get("method_verdicts") or {},
         slice_notes=wording.slice_notes(diag.get("slices") or []),
@@ -312,6 +314,13 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
         bounds=(float(ident[0]), float(ident[1])) if ident and None not in ident else None,
         bounds_ci=tuple(bounds["ci"]) if bounds.get("ci") and None not in bounds["ci"] else None,
     )
+
+
+def _flagged(balance: Any) -> list[str] | None:
+    """Columns the verdict's balance rule found out of balance beyond chance (weak or severe), in their order."""
+    if not isinstance(balance, dict) or "weak" not in balance:
+        return None
+    return [str(c) for c in dict.fromkeys([*(balance.get("severe") or []), *(balance.get("weak") or [])])]
 
 
 def _unbalanced(diag: dict[str, Any]) -> list[tuple[str, float]]:

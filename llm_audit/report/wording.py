@@ -137,9 +137,14 @@ def balance_text(s: Summary) -> str | None:
         return None
     name, worst = s.unbalanced[0]
     k = len(s.unbalanced)
-    return (f"{k} covariate{'s' if k > 1 else ''} stay{'' if k > 1 else 's'} above the {BALANCE_TARGET:g} balance "
-            f"target after weighting (worst: {name}, |SMD| {worst:.2f}): on {'them' if k > 1 else 'it'} the "
-            "weighting did not make members and non-members comparable.")
+    text = (f"{k} covariate{'s' if k > 1 else ''} stay{'' if k > 1 else 's'} above the {BALANCE_TARGET:g} balance "
+            f"target after weighting (worst: {name}, |SMD| {worst:.2f})")
+    if s.beyond_chance is None:
+        return text + f": on {'them' if k > 1 else 'it'} the weighting did not make members and non-members comparable."
+    if s.beyond_chance:
+        return text + f"; out of balance by the verdict's rule (beyond chance at this size): {', '.join(s.beyond_chance)}."
+    return text + ("; none beyond chance at this size, so the verdict does not count them, but the weights are too "
+                   "few to show these covariates balanced either.")
 
 
 def slice_notes(slices: list[dict[str, Any]]) -> list[str]:

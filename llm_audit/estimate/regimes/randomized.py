@@ -36,7 +36,7 @@ def finite_score_columns(df: pd.DataFrame, requested: Sequence[str] | None) -> l
     for col in cols:
         bad = np.flatnonzero(~np.isfinite(df[col].to_numpy(dtype=float)))
         if bad.size:
-            raise AuditError(f"scores table: row {bad[0]}, column '{col}': score is missing or not finite")
+            raise AuditError(f"scores table: row {bad[0] + 1}, column '{col}': score is missing or not finite")
     return cols
 
 
@@ -99,7 +99,7 @@ def membership(values: pd.Series, name: str) -> np.ndarray:
     member = values.map(label_value)
     bad = np.flatnonzero(member.isna().to_numpy())
     if bad.size:
-        raise AuditError(f"{name}: row {bad[0]}, column 'member': expected 0 or 1, got {plain(values.iloc[bad[0]])!r}")
+        raise AuditError(f"{name}: row {bad[0] + 1}, column 'member': expected 0 or 1, got {plain(values.iloc[bad[0]])!r}")
     return member.to_numpy(dtype=int)
 
 
@@ -136,5 +136,5 @@ def inclusion_probabilities(table: pd.DataFrame, name: str = "inclusion probabil
     p = pd.to_numeric(table["p"], errors="coerce")
     bad = np.flatnonzero(~((p > 0) & (p < 1)).to_numpy())
     if bad.size:
-        raise AuditError(f"{name}: row {bad[0]}, column 'p': need 0 < p < 1, got {plain(table['p'].iloc[bad[0]])!r}")
+        raise AuditError(f"{name}: row {bad[0] + 1}, column 'p': need 0 < p < 1, got {plain(table['p'].iloc[bad[0]])!r}")
     return pd.Series(p.to_numpy(dtype=float), index=table["id"].astype(str))
