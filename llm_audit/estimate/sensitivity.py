@@ -101,23 +101,23 @@ class ConfoundingBounds:
 
     def __call__(self, gamma: float, iters: int = 4) -> tuple[float, float]:
         """(lowest, highest) AUC over the weight box of ``gamma``."""
+        return self.extreme(gamma, False, iters), self.extreme(gamma, True, iters)
+
+    def extreme(self, gamma: float, maximize: bool, iters: int = 4) -> float:
+        """The highest (``maximize``) or lowest AUC over the weight box of ``gamma``."""
         t = self.t
         lo, hi = self.estimand.weight_bounds(self.e, t, gamma)
         lo1, hi1, lo0, hi0 = lo[t][self.o1], hi[t][self.o1], lo[~t][self.o0], hi[~t][self.o0]
         if len(lo1) * len(lo0) <= EXACT_CELLS:
             if self._pairs is None:
                 self._pairs = _pair_credit(self.rank1, len(lo0))
-            return (_exact_extreme(self._pairs, lo1, hi1, lo0, hi0, maximize=False),
-                    _exact_extreme(self._pairs, lo1, hi1, lo0, hi0, maximize=True))
-        out = []
-        for maximize in (False, True):
-            wm, wn = self.w1_start, self.w0_start
-            for _ in range(iters):
-                wm = _best_box_average(_below_fraction(self.rank1, wn), lo1, hi1, maximize, increasing=True)
-                # the AUC as an average over non-members of the member mass above them
-                wn = _best_box_average(1 - _below_fraction(self.rank0, wm), lo0, hi0, maximize, increasing=False)
-            out.append(float(np.average(_below_fraction(self.rank1, wn), weights=wm)))
-        return out[0], out[1]
+            return _exact_extreme(self._pairs, lo1, hi1, lo0, hi0, maximize=maximize)
+        wm, wn = self.w1_start, self.w0_start
+        for _ in range(iters):
+            wm = _best_box_average(_below_fraction(self.rank1, wn), lo1, hi1, maximize, increasing=True)
+            # the AUC as an average over non-members of the member mass above them
+            wn = _best_box_average(1 - _below_fraction(self.rank0, wm), lo0, hi0, maximize, increasing=False)
+        return float(np.average(_below_fraction(self.rank1, wn), weights=wm))
 
 
 def auc_bounds_under_confounding(
@@ -129,18 +129,24 @@ def auc_bounds_under_confounding(
 
 def sensitivity_gamma(
     score: np.ndarray, member: np.ndarray, e: np.ndarray, estimand: Estimand, reference: float,
-    gamma_max: float = 20.0, steps: int = 14,
+    gamma_max: float = 20.0, steps: int = 14, bounds: ConfoundingBounds | None = None,
 ) -> float | None:
     """Smallest Gamma whose AUC range reaches ``reference`` (the naive AUC, or 0.5); None when even
-    gamma_max does not. Bisection on log Gamma."""
-    bounds = ConfoundingBounds(score, member, e, estimand)
+    gamma_max does not. Bisection on log Gamma. ``bounds``: the score's ``ConfoundingBounds``, to share its sorts
+    between searches.
+
+    Only the range's end on the reference's side is computed: the box of every Gamma holds the estimated
+    weights, so its other end stays on the far side of the Gamma = 1 AUC (each best response only improves on
+    them), and whether the range reaches the reference is decided by the near end alone."""
+    bounds = bounds or ConfoundingBounds(score, member, e, estimand)
+    at_one = bounds.extreme(1.0, False)
+    if at_one - 1e-12 <= reference <= bounds.extreme(1.0, True) + 1e-12:
+        return 1.0
+    above = reference > at_one
 
     def reaches(g: float) -> bool:
-        lo, hi = bounds(g)
-        return lo - 1e-12 <= reference <= hi + 1e-12
+        return reference <= bounds.extreme(g, True) + 1e-12 if above else bounds.extreme(g, False) - 1e-12 <= reference
 
-    if reaches(1.0):
-        return 1.0
     if not reaches(gamma_max):
         return None
     a, b = 0.0, np.log(gamma_max)

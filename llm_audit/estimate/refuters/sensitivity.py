@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from llm_audit.estimate.refuters.base import Context, RefuterRow
-from llm_audit.estimate.sensitivity import sensitivity_gamma
+from llm_audit.estimate.sensitivity import ConfoundingBounds, sensitivity_gamma
 from llm_audit.parallel import parallel_map
 
 QUANTILE = 0.95
@@ -30,8 +30,9 @@ class Sensitivity:
 
         def searches(name: str) -> tuple[float | None, float | None]:
             s = ctx.data.scores[name][rows]
-            return (sensitivity_gamma(s, t, e, ctx.estimand, 0.5, gmax),
-                    sensitivity_gamma(s, t, e, ctx.estimand, ctx.naive_auc[name], gmax))
+            bounds = ConfoundingBounds(s, t, e, ctx.estimand)  # one sort of the arms for both searches
+            return (sensitivity_gamma(s, t, e, ctx.estimand, 0.5, gmax, bounds=bounds),
+                    sensitivity_gamma(s, t, e, ctx.estimand, ctx.naive_auc[name], gmax, bounds=bounds))
 
         # scores side by side on threads: the searches are numpy passes over the arms (about 1 s a score at
         # 100,000 units); each score's result is the same on any number of them
