@@ -452,7 +452,7 @@ def _negative_control_missing(tmp):
     nc = np.full(len(c), 0.5)
     nc[4] = np.nan
     return _covariates_case(tmp, s, c.assign(negative_control=nc), "covariates table: column 'negative_control' has 1 "
-                            "missing or non-numeric value(s), e.g. id 'u4' (row 5)")
+                            "missing or non-numeric value(s), e.g. id 'u4': it must be a probability for every text")
 
 
 def _config_eta_zero(tmp):

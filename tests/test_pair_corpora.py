@@ -88,6 +88,16 @@ def test_toaa_missing_column_is_named(tmp_path):
         load_toaa(tmp_path / "x.parquet", _toaa_tokenizer())
 
 
+def test_toaa_bad_membership_names_its_file_and_row(tmp_path):
+    (tmp_path / "data").mkdir()
+    rows = {"condition": ["a", "a"], "duplication": [1, 1], "input_ids": [[0, 5], [0, 6]]}
+    pd.DataFrame({**rows, "membership": [1, 0]}).to_parquet(tmp_path / "data" / "train-00000-of-00002.parquet")
+    second = tmp_path / "data" / "train-00001-of-00002.parquet"
+    pd.DataFrame({**rows, "membership": [0, 3]}).to_parquet(second)
+    with pytest.raises(AuditError, match=rf"^{second}: row 2: 'membership' must be 0 or 1$"):
+        load_toaa(tmp_path, _toaa_tokenizer())
+
+
 @pytest.mark.parametrize("argv, expect", [
     (["hubble", "--source", str(DATA / "hubble"), "--datasets", "passages_wikipedia"], "6 texts (4 members, 2 non-members)"),
     (["toaa", "--source", str(DATA / "toaa"), "--tokenizer", str(DATA / "toaa" / "tokenizer")],

@@ -120,6 +120,11 @@ def test_multi_run_bad_input_is_one_clear_error():
         multi_run(df.assign(loss=np.where(df.index == 4, np.nan, df.loss)), n_bootstrap=5)
     with pytest.raises(AuditError, match="'run'"):
         multi_run(df.drop(columns="run"), n_bootstrap=5)
+    # a bad label in a separate inclusion table is named by its row there (from 1), whatever the scores' order
+    inclusion = df[["run", "id", "member"]].iloc[::-1].reset_index(drop=True)
+    inclusion.loc[17, "member"] = 7
+    with pytest.raises(AuditError, match=r"^inclusion: row 18, column 'member': expected 0 or 1, got 7$"):
+        multi_run(df.drop(columns="member"), inclusion, n_bootstrap=5)
 
 
 def _one_run_world(n: int, seed: int, strength: float):

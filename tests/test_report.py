@@ -95,13 +95,14 @@ def test_tpr_columns_resting_on_less_than_one_non_member_are_hidden(tmp_path):
 
 
 @pytest.mark.parametrize("weak, says", [
-    (["n_chars"], "; out of balance by the verdict's rule (beyond chance at this size): n_chars."),
-    ([], "; none beyond chance at this size, so the verdict does not count them, but the weights are too few"),
+    (["n_chars"], "; the verdict's balance rule flags n_chars (its reasons above)."),
+    ([], "; the verdict's balance rule flags none of them (within chance at this size, and no shift that was beyond "
+         "chance before weighting left above 0.25), but the weights are too few to show them balanced either."),
 ])
 def test_balance_line_says_which_gaps_the_verdict_counts(tmp_path, weak, says):
     """Gaps above 0.1 after weighting are listed either way; the line says which the verdict's balance rule
-    found beyond chance (a small corpus leaves large gaps within chance: the weights are then too few to show
-    balance, which is not the same as showing imbalance)."""
+    flags (a small corpus leaves large gaps within chance: the weights are then too few to show balance, which is
+    not the same as showing imbalance)."""
     data = zero_run_estimates(smd={"n_chars": {"before": 0.62, "after": 0.2},
                                    "date": {"before": -0.1, "after": 0.84}}).to_dict()
     data["diagnostics"]["balance"] = {"weak": weak, "severe": [], "smd_weak": 0.1, "smd_severe": 0.25}

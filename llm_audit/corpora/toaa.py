@@ -58,10 +58,13 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
     ``conditions``: keep only these (e.g. ``["rare_8tok_16x"]``).
     """
     files = _parquet_files(source, revision)
-    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    # each row's file and its row there (from 1), for errors: the files are joined and may be filtered below
+    table = pd.concat([pd.read_parquet(f).pipe(lambda d, f=f: d.assign(_file=str(f), _row=range(1, len(d) + 1)))
+                       for f in files], ignore_index=True)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        raise AuditError(f"{files[0]}: no '{missing[0]}' column (columns: {', '.join(map(str, table.columns))})")
+        given = [str(c) for c in table.columns if c not in ("_file", "_row")]
+        raise AuditError(f"{files[0]}: no '{missing[0]}' column (columns: {', '.join(given)})")
     if conditions is not None:
         unknown = sorted(set(conditions) - set(table["condition"]))
         if unknown:
@@ -69,7 +72,8 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
         table = table[table["condition"].isin(conditions)].reset_index(drop=True)
     bad = ~table["membership"].isin([0, 1])
     if bad.any():
-        raise AuditError(f"{files[0]}: row {int(bad.to_numpy().argmax()) + 1}: 'membership' must be 0 or 1")
+        where = table.iloc[int(bad.to_numpy().argmax())]
+        raise AuditError(f"{where['_file']}: row {where['_row']}: 'membership' must be 0 or 1")
     if isinstance(tokenizer, (str, Path)):
         from transformers import AutoTokenizer
 
@@ -79,7 +83,7 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
     for row, ids in enumerate(table["input_ids"]):
         ids = [int(t) for t in ids]
         if not ids:
-            raise AuditError(f"{files[0]}: row {row + 1}: empty 'input_ids'")
+            raise AuditError(f"{table['_file'].iloc[row]}: row {table['_row'].iloc[row]}: empty 'input_ids'")
         body = ids[1:] if ids[0] == separator else ids
         texts.append(tokenizer.decode(body))
     corpus = pd.DataFrame({

@@ -242,12 +242,13 @@ MIN_GROUPS = 20  # groups per arm under which the cluster bootstrap's intervals 
 
 def _groups(column: pd.Series, ids: pd.Series) -> np.ndarray:
     """The ``group`` column as text; AuditError, by id, for a missing value (its units would form a group of
-    their own by accident, or break the folds)."""
+    their own by accident, or break the folds). By id only: the covariates are in the scores table's order here,
+    so a row number would point to the wrong row of the file."""
     missing = np.flatnonzero(column.isna().to_numpy())
     if missing.size:
         i = int(missing[0])
         raise AuditError(f"covariates table: column '{GROUP_COLUMN}' has {missing.size} missing value(s), e.g. id "
-                         f"'{ids.iloc[i]}' (row {i + 1}): every text needs its group (its own id for a text alone)")
+                         f"'{ids.iloc[i]}': every text needs its group (its own id for a text alone)")
     return column.astype(str).to_numpy()
 
 
@@ -258,7 +259,7 @@ def _negative_control(column: pd.Series, ids: pd.Series) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise AuditError(f"covariates table: column '{NEGATIVE_CONTROL_COLUMN}' has {int(bad.sum())} missing or non-numeric "
-                         f"value(s), e.g. id '{ids.iloc[i]}' (row {i + 1}): it must be a probability for every text")
+                         f"value(s), e.g. id '{ids.iloc[i]}': it must be a probability for every text")
     return values
 
 

@@ -102,7 +102,7 @@ class Summary:
     lead: str = ""
     can_say: list[str] = field(default_factory=list)
     unbalanced: list[tuple[str, float]] = field(default_factory=list)  # (covariate, |SMD| after) above target
-    beyond_chance: list[str] | None = None  # the balance rule's flagged columns (None: not in the estimates)
+    beyond_chance: list[str] | None = None  # columns the verdict's balance rule flags (None: not in the estimates)
     refuters: list[dict[str, Any]] = field(default_factory=list)
     method_verdicts: dict[str, Any] = field(default_factory=dict)
     slice_notes: list[str] = field(default_factory=list)
@@ -317,7 +317,7 @@ def _row(name: str, blocks: dict[str, Any], diag: dict[str, Any], fpr_keys: list
 
 
 def _flagged(balance: Any) -> list[str] | None:
-    """Columns the verdict's balance rule found out of balance beyond chance (weak or severe), in their order."""
+    """Columns the verdict's balance rule flags (weak or severe: beyond chance, or a real shift left above 0.25)."""
     if not isinstance(balance, dict) or "weak" not in balance:
         return None
     return [str(c) for c in dict.fromkeys([*(balance.get("severe") or []), *(balance.get("weak") or [])])]

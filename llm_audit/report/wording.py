@@ -142,9 +142,11 @@ def balance_text(s: Summary) -> str | None:
     if s.beyond_chance is None:
         return text + f": on {'them' if k > 1 else 'it'} the weighting did not make members and non-members comparable."
     if s.beyond_chance:
-        return text + f"; out of balance by the verdict's rule (beyond chance at this size): {', '.join(s.beyond_chance)}."
-    return text + ("; none beyond chance at this size, so the verdict does not count them, but the weights are too "
-                   "few to show these covariates balanced either.")
+        return text + f"; the verdict's balance rule flags {', '.join(s.beyond_chance)} (its reasons above)."
+    them = "them" if k > 1 else "it"
+    return text + (f"; the verdict's balance rule flags none of {them} (within chance at this size, and no shift that "
+                   f"was beyond chance before weighting left above 0.25), but the weights are too few to show {them} "
+                   "balanced either.")
 
 
 def slice_notes(slices: list[dict[str, Any]]) -> list[str]:

@@ -113,6 +113,7 @@ def _joined(scores_df: pd.DataFrame, inclusion_df: pd.DataFrame | None) -> tuple
     if inclusion_df is not None:
         require(inclusion_df, ["run", "id", "member"], "inclusion")
         _no_duplicates(inclusion_df, "inclusion")
+        membership(inclusion_df["member"], "inclusion")  # refused in the table's own rows, before the merge reorders them
         inclusion = inclusion_df[["run", "id", "member"]].assign(id=inclusion_df["id"].astype(str))
         table = scores_df.drop(columns=["member"], errors="ignore").assign(id=scores_df["id"].astype(str)).merge(
             inclusion, on=["run", "id"], how="left", validate="many_to_one",
