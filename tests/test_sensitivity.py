@@ -54,31 +54,25 @@ def test_the_alternating_search_of_large_audits_stays_inside_the_range(monkeypat
 
 
 @pytest.mark.parametrize("n", [40, 600])  # the exact pair search, then the alternating one
-def test_gamma_search_reads_the_near_end_only_and_finds_the_two_sided_answer(n):
-    """The search computes only the end of the AUC range on the reference's side; the Gamma it returns equals a
-    bisection on the full (lowest, highest) range of every Gamma."""
+def test_gamma_search_reads_the_near_end_only_and_stops_where_the_full_range_first_reaches(n):
+    """The search computes only the end of the AUC range on the reference's side; the Gamma it returns is where
+    the full (lowest, highest) range first reaches the reference: reached there, not one bisection step below."""
     rng = np.random.default_rng(n)
     x = rng.normal(size=n)
     t = rng.uniform(size=n) < 1 / (1 + np.exp(-x))
     s, e = x + 0.5 * t + rng.normal(size=n), np.clip(1 / (1 + np.exp(-x)), 0.02, 0.98)
+    step = np.exp(-np.log(20.0) / 2**14)  # the last bracket of 14 halvings of [0, log 20]
 
-    def two_sided(estimand, reference, gamma_max=20.0, steps=14):
-        def reaches(g):
-            lo, hi = auc_bounds_under_confounding(s, t, e, estimand, g)
-            return lo - 1e-12 <= reference <= hi + 1e-12
-        if reaches(1.0):
-            return 1.0
-        if not reaches(gamma_max):
-            return None
-        a, b = 0.0, np.log(gamma_max)
-        for _ in range(steps):
-            mid = (a + b) / 2
-            a, b = (a, mid) if reaches(float(np.exp(mid))) else (mid, b)
-        return float(np.exp(b))
+    def reaches(estimand, reference, g):
+        lo, hi = auc_bounds_under_confounding(s, t, e, estimand, g)
+        return lo - 1e-12 <= reference <= hi + 1e-12
 
     point = auc_bounds_under_confounding(s, t, e, get_estimand("ate"), 1.0)[0]
     for name in ("ate", "ato"):
-        for reference in (0.5, point + 0.08, 0.99):  # below the corrected AUC, above it, out of reach
-            expected = two_sided(get_estimand(name), reference)
-            assert sensitivity.sensitivity_gamma(s, t, e, get_estimand(name), reference) == expected
-    assert two_sided(get_estimand("ate"), 0.99) is None and two_sided(get_estimand("ate"), 0.5) > 1.0
+        estimand = get_estimand(name)
+        for reference in (0.5, point + 0.08):  # below the corrected AUC, above it
+            g = sensitivity.sensitivity_gamma(s, t, e, estimand, reference, 20.0)
+            assert g is not None and g > 1.0
+            assert reaches(estimand, reference, g) and not reaches(estimand, reference, g * step)
+        assert sensitivity.sensitivity_gamma(s, t, e, estimand, 0.99, 20.0) is None
+        assert not reaches(estimand, 0.99, 20.0)
