@@ -59,8 +59,9 @@ def load_toaa(source: str | Path = TOAA_HUB, tokenizer: Any = TOKENIZER, *,
     """
     files = _parquet_files(source, revision)
     # each row's file and its row there (from 1), for errors: the files are joined and may be filtered below
-    table = pd.concat([pd.read_parquet(f).pipe(lambda d, f=f: d.assign(_file=str(f), _row=range(1, len(d) + 1)))
-                       for f in files], ignore_index=True)
+    parts = [pd.read_parquet(f) for f in files]
+    table = pd.concat([p.assign(_file=str(f), _row=range(1, len(p) + 1)) for f, p in zip(files, parts)],
+                      ignore_index=True)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         given = [str(c) for c in table.columns if c not in ("_file", "_row")]
